@@ -1,0 +1,81 @@
+"""The method registry: every module in this package that defines ``METHOD`` is a method.
+
+No hand-kept list: adding ``bgapp/methods/mymethod.py`` with a ``METHOD = Method(...)`` makes it
+appear in ``python -m bgapp methods``, in ``cut --method``, in the app's method picker (with widgets
+built from its ``params``), in ``evaluate`` and in ``bench``. Modules must be cheap to import: deep
+methods import TensorFlow inside their segment function, not at the top.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable, Literal, Mapping
+
+import numpy as np
+
+from ..errors import ParamError
+from ..params import Param, ParamValue, resolve
+
+SegmentFn = Callable[[np.ndarray, Mapping[str, ParamValue]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Method:
+    """A segmentation method: RGB uint8 (H, W, 3) and checked parameters to a float32 (H, W) mask in 0..1.
+
+    ``cleanup_defaults`` overrides the shared clean-up defaults where this method's typical output
+    needs something else (a network's mask needs no speck removal, adaptive thresholding needs more
+    closing). ``trimap`` is set by methods that can also give the 3-class (object, background,
+    border) answer that the Oxford-IIIT Pet benchmark scores.
+    """
+
+    name: str
+    summary: str
+    params: tuple[Param, ...]
+    segment: SegmentFn
+    family: Literal["classical", "deep"] = "classical"
+    cleanup_defaults: Mapping[str, ParamValue] = field(default_factory=dict)
+    trimap: Callable[[np.ndarray, Mapping[str, ParamValue]], np.ndarray] | None = None
+    available: Callable[[], str | None] = lambda: None
+
+    def resolve(self, given: Mapping[str, Any]) -> dict[str, ParamValue]:
+        """Defaults overlaid with ``given``, each value checked against its declaration."""
+        return resolve(self.params, given, f"method {self.name!r}")
+
+    def run(self, rgb: np.ndarray, given: Mapping[str, Any] | None = None) -> np.ndarray:
+        """Segment ``rgb`` with checked parameters; the mask always comes back float32, same height and width."""
+        mask = np.asarray(self.segment(rgb, self.resolve(given or {})), dtype=np.float32)
+        if mask.shape != rgb.shape[:2]:
+            raise AssertionError(f"{self.name} returned a {mask.shape} mask for a {rgb.shape[:2]} image")
+        return np.clip(mask, 0.0, 1.0)
+
+
+@lru_cache(maxsize=1)
+def all_methods() -> dict[str, Method]:
+    """Every method found in this package, classical first, then by name."""
+    found: dict[str, Method] = {}
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        method = getattr(module, "METHOD", None)
+        if isinstance(method, Method):
+            if method.name in found:
+                raise RuntimeError(f"two modules declare the method {method.name!r}")
+            found[method.name] = method
+    order = sorted(found.values(), key=lambda m: (m.family != "classical", _ORDER.get(m.name, 99), m.name))
+    return {m.name: m for m in order}
+
+
+_ORDER = {"threshold": 0, "adaptive": 1, "kmeans": 2, "meanshift": 3, "grabcut": 4}
+
+
+def get_method(name: str) -> Method:
+    """The method called ``name``, or a ``ParamError`` listing the names there are."""
+    methods = all_methods()
+    if name not in methods:
+        raise ParamError(f"unknown method {name!r}: allowed {', '.join(methods)}")
+    return methods[name]

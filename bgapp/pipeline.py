@@ -1,0 +1,105 @@
+"""The one pipeline that the CLI, the app, the benchmark and the tests all drive.
+
+    load -> working copy (longer side ``work_size``) -> method(params) -> mask 0..1
+         -> clean-up -> [refine: full-resolution soft alpha] -> x input alpha -> compose -> encode
+
+Methods always see the working copy, so a kernel size or block size means the same thing in the
+app's live preview and in the full-resolution download, and a 24 MP photo costs about what a
+1 MP one does. Settings arrive as one flat ``name -> value`` mapping (what a user types after
+``--param`` or moves in the app); ``resolve_settings`` splits and checks them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from .cleanup import CLEANUP_PARAMS, clean_mask
+from .errors import ParamError
+from .images import LoadedImage, resize_longer_side, resize_mask
+from .methods import Method, get_method
+from .params import Param, ParamValue, defaults
+
+WORK_SIZE = Param(
+    "work_size", "int", 1024, min=256, max=2048, step=64,
+    help="Methods run on a copy this many px on its longer side; the mask is scaled back to the "
+         "photo's full size. Larger follows fine detail, smaller is faster.")
+STEP_PARAMS: tuple[Param, ...] = (WORK_SIZE, *CLEANUP_PARAMS)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Checked settings of one run: the method, its own parameters, and the shared steps' parameters."""
+
+    method: Method
+    method_params: dict[str, ParamValue]
+    step_params: dict[str, ParamValue]
+
+    @property
+    def all(self) -> dict[str, ParamValue]:
+        return {**self.method_params, **self.step_params}
+
+
+@dataclass
+class Cutout:
+    """What a run produces: the mask at working size (the preview) and the full-size alpha (the download)."""
+
+    mask: np.ndarray
+    alpha: np.ndarray
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def step_defaults(method: Method) -> dict[str, ParamValue]:
+    """Shared step defaults with the method's own preferences on top."""
+    return {**defaults(STEP_PARAMS), **method.cleanup_defaults}
+
+
+def resolve_settings(method_name: str, given: Mapping[str, Any] | None = None) -> Settings:
+    """Split a flat settings mapping between the method and the shared steps, checking every value."""
+    method = get_method(method_name)
+    given = dict(given or {})
+    own = [p.name for p in method.params]
+    steps = {p.name: p for p in STEP_PARAMS}
+    unknown = sorted(set(given) - set(own) - set(steps))
+    if unknown:
+        allowed = ", ".join([*own, *steps])
+        raise ParamError(f"method {method.name!r} has no parameter {unknown[0]!r}: allowed {allowed}")
+    method_params = method.resolve({k: v for k, v in given.items() if k in own})
+    step_params = step_defaults(method)
+    for name, value in given.items():
+        if name in steps:
+            step_params[name] = steps[name].coerce(value)
+    return Settings(method, method_params, step_params)
+
+
+def segment_working(rgb: np.ndarray, settings: Settings) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """Working copy, method and clean-up; returns (working copy, cleaned mask, timings in ms)."""
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    work = resize_longer_side(rgb, int(settings.step_params["work_size"]))
+    timings["resize"] = _ms(start)
+    start = time.perf_counter()
+    raw = settings.method.run(work, settings.method_params)
+    timings["method"] = _ms(start)
+    start = time.perf_counter()
+    mask = clean_mask(raw, settings.step_params)
+    timings["cleanup"] = _ms(start)
+    return work, mask, timings
+
+
+def cut_out(image: LoadedImage, settings: Settings) -> Cutout:
+    """The whole pipeline on a loaded photo: the working-size mask and the full-size alpha."""
+    _, mask, timings = segment_working(image.rgb, settings)
+    start = time.perf_counter()
+    alpha = resize_mask(mask, image.rgb.shape[:2])
+    if image.alpha is not None:
+        alpha = alpha * image.alpha  # a pixel that was transparent in the input stays transparent
+    timings["upscale"] = _ms(start)
+    return Cutout(mask=mask, alpha=np.clip(alpha, 0.0, 1.0).astype(np.float32), timings_ms=timings)
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0

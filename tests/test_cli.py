@@ -1,0 +1,128 @@
+"""The command line as a user meets it: files in, files out, one-line errors, honest exit codes."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bgapp import synth
+from bgapp.cli import main
+
+
+@pytest.fixture()
+def photos(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    scene = synth.render_scene(5, (200, 150), "white", "jar")
+    Image.fromarray(scene.rgb).save(folder / "jar.jpg", quality=95)
+    rgba = np.dstack([scene.rgb, np.full(scene.rgb.shape[:2], 255, np.uint8)])
+    rgba[:, :20, 3] = 0
+    Image.fromarray(rgba).save(folder / "with-alpha.png")
+    (folder / "notes.jpg").write_text("not a photo")
+    return folder
+
+
+def test_methods_lists_every_parameter(capsys):
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out
+    for word in ("threshold", "adaptive", "kmeans", "meanshift", "grabcut", "block_size", "bandwidth",
+                 "fill_holes", "default otsu"):
+        assert word in out
+    assert main(["methods", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["methods"]["kmeans"]["params"][0]["name"] == "k"
+
+
+def test_cut_writes_rgba_of_the_input_size(photos, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["cut", str(photos / "jar.jpg"), "--out", str(out), "--method", "kmeans"]) == 0
+    result = Image.open(out / "jar.png")
+    assert result.mode == "RGBA" and result.size == (200, 150)
+    alpha = np.asarray(result)[..., 3]
+    assert alpha[0, 0] == 0 and alpha[75, 100] == 255
+
+
+def test_cut_white_and_mask(photos, tmp_path):
+    assert main(["cut", str(photos / "jar.jpg"), "--out", str(tmp_path / "w"), "--background", "white"]) == 0
+    white = np.asarray(Image.open(tmp_path / "w" / "jar.png"))
+    assert white.shape == (150, 200, 3) and tuple(white[0, 0]) == (255, 255, 255)
+    assert main(["cut", str(photos / "jar.jpg"), "--out", str(tmp_path / "m"), "--mask"]) == 0
+    mask = Image.open(tmp_path / "m" / "jar.png")
+    assert mask.mode == "L" and set(np.unique(np.asarray(mask))) <= set(range(256))
+
+
+def test_input_alpha_stays_transparent(photos, tmp_path):
+    assert main(["cut", str(photos / "with-alpha.png"), "--out", str(tmp_path / "o")]) == 0
+    alpha = np.asarray(Image.open(tmp_path / "o" / "with-alpha.png"))[..., 3]
+    assert alpha[:, :20].max() == 0
+
+
+def test_one_bad_file_does_not_stop_the_others(photos, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["cut", str(photos / "notes.jpg"), str(photos / "jar.jpg"), "--out", str(out)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "FAILED" in err and "not an image file" in err and "Traceback" not in err
+    assert (out / "jar.png").exists() and not (out / "notes.png").exists()
+
+
+def test_existing_results_and_inputs_are_never_replaced(photos, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["cut", str(photos / "jar.jpg"), "--out", str(out)]) == 0
+    before = (out / "jar.png").read_bytes()
+    assert main(["cut", str(photos / "jar.jpg"), "--out", str(out), "--method", "kmeans"]) == 1
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "jar.png").read_bytes() == before
+    assert main(["cut", str(photos / "jar.jpg"), "--out", str(out), "--method", "kmeans", "--overwrite"]) == 0
+    original = (photos / "with-alpha.png").read_bytes()
+    assert main(["cut", str(photos / "with-alpha.png"), "--out", str(photos), "--overwrite"]) == 1
+    assert (photos / "with-alpha.png").read_bytes() == original
+
+
+def test_same_stem_twice_gets_two_results(photos, tmp_path):
+    other = tmp_path / "b"
+    other.mkdir()
+    (other / "jar.png").write_bytes((photos / "with-alpha.png").read_bytes())
+    assert main(["cut", str(photos / "jar.jpg"), str(other / "jar.png"), "--out", str(tmp_path / "o")]) == 0
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["jar-2.png", "jar.png"]
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--method", "magic"], "unknown method 'magic': allowed threshold"),
+    (["--param", "blur=4"], "blur=4 must be odd"),
+    (["--param", "k=3"], "no parameter 'k'"),
+    (["--method", "kmeans", "--param", "k=12"], "k=12 is out of range: allowed 2..8"),
+])
+def test_bad_settings_are_one_line_errors(photos, tmp_path, args, words):
+    run = subprocess.run([sys.executable, "-m", "bgapp", "cut", str(photos / "jar.jpg"), "--out",
+                          str(tmp_path / "o"), *args], capture_output=True, text=True)
+    assert run.returncode == 2
+    assert run.stderr.strip().count("\n") == 0 and words in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_help_is_there_for_every_command():
+    for command in ([], ["cut"], ["methods"], ["bench"]):
+        run = subprocess.run([sys.executable, "-m", "bgapp", *command, "--help"], capture_output=True, text=True)
+        assert run.returncode == 0 and "usage" in run.stdout
+
+
+def test_core_and_classical_methods_do_not_import_tensorflow():
+    code = ("import sys, bgapp, bgapp.pipeline, bgapp.cli; from bgapp.methods import all_methods; "
+            "all_methods(); print('tensorflow' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.stdout.strip() == "False", run.stderr
+
+
+def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "results"
+    code = main(["bench", "--methods", "threshold", "--repeat", "1", "--scenes", "2", "--out", str(out)])
+    assert code == 0
+    report = json.loads((out / "bench.json").read_text())
+    speed = report["methods"]["threshold"]["speed"]
+    assert set(speed) == {"preview_ms", "mp12_ms", "mp24_ms"} and all(v > 0 for v in speed.values())
+    assert 0 <= report["methods"]["threshold"]["quality"]["product_scenes"]["iou"] <= 1
+    assert main(["bench", "--methods", "threshold", "--repeat", "1", "--scenes", "2", "--out", str(out)]) == 2
