@@ -25,3 +25,18 @@ def compose_on_colour(rgb: np.ndarray, alpha: np.ndarray, colour: tuple[int, int
 def mask_image(alpha: np.ndarray) -> np.ndarray:
     """The mask as an 8-bit grey picture (white = product)."""
     return to_uint8(alpha)
+
+
+def checkerboard(height: int, width: int, cell: int = 16) -> np.ndarray:
+    """The grey-and-white squares that image editors show behind transparent pixels."""
+    ys, xs = np.indices((height, width))
+    light = ((ys // cell + xs // cell) % 2 == 0)
+    board = np.where(light, 255, 204).astype(np.uint8)
+    return np.repeat(board[..., None], 3, axis=2)
+
+
+def compose_on_checkerboard(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """RGB uint8 preview of a cut-out: transparency shown as a checkerboard."""
+    a = alpha.astype(np.float32)[..., None]
+    board = checkerboard(*rgb.shape[:2]).astype(np.float32)
+    return np.clip(np.rint(rgb * a + board * (1.0 - a)), 0, 255).astype(np.uint8)

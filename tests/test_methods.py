@@ -139,3 +139,11 @@ def test_pale_product_on_white_is_reported_honestly():
         mask = get_method(name).run(scene.rgb)
         assert mask.shape == scene.rgb.shape[:2]
     assert iou_with_defaults("grabcut", scene) > 0.8  # GrabCut's colour model still separates this one
+
+
+def test_no_method_parameter_shadows_a_shared_step():
+    from bgapp.pipeline import STEP_PARAMS
+
+    shared = {p.name for p in STEP_PARAMS}
+    for method in all_methods().values():
+        assert not shared & {p.name for p in method.params}, method.name

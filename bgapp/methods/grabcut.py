@@ -2,7 +2,7 @@
 
 It starts from a rectangle (everything outside is background) or, by default here, from where the
 photo's colour differs from its border (``init=contrast``), which also copes with products that
-come close to the frame. It runs on a copy whose longer side is ``work_size`` px (GrabCut's cost
+come close to the frame. It runs on a copy whose longer side is ``graph_size`` px (GrabCut's cost
 grows with the pixel count) and the mask is brought back to the input's size.
 """
 
@@ -21,7 +21,7 @@ from . import Method
 
 def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
     """Seed GrabCut's labels, iterate, and return the definite + probable foreground at the input's size."""
-    small = resize_longer_side(rgb, int(params["work_size"]))
+    small = resize_longer_side(rgb, int(params["graph_size"]))
     height, width = small.shape[:2]
     labels = initial_labels(small, str(params["init"]), float(params["margin"]) / 100.0)
     if not ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).any():
@@ -63,7 +63,7 @@ METHOD = Method(
                    "rectangle inside the margin (everything outside is background)."),
         Param("margin", "float", 2.0, min=0.5, max=30.0, step=0.5,
               help="Width of the frame's edge that is surely background (% of the photo)."),
-        Param("work_size", "int", 512, min=128, max=1024, step=32,
+        Param("graph_size", "int", 512, min=128, max=1024, step=32,
               help="GrabCut runs on a copy this many px on its longer side: smaller is faster."),
         FOREGROUND,
     ),

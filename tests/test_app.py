@@ -1,0 +1,126 @@
+"""The Streamlit studio through streamlit.testing: it runs, its widgets come from the declarations, errors are messages."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from bgapp import ui
+from bgapp.methods import all_methods
+
+CLASSICAL = ["threshold", "adaptive", "kmeans", "meanshift", "grabcut"]
+
+
+@pytest.fixture()
+def app() -> AppTest:
+    return AppTest.from_file("../streamlit_app.py", default_timeout=120).run()
+
+
+def labels(at: AppTest) -> set[str]:
+    return {w.label for w in [*at.sidebar.slider, *at.sidebar.selectbox, *at.sidebar.toggle, *at.slider,
+                              *at.selectbox, *at.toggle]}
+
+
+def test_app_opens_on_the_samples_and_shows_results(app):
+    assert not app.exception and not app.error
+    assert len(app.image) == 3  # photo, mask, cut-out
+    assert any("IoU with the exact mask" in c.value for c in app.caption)
+
+
+@pytest.mark.parametrize("name", CLASSICAL)
+def test_every_method_gets_its_declared_widgets(app, name):
+    app.sidebar.selectbox(key="method").set_value(name).run()
+    assert not app.exception and not app.error
+    shown = labels(app)
+    for param in all_methods()[name].params:
+        assert param.title in shown, param.name
+    assert {"Open size", "Close size", "Fill holes", "Keep largest"} <= shown
+    assert len(app.image) == 3
+
+
+def test_moving_a_slider_redraws(app):
+    app.sidebar.selectbox(key="method").set_value("threshold").run()
+    app.sidebar.selectbox(key="setting.threshold.mode").set_value("binary").run()
+    before = [c.value for c in app.caption if "IoU" in c.value]
+    app.sidebar.slider(key="setting.threshold.threshold").set_value(30).run()
+    after = [c.value for c in app.caption if "IoU" in c.value]
+    assert not app.exception and not app.error
+    assert before != after  # a different cut-off gives a different IoU
+
+
+def test_each_method_keeps_its_own_settings(app):
+    app.sidebar.selectbox(key="method").set_value("kmeans").run()
+    app.sidebar.slider(key="setting.kmeans.k").set_value(5).run()
+    app.sidebar.selectbox(key="method").set_value("threshold").run()
+    app.sidebar.selectbox(key="method").set_value("kmeans").run()
+    assert app.sidebar.slider(key="setting.kmeans.k").value == 5
+
+
+def test_compare_shows_one_result_row_per_method():
+    at = AppTest.from_string("from bgapp import ui\nui.show_errors(ui.compare_page)", default_timeout=120).run()
+    assert not at.exception and not at.error
+    at.multiselect(key="compare_methods").set_value(["threshold", "kmeans"]).run()
+    assert len(at.image) == 2 * 3
+    assert sum("ms" in m.value for m in at.markdown) == 2
+
+
+class FakeUpload:
+    def __init__(self, name: str, data: bytes):
+        self.name, self._data = name, data
+
+    def getvalue(self) -> bytes:
+        return self._data
+
+
+def png_bytes() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((40, 60, 3), 200, np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_bad_uploads_get_a_message_and_good_ones_go_on():
+    photos, problems = ui.uploaded_photos([FakeUpload("notes.jpg", b"not a photo"), FakeUpload("ok.png", png_bytes()),
+                                           FakeUpload("empty.png", b"")])
+    assert [p.name for p in photos] == ["ok.png"]
+    assert [name for name, _ in problems] == ["notes.jpg", "empty.png"]
+    assert "not an image file" in problems[0][1] and "empty" in problems[1][1]
+
+
+def test_bad_upload_message_is_shown_in_the_page():
+    script = """
+import streamlit as st
+from bgapp import ui
+class Fake:
+    name = "broken.jpg"
+    def getvalue(self):
+        return b"GIF89a garbage"
+st.sidebar.file_uploader = lambda *a, **k: [Fake()]
+ui.show_errors(ui.studio_page)
+"""
+    at = AppTest.from_string(script, default_timeout=120).run()
+    assert not at.exception
+    assert any("broken.jpg" in e.value for e in at.sidebar.error)
+    assert len(at.image) == 3  # the samples still work
+
+
+def test_downloads_are_full_resolution_files():
+    photo = ui.sample_photos()[0]
+    settings = ui.resolve_settings("threshold")
+    import io
+
+    png = Image.open(io.BytesIO(ui.full_resolution_file(photo, settings, "png")))
+    assert png.mode == "RGBA" and png.size == photo.image.size
+    jpeg = Image.open(io.BytesIO(ui.full_resolution_file(photo, settings, "jpeg")))
+    assert jpeg.format == "JPEG" and jpeg.size == photo.image.size
+    import zipfile
+
+    archive = zipfile.ZipFile(io.BytesIO(ui.zip_of_results(list(ui.sample_photos()[:2]), settings)))
+    assert len(archive.namelist()) == 2 and all(n.endswith(".png") for n in archive.namelist())
+
+
+def test_models_and_benchmark_pages_render():
+    for page in ("models_page", "benchmark_page"):
+        at = AppTest.from_string(f"from bgapp import ui\nui.show_errors(ui.{page})", default_timeout=60).run()
+        assert not at.exception and not at.error, page

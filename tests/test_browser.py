@@ -1,0 +1,84 @@
+"""A real browser on the real server: the page renders results (not Streamlit's loading skeleton).
+
+Drives the system Chromium through Playwright (never ``playwright install``). The screenshot goes
+to $BGAPP_SCREENSHOT_DIR when set (docs/ is refreshed that way), else to pytest's temp folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+playwright = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="system Chromium not installed (apt-get install chromium)")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("the Streamlit server did not start within 90 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def wait_for_results(page, count: int = 3) -> None:
+    page.wait_for_function(
+        """n => !document.querySelector('[data-testid="stAppSkeleton"]')
+              && [...document.querySelectorAll('[data-testid="stImage"] img')]
+                   .filter(i => i.complete && i.naturalWidth > 0).length >= n""",
+        arg=count, timeout=120_000)
+
+
+def test_studio_renders_results_and_reports_a_bad_upload(server, tmp_path):
+    out = Path(os.environ.get("BGAPP_SCREENSHOT_DIR", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+    bad = tmp_path / "broken-photo.jpg"
+    bad.write_bytes(b"this is not a jpeg")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server)
+        wait_for_results(page)
+        assert page.locator('[data-testid="stCaptionContainer"]', has_text="IoU with the exact mask").count() >= 1
+        assert "Traceback" not in page.content()
+        page.screenshot(path=str(out / "studio.png"), full_page=True)
+
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
+        page.wait_for_selector('[data-testid="stAlertContentError"]:has-text("broken-photo.jpg")', timeout=60_000)
+        wait_for_results(page)  # the samples still render next to the message
+        assert "Traceback" not in page.content()
+        page.screenshot(path=str(out / "studio-bad-upload.png"), full_page=True)
+        browser.close()
