@@ -157,9 +157,9 @@ def _cmd_cut(args: argparse.Namespace) -> int:
             if args.mask:
                 data = encode_png(mask_image(result.alpha))
             elif args.background == "white":
-                data = encode_png(compose_on_colour(image.rgb, result.alpha))
+                data = encode_png(compose_on_colour(result.colours, result.alpha))
             else:
-                data = encode_png(compose_transparent(image.rgb, result.alpha))
+                data = encode_png(compose_transparent(result.colours, result.alpha))
             write_new_file(target, data, overwrite=args.overwrite, protected=protected)
         except BgappError as error:
             failed += 1

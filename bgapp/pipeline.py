@@ -1,7 +1,8 @@
 """The one pipeline that the CLI, the app, the benchmark and the tests all drive.
 
     load -> working copy (longer side ``work_size``) -> method(params) -> mask 0..1
-         -> clean-up -> [refine: full-resolution soft alpha] -> x input alpha -> compose -> encode
+         -> clean-up -> refine (full-resolution soft alpha, edge colours) -> x input alpha
+         -> compose -> encode
 
 Methods always see the working copy, so a kernel size or block size means the same thing in the
 app's live preview and in the full-resolution download, and a 24 MP photo costs about what a
@@ -18,6 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .cleanup import CLEANUP_PARAMS, clean_mask
+from .refine import REFINE_PARAMS, estimate_foreground, refine_alpha
 from .errors import ParamError
 from .images import LoadedImage, resize_longer_side, resize_mask
 from .methods import Method, get_method
@@ -27,7 +29,7 @@ WORK_SIZE = Param(
     "work_size", "int", 1024, min=256, max=2048, step=64,
     help="Methods run on a copy this many px on its longer side; the mask is scaled back to the "
          "photo's full size. Larger follows fine detail, smaller is faster.")
-STEP_PARAMS: tuple[Param, ...] = (WORK_SIZE, *CLEANUP_PARAMS)
+STEP_PARAMS: tuple[Param, ...] = (WORK_SIZE, *CLEANUP_PARAMS, *REFINE_PARAMS)
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,13 @@ class Settings:
 
 @dataclass
 class Cutout:
-    """What a run produces: the mask at working size (the preview) and the full-size alpha (the download)."""
+    """What a run produces: the mask at working size (the preview), the full-size alpha, and the
+    full-size colours to compose with (the photo's, with the backdrop's tint removed along the edge
+    when refinement is on)."""
 
     mask: np.ndarray
     alpha: np.ndarray
+    colours: np.ndarray
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -91,14 +96,21 @@ def segment_working(rgb: np.ndarray, settings: Settings) -> tuple[np.ndarray, np
 
 
 def cut_out(image: LoadedImage, settings: Settings) -> Cutout:
-    """The whole pipeline on a loaded photo: the working-size mask and the full-size alpha."""
+    """The whole pipeline on a loaded photo: working-size mask, full-size alpha and edge colours."""
     _, mask, timings = segment_working(image.rgb, settings)
     start = time.perf_counter()
-    alpha = resize_mask(mask, image.rgb.shape[:2])
+    if settings.step_params["refine"]:
+        alpha = refine_alpha(image.rgb, mask, int(settings.step_params["edge_band"]))
+    else:
+        alpha = resize_mask(mask, image.rgb.shape[:2])
     if image.alpha is not None:
         alpha = alpha * image.alpha  # a pixel that was transparent in the input stays transparent
-    timings["upscale"] = _ms(start)
-    return Cutout(mask=mask, alpha=np.clip(alpha, 0.0, 1.0).astype(np.float32), timings_ms=timings)
+    alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32)
+    timings["refine"] = _ms(start)
+    start = time.perf_counter()
+    colours = estimate_foreground(image.rgb, alpha) if settings.step_params["refine"] else image.rgb
+    timings["colours"] = _ms(start)
+    return Cutout(mask=mask, alpha=alpha, colours=colours, timings_ms=timings)
 
 
 def _ms(start: float) -> float:

@@ -117,7 +117,7 @@ def settings_widgets(method: Method, container: Any) -> dict[str, ParamValue]:
     """The method's own widgets, then the shared steps' (clean-up) in an expander; returns the values."""
     values = {p.name: param_widget(p, widget_key(method.name, p.name), p.default, container) for p in method.params}
     defaults = step_defaults(method)
-    with container.expander("Clean-up and working size"):
+    with container.expander("Clean-up, working size and edges"):
         for param in STEP_PARAMS:
             values[param.name] = param_widget(param, widget_key(method.name, param.name), defaults[param.name], st)
     return values
@@ -157,12 +157,12 @@ def preview(photo: Photo, settings: Settings) -> PreviewResult:
 
 def full_resolution_file(photo: Photo, settings: Settings, kind: str) -> bytes:
     """Bytes of one download at the photo's full size: ``png`` (transparent), ``jpeg`` (on white) or ``mask``."""
-    alpha = cut_out(photo.image, settings).alpha
+    result = cut_out(photo.image, settings)
     if kind == "png":
-        return encode_png(compose_transparent(photo.image.rgb, alpha))
+        return encode_png(compose_transparent(result.colours, result.alpha))
     if kind == "jpeg":
-        return encode_jpeg(compose_on_colour(photo.image.rgb, alpha))
-    return encode_png(mask_image(alpha))
+        return encode_jpeg(compose_on_colour(result.colours, result.alpha))
+    return encode_png(mask_image(result.alpha))
 
 
 def zip_of_results(photos: list[Photo], settings: Settings) -> bytes:
