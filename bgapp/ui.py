@@ -171,7 +171,7 @@ def zip_of_results(photos: list[Photo], settings: Settings) -> bytes:
     used: set[str] = set()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for photo in photos:
-            stem = Path(photo.name).stem.replace("sample: ", "sample-").replace(" ", "-") or "photo"
+            stem = file_stem(photo) or "photo"
             name, count = stem, 1
             while name in used:
                 count += 1
