@@ -66,7 +66,11 @@ def backdrop_relative_lab(rgb: np.ndarray) -> np.ndarray:
 
 def contrast_to_border(rgb: np.ndarray) -> np.ndarray:
     """uint8 map of how far each pixel is from the backdrop (length of ``backdrop_relative_lab``, x2)."""
-    delta = backdrop_relative_lab(rgb)
+    return contrast_from_delta(backdrop_relative_lab(rgb))
+
+
+def contrast_from_delta(delta: np.ndarray) -> np.ndarray:
+    """The contrast map from an already computed ``backdrop_relative_lab`` (saves redoing the Lab work)."""
     distance = cv2.sqrt(cv2.transform(delta * delta, np.ones((1, 3), np.float32)))
     return cv2.convertScaleAbs(distance, alpha=2.0)
 

@@ -144,7 +144,7 @@ def preview(photo: Photo, settings: Settings) -> PreviewResult:
     """The method on the preview copy (what live tuning redraws), with its time and IoU when the truth is known."""
     small = resize_longer_side(photo.image.rgb, PREVIEW_SIDE)
     start = time.perf_counter()
-    work, mask, _ = segment_working(small, settings)
+    _, mask, _ = segment_working(small, settings)
     milliseconds = (time.perf_counter() - start) * 1000.0
     mask = resize_mask(mask, small.shape[:2])
     if photo.image.alpha is not None:

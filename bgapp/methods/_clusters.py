@@ -7,7 +7,7 @@ from typing import Mapping
 import cv2
 import numpy as np
 
-from ..border import background_labels, backdrop_relative_lab, contrast_to_border
+from ..border import background_labels, backdrop_relative_lab, contrast_from_delta, contrast_to_border
 from ..params import Param, ParamValue
 
 COLOUR_SPACE = Param(
@@ -41,8 +41,7 @@ def features_and_contrast(rgb: np.ndarray, space: str) -> tuple[np.ndarray, np.n
     if space != "lab":
         return colour_features(rgb, space), contrast_to_border(rgb)
     features = backdrop_relative_lab(rgb)
-    distance = cv2.sqrt(cv2.transform(features * features, np.ones((1, 3), np.float32)))
-    return features, cv2.convertScaleAbs(distance, alpha=2.0)
+    return features, contrast_from_delta(features)
 
 
 def nearest_centre(features: np.ndarray, centres: np.ndarray) -> np.ndarray:
