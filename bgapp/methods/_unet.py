@@ -1,0 +1,63 @@
+"""What every U-Net method shares: its parameters, the mask from class probabilities, availability.
+
+The networks answer 3 classes per pixel, as the Oxford-IIIT Pet trimaps do: object, background and
+border. For a cut-out, foreground = object + border, because the trimap's border is the object's
+own edge (fur, a rim) blended with the background; the refinement step then decides how
+transparent each edge pixel is. TensorFlow is imported only when a deep method first runs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Mapping
+
+import numpy as np
+
+from ..deep.presets import model_files, read_config
+from ..params import Param, ParamValue
+from . import Method
+
+DEFAULT_SIZE = 160
+
+
+def unet_method(name: str, summary: str) -> Method:
+    """A ``Method`` for the shipped model ``name`` (weights in the weights folder)."""
+    meta = read_config(name) or {}
+    trained = int(meta.get("config", {}).get("size", DEFAULT_SIZE))
+    params = (
+        Param("size", "int", trained, min=96, max=512, step=32,
+              help=f"Network input in px (the photo is squashed to a square). It was trained at {trained}; "
+                   "larger sees finer detail but costs time and may drift from what it learned."),
+        Param("threshold", "float", 0.5, min=0.05, max=0.95, step=0.05,
+              help="A pixel is product when the network's object+edge probability is above this. "
+                   "Lower keeps more of the product, higher removes more background."),
+        Param("soft", "bool", False,
+              help="Use the probability itself as the mask (soft, semi-transparent where the network "
+                   "is unsure) instead of cutting at the threshold."),
+    )
+
+    def probabilities(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
+        from ..deep.runtime import predictor
+
+        return predictor(name, int(params["size"])).probabilities(rgb)
+
+    def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
+        probs = probabilities(rgb, params)
+        product = probs[..., 0] + probs[..., 2]
+        if params["soft"]:
+            return product
+        return (product > float(params["threshold"])).astype(np.float32)
+
+    def trimap(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
+        """Classes 1 object, 2 background, 3 border (the dataset's coding) at the input's size."""
+        return (np.argmax(probabilities(rgb, params), axis=-1) + 1).astype(np.uint8)
+
+    def available() -> str | None:
+        if importlib.util.find_spec("tensorflow") is None:
+            return "needs TensorFlow (pip install -r requirements.txt)"
+        if not model_files(name)["weights"].exists():
+            return f"no weights file {model_files(name)['weights'].name}; train it with python -m bgapp train"
+        return None
+
+    return Method(name=name, summary=summary, params=params, segment=segment, family="deep",
+                  cleanup_defaults={"open_size": 1, "close_size": 1}, trimap=trimap, available=available)

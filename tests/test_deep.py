@@ -1,0 +1,191 @@
+"""The U-Net side: builders, the dataset reader, one training step, export/load, inference, evaluate.
+
+Everything runs on tiny synthetic images written in the Oxford-IIIT Pet layout; no test needs
+../shared, and none trains beyond a step or two (CI never trains a real model).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bgapp import synth
+from bgapp.cli import main
+from bgapp.deep import data as dataset
+from bgapp.deep.presets import PRESETS, ModelConfig, model_files
+from bgapp.metrics import binary_scores, trimap_accuracy
+
+pytest.importorskip("tensorflow")
+
+
+def write_tiny_dataset(root: Path, count: int = 6, size: tuple[int, int] = (96, 72)) -> Path:
+    """Synthetic product shots with exact trimaps, split 4 trainval / 2 test."""
+    names = []
+    for index in range(count):
+        scene = synth.render_scene(100 + index, size, synth.BACKGROUNDS[index % len(synth.BACKGROUNDS)],
+                                   synth.PRODUCTS[index % len(synth.PRODUCTS)])
+        name = f"scene_{index:02d}"
+        dataset.write_example(root, name, scene.rgb, dataset.trimap_from_mask(scene.alpha, border=1))
+        names.append(name)
+    dataset.write_split(root, "trainval", names[:4])
+    dataset.write_split(root, "test", names[4:])
+    return root
+
+
+def test_dataset_layout_round_trip(tmp_path):
+    root = write_tiny_dataset(tmp_path / "set")
+    assert dataset.read_split(root, "trainval") == [f"scene_{i:02d}" for i in range(4)]
+    rgb, trimap = dataset.load_example(root, "scene_04")
+    assert rgb.shape == (72, 96, 3) and trimap.shape == (72, 96)
+    assert set(np.unique(trimap)) == {1, 2, 3}
+
+
+def test_trimap_from_mask_puts_the_border_on_the_edge():
+    mask = np.zeros((40, 40), np.float32)
+    mask[10:30, 10:30] = 1.0
+    trimap = dataset.trimap_from_mask(mask, border=2)
+    assert trimap[20, 20] == dataset.OBJECT and trimap[0, 0] == dataset.BACKGROUND
+    assert trimap[10, 20] == dataset.BORDER and trimap[9, 20] == dataset.BORDER
+    np.testing.assert_array_equal(dataset.foreground(trimap)[12:28, 12:28], 1.0)
+
+
+def test_holdout_is_seeded_and_disjoint():
+    names = [f"n{i}" for i in range(50)]
+    train, val = dataset.split_holdout(names, 0.1, seed=3)
+    assert len(val) == 5 and not set(train) & set(val) and sorted(train + val) == sorted(names)
+    assert dataset.split_holdout(names, 0.1, seed=3) == (train, val)
+    assert dataset.split_holdout(names, 0.1, seed=4)[1] != val
+
+
+def test_missing_layout_is_a_clear_error(tmp_path):
+    assert main(["evaluate", "--method", "threshold", "--data", str(tmp_path)]) == 2
+
+
+def test_metrics_on_hand_made_masks():
+    truth = np.zeros((10, 10), np.float32)
+    truth[:, :5] = 1  # 50 object pixels
+    guess = np.zeros((10, 10), np.float32)
+    guess[:, :4] = 1  # 40 of them found, nothing extra
+    scores = binary_scores(guess, truth)
+    assert scores["accuracy"] == pytest.approx(0.9)
+    assert scores["iou"] == pytest.approx(40 / 50)
+    assert scores["f1"] == pytest.approx(80 / 90)
+    assert scores["mae"] == pytest.approx(0.1)
+    trimap = np.where(truth > 0, 1, 2).astype(np.uint8)
+    trimap[:, 4] = 3
+    predicted = trimap.copy()
+    predicted[0, :] = 2  # 10 pixels wrong in the top row, of which 5 were already background
+    assert trimap_accuracy(predicted, trimap) == pytest.approx(0.95)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_builds_small_with_softmax_output(name):
+    from bgapp.deep.models import build_unet
+
+    config = ModelConfig(**{**PRESETS[name].to_json(), "size": 64, "decoder": PRESETS[name].decoder})
+    model = build_unet(config)
+    assert model.count_params() <= 5_000_000
+    out = np.asarray(model(np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype(np.float32)))
+    assert out.shape == (2, 64, 64, 3)
+    np.testing.assert_allclose(out.sum(-1), 1.0, atol=1e-4)
+
+
+def test_size_must_be_a_multiple_of_32():
+    from bgapp.deep.models import build_unet
+
+    with pytest.raises(ValueError, match="multiple of 32"):
+        build_unet(ModelConfig("plain", size=100))
+
+
+def test_train_a_step_resume_export_and_segment(tmp_path, monkeypatch):
+    root = write_tiny_dataset(tmp_path / "set")
+    out = tmp_path / "weights"
+    args = ["train", "--model", "unet-plain", "--data", str(root), "--epochs", "1", "--size", "64",
+            "--batch", "2", "--val-fraction", "0.25", "--out", str(out)]
+    assert main(args) == 0
+    files = model_files("unet-plain", out)
+    assert all(files[k].exists() for k in ("weights", "config", "card", "history"))
+    assert len(json.loads(files["history"].read_text())) == 1
+    assert main(args) == 2  # a checkpoint exists: refuses to start over silently
+    assert main([*args[:6], "2", *args[7:], "--resume"]) == 0
+    history = json.loads(files["history"].read_text())
+    assert [row["epoch"] for row in history] == [1, 2] and "val_pixel_accuracy" in history[0]
+    meta = json.loads(files["config"].read_text())
+    assert meta["config"]["size"] == 64 and meta["training"]["epochs_run"] == 2
+    assert "test split is never read" in files["card"].read_text()
+
+    # Exported weights load into a fresh network and give the same answer (float16 kernels).
+    import keras
+
+    from bgapp.deep.models import build_unet
+    from bgapp.deep.runtime import load_weights, predictor
+    from bgapp.deep.train import export_weights
+
+    trained = keras.models.load_model(out / ".checkpoints" / "unet-plain.keras")
+    export_weights(trained, tmp_path / "roundtrip.npz")
+    fresh = build_unet(ModelConfig.from_json(meta["config"]))
+    load_weights(fresh, tmp_path / "roundtrip.npz")
+    probe = np.random.default_rng(1).uniform(0, 255, (1, 64, 64, 3)).astype(np.float32)
+    assert np.abs(np.asarray(fresh(probe)) - np.asarray(trained(probe))).max() < 0.02
+    with pytest.raises(Exception, match="does not match"):
+        load_weights(build_unet(ModelConfig("mobilenetv2", size=64)), files["weights"])
+
+    # The method module segments through the shipped-weights path.
+    monkeypatch.setenv("BGAPP_WEIGHTS", str(out))
+    run = predictor("unet-plain", 64, str(out))
+    probs = run.probabilities(synth.render_scene(3, (90, 60), "grey", "box").rgb)
+    assert probs.shape == (60, 90, 3) and np.allclose(probs.sum(-1), 1.0, atol=1e-3)
+
+
+def test_evaluate_json_schema(tmp_path, capsys):
+    root = write_tiny_dataset(tmp_path / "set")
+    assert main(["evaluate", "--method", "threshold", "--data", str(root), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert {"method", "split", "images", "trimap_accuracy", "accuracy", "iou", "f1", "mae",
+            "ms_per_image"} <= set(summary)
+    assert summary["images"] == 2 and summary["split"] == "test" and summary["trimap_accuracy"] is None
+    assert 0.5 < summary["iou"] <= 1.0 and 0 <= summary["mae"] < 0.5 and summary["ms_per_image"] > 0
+    assert main(["evaluate", "--method", "threshold", "--data", str(root), "--split", "trainval",
+                 "--limit", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"] == 1
+
+
+def test_deep_methods_say_why_they_are_unavailable(tmp_path, monkeypatch):
+    from bgapp.methods import all_methods
+
+    monkeypatch.setenv("BGAPP_WEIGHTS", str(tmp_path))
+    deep = [m for m in all_methods().values() if m.family == "deep"]
+    assert {m.name for m in deep} >= {"unet-mobilenetv2", "unet-mobilenetv3", "unet-plain", "unet-effnet-lite0"}
+    for method in deep:
+        assert "train" in (method.available() or "")
+    assert main(["cut", "nothing.jpg", "--method", "unet-plain", "--out", str(tmp_path)]) in (1, 2)
+
+
+def test_classical_path_never_imports_tensorflow():
+    code = ("import sys; from bgapp.pipeline import resolve_settings, segment_working; from bgapp import synth;"
+            "from bgapp.methods import all_methods; all_methods();"
+            "segment_working(synth.render_scene(1, (64, 48)).rgb, resolve_settings('kmeans'));"
+            "print('tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name", ["unet-mobilenetv2", "unet-mobilenetv3", "unet-plain", "unet-effnet-lite0"])
+def test_committed_weights_segment_a_photo(name):
+    from bgapp.methods import get_method
+
+    if not model_files(name)["weights"].exists():
+        pytest.skip(f"{name} weights not committed")
+    method = get_method(name)
+    scene = synth.render_scene(5, (320, 240), "white", "jar")
+    mask = method.run(scene.rgb, {})
+    assert mask.shape == (240, 320) and set(np.unique(mask)) <= {0.0, 1.0}
+    classes = method.trimap(scene.rgb, method.resolve({}))
+    assert classes.shape == (240, 320) and set(np.unique(classes)) <= {1, 2, 3}
+    assert mask.mean() > 0.01  # the product on a plain backdrop is found, at least partly
