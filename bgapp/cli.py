@@ -24,7 +24,9 @@ EPILOG = """examples:
   python -m bgapp methods                       list methods and their settings
   python -m bgapp cut photo.jpg --out cutouts   transparent PNG with the default method
   python -m bgapp cut shots/*.jpg --method grabcut --param iterations=6 --out cutouts
-  python -m bgapp cut photo.jpg --background white --out white
+  python -m bgapp cut photo.jpg --export white --out white
+  python -m bgapp cut shots/*.jpg --method grabcut --export amazon --out amazon
+  python -m bgapp cut photo.jpg --export custom --crop --margin 40 --margin-unit px --square --out shop
   python -m bgapp evaluate --method kmeans --data oxford-iiit-pet --limit 50
   python -m bgapp train --model unet-mobilenetv2 --data oxford-iiit-pet --epochs 40
   python -m bgapp bench --out results           speed and quality of every method
@@ -118,20 +120,36 @@ def _param_json(param: Param) -> dict:
 
 # --- cut ------------------------------------------------------------------------------------------
 
+from .export import EXPORT_PARAMS  # noqa: E402 - declarations only, cheap
+
+
 def _register_cut(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "cut", help="cut the product out of one or many photos",
         description="Cut the product out of each IMAGE and write OUT/<name>.png: a transparent PNG "
                     "of the photo's own size (default), the product on white, or the mask alone. "
                     "Input files are never modified.",
-        epilog="example: python -m bgapp cut shots/*.jpg --method kmeans --param k=4 --out cutouts")
+        epilog="examples:\n  python -m bgapp cut shots/*.jpg --method kmeans --param k=4 --out cutouts\n"
+               "  python -m bgapp cut shots/*.jpg --export amazon --out amazon      # OUT/<name>.jpg\n"
+               "  python -m bgapp cut photo.png --export white --shadow --out white",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="photo files (JPEG, PNG, WebP, TIFF, BMP)")
     parser.add_argument("--method", default="threshold", help="method name (see `methods`); default threshold")
     parser.add_argument("--out", required=True, type=Path, help="folder for the results (created if missing)")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="a method or clean-up setting, repeatable, e.g. --param blur=7")
-    parser.add_argument("--background", choices=("transparent", "white"), default="transparent",
-                        help="transparent PNG (default) or the product on pure white")
+    parser.add_argument("--export", default="transparent", choices=("transparent", "white", "amazon", "custom"),
+                        help="transparent: RGBA PNG (default); white: on pure white, JPEG; amazon: square, "
+                             "white, product at 85 %% of the frame, 2000 px JPEG; custom: the framing flags below")
+    framing = parser.add_argument_group("framing (override any preset; see `methods` for the pipeline settings)")
+    for param in EXPORT_PARAMS:
+        flag = "--" + param.name.replace("_", "-")
+        if param.kind == "bool":
+            framing.add_argument(flag, dest=f"export_{param.name}", action=argparse.BooleanOptionalAction,
+                                 default=None, help=param.help.replace("%", "%%"))
+        else:
+            framing.add_argument(flag, dest=f"export_{param.name}", default=None, metavar=param.kind.upper(),
+                                 help=f"{param.help} [{param.describe_range()}]".replace("%", "%%"))
     parser.add_argument("--mask", action="store_true", help="write the mask (white = product) instead")
     parser.add_argument("--overwrite", action="store_true", help="replace results that already exist")
     parser.add_argument("--max-megapixels", type=float, default=None, metavar="MP",
@@ -140,15 +158,19 @@ def _register_cut(commands: argparse._SubParsersAction) -> None:
 
 
 def _cmd_cut(args: argparse.Namespace) -> int:
+    from .compose import mask_image
+    from .export import encode, export_settings, frame, suffix
     from .images import DEFAULT_MAX_MEGAPIXELS, encode_png, load_image, write_new_file
-    from .compose import compose_on_colour, compose_transparent, mask_image
     from .pipeline import cut_out, resolve_settings
 
     settings = resolve_settings(args.method, parse_assignments(args.param))
+    overrides = {p.name: getattr(args, f"export_{p.name}") for p in EXPORT_PARAMS
+                 if getattr(args, f"export_{p.name}") is not None}
+    export = export_settings(args.export, overrides)
     limit = args.max_megapixels or DEFAULT_MAX_MEGAPIXELS
     inputs = [Path(p) for p in args.images]
     protected = frozenset(p.resolve() for p in inputs)
-    targets = output_paths(inputs, args.out)
+    targets = output_paths(inputs, args.out, ".png" if args.mask else suffix(export))
     failed = 0
     total = len(inputs)
     for index, (source, target) in enumerate(zip(inputs, targets), start=1):
@@ -158,10 +180,8 @@ def _cmd_cut(args: argparse.Namespace) -> int:
             result = cut_out(image, settings)
             if args.mask:
                 data = encode_png(mask_image(result.alpha))
-            elif args.background == "white":
-                data = encode_png(compose_on_colour(result.colours, result.alpha))
             else:
-                data = encode_png(compose_transparent(result.colours, result.alpha))
+                data = encode(frame(result.colours, result.alpha, export), export)
             write_new_file(target, data, overwrite=args.overwrite, protected=protected)
         except BgappError as error:
             failed += 1
@@ -171,19 +191,20 @@ def _cmd_cut(args: argparse.Namespace) -> int:
         print(f"[{index}/{total}] {source} -> {target} ({seconds:.2f} s)", file=sys.stderr)
     done = total - failed
     print(f"{done} of {total} photo(s) cut out with {settings.method.name}"
+          + ("" if args.mask else f", export {args.export}")
           + (f"; {failed} failed" if failed else "") + f"; results in {args.out}")
     return EXIT_FAILURE if failed else 0
 
 
-def output_paths(inputs: Sequence[Path], out_dir: Path) -> list[Path]:
-    """``out_dir/<stem>.png`` for each input; two inputs with the same stem get ``-2``, ``-3``... so no result replaces another."""
+def output_paths(inputs: Sequence[Path], out_dir: Path, extension: str = ".png") -> list[Path]:
+    """``out_dir/<stem><extension>`` for each input; two inputs with the same stem get ``-2``, ``-3``... so no result replaces another."""
     seen: dict[str, int] = {}
     paths = []
     for source in inputs:
         stem = source.stem or "image"
         count = seen.get(stem.lower(), 0) + 1
         seen[stem.lower()] = count
-        paths.append(out_dir / (f"{stem}.png" if count == 1 else f"{stem}-{count}.png"))
+        paths.append(out_dir / (f"{stem}{extension}" if count == 1 else f"{stem}-{count}{extension}"))
     return paths
 
 

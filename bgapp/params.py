@@ -12,7 +12,7 @@ from typing import Any, Literal, Mapping, Sequence
 
 from .errors import ParamError
 
-Kind = Literal["int", "float", "bool", "choice"]
+Kind = Literal["int", "float", "bool", "choice", "colour"]
 ParamValue = int | float | bool | str
 
 _TRUE = {"1", "true", "yes", "on", "y"}
@@ -57,6 +57,8 @@ class Param:
             return " | ".join(self.choices)
         if self.kind == "bool":
             return "true | false"
+        if self.kind == "colour":
+            return "#RRGGBB, R,G,B or a name (white, black, grey)"
         text = f"{_fmt(self.min)}..{_fmt(self.max)}"
         if self.odd:
             text += ", odd"
@@ -67,6 +69,8 @@ class Param:
         try:
             if self.kind == "bool":
                 return _to_bool(value)
+            if self.kind == "colour":
+                return to_hex_colour(value)
             if self.kind == "choice":
                 text = str(value).strip().lower()
                 if text not in self.choices:
@@ -87,6 +91,31 @@ class Param:
         if self.odd and int(number) % 2 == 0:
             raise ParamError(f"{self.name}={value} must be odd: allowed {self.describe_range()}")
         return number
+
+
+_NAMED = {"white": "#ffffff", "black": "#000000", "grey": "#808080", "gray": "#808080"}
+
+
+def to_hex_colour(value: Any) -> str:
+    """``#rrggbb`` from ``#RRGGBB``, ``RRGGBB``, ``R,G,B`` (0..255) or a few names; ValueError otherwise."""
+    text = str(value).strip().lower()
+    if text in _NAMED:
+        return _NAMED[text]
+    if "," in text:
+        parts = [int(p) for p in text.split(",")]
+        if len(parts) != 3 or not all(0 <= p <= 255 for p in parts):
+            raise ValueError(value)
+        return "#" + "".join(f"{p:02x}" for p in parts)
+    text = text.removeprefix("#")
+    if len(text) != 6:
+        raise ValueError(value)
+    int(text, 16)
+    return "#" + text
+
+
+def rgb_of(colour: str) -> tuple[int, int, int]:
+    """(r, g, b) of a ``#rrggbb`` string."""
+    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
 
 
 def _fmt(value: float | None) -> str:

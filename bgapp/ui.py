@@ -25,7 +25,10 @@ from . import synth
 from .compose import compose_on_checkerboard, compose_on_colour, compose_transparent, mask_image
 from .errors import BgappError
 from .images import LoadedImage, encode_jpeg, encode_png, load_image, resize_longer_side, resize_mask
+from .deep.presets import model_files
 from .methods import Method, all_methods
+from .export import EXPORT_PARAMS, PRESET_HELP, encode, export_settings, frame, suffix
+from .export import PRESETS as EXPORT_PRESETS
 from .metrics import binary_scores
 from .params import Param, ParamValue
 from .pipeline import STEP_PARAMS, Settings, cut_out, resolve_settings, segment_working, step_defaults
@@ -155,18 +158,19 @@ def preview(photo: Photo, settings: Settings) -> PreviewResult:
     return PreviewResult(small, mask, compose_on_checkerboard(small, mask), milliseconds, iou)
 
 
-def full_resolution_file(photo: Photo, settings: Settings, kind: str) -> bytes:
-    """Bytes of one download at the photo's full size: ``png`` (transparent), ``jpeg`` (on white) or ``mask``."""
+def full_resolution_file(photo: Photo, settings: Settings, export: dict[str, ParamValue] | None = None,
+                         mask: bool = False) -> bytes:
+    """Bytes of one download at the photo's full resolution: the chosen export, or the mask."""
     result = cut_out(photo.image, settings)
-    if kind == "png":
-        return encode_png(compose_transparent(result.colours, result.alpha))
-    if kind == "jpeg":
-        return encode_jpeg(compose_on_colour(result.colours, result.alpha))
-    return encode_png(mask_image(result.alpha))
+    if mask:
+        return encode_png(mask_image(result.alpha))
+    export = export or export_settings("transparent")
+    return encode(frame(result.colours, result.alpha, export), export)
 
 
-def zip_of_results(photos: list[Photo], settings: Settings) -> bytes:
-    """A ZIP with a transparent PNG per photo (names made unique); a photo that fails gets a .txt saying why."""
+def zip_of_results(photos: list[Photo], settings: Settings, export: dict[str, ParamValue] | None = None) -> bytes:
+    """A ZIP with the chosen export of every photo (names made unique); a photo that fails gets a .txt saying why."""
+    export = export or export_settings("transparent")
     buffer = io.BytesIO()
     used: set[str] = set()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
@@ -178,10 +182,41 @@ def zip_of_results(photos: list[Photo], settings: Settings) -> bytes:
                 name = f"{stem}-{count}"
             used.add(name)
             try:
-                archive.writestr(f"{name}.png", full_resolution_file(photo, settings, "png"))
+                archive.writestr(f"{name}{suffix(export)}", full_resolution_file(photo, settings, export))
             except BgappError as error:
                 archive.writestr(f"{name}.FAILED.txt", str(error))
     return buffer.getvalue()
+
+
+def export_preview(result: "PreviewResult", export: dict[str, ParamValue]) -> np.ndarray:
+    """The chosen export drawn at preview size (transparency shown as a checkerboard)."""
+    light = {**export, "size": 0, "min_size": 0}
+    pixels = frame(result.photo, result.mask, light).pixels
+    if pixels.shape[2] == 4:
+        return compose_on_checkerboard(pixels[..., :3], pixels[..., 3].astype(np.float32) / 255.0)
+    return pixels
+
+
+def export_widgets(container: Any) -> dict[str, ParamValue]:
+    """The export picker; ``custom`` shows every framing setting, built from ``EXPORT_PARAMS``."""
+    names = [*EXPORT_PRESETS, "custom"]
+    preset = container.selectbox("Export", names, key="export.preset", persist_state="session",
+                                 help="What the download looks like. " + " ".join(
+                                     f"{n}: {PRESET_HELP[n]}" for n in names))
+    overrides: dict[str, ParamValue] = {}
+    if preset == "custom":
+        with container.expander("Framing", expanded=True):
+            for param in EXPORT_PARAMS:
+                if param.kind == "colour":
+                    key = f"export.{param.name}"
+                    if key not in st.session_state:
+                        st.session_state[key] = str(param.default)
+                    overrides[param.name] = st.color_picker(param.title, key=key, help=param.help)
+                else:
+                    overrides[param.name] = param_widget(param, f"export.{param.name}", param.default, st)
+    elif container.toggle("Soft shadow under the product", key="export.preset_shadow", persist_state="session"):
+        overrides["shadow"] = True
+    return {"preset": preset, **export_settings(preset, overrides)}
 
 
 def file_stem(photo: Photo) -> str:
@@ -217,14 +252,20 @@ def photo_sidebar() -> list[Photo]:
 
 
 def method_picker(label: str = "Method") -> Method:
-    methods = all_methods()
+    """The method select box: every method that can run here; the others are listed with the reason."""
+    methods = {n: m for n, m in all_methods().items() if m.available() is None}
     names = list(methods)
+    if st.session_state.get("method") not in (None, *names):
+        del st.session_state["method"]
     if "method" not in st.session_state:
         st.session_state["method"] = DEFAULT_METHOD if DEFAULT_METHOD in names else names[0]
     name = st.sidebar.selectbox(label, names, key="method", persist_state="session",
                                 format_func=lambda n: f"{n} ({methods[n].family})",
                                 help="Classical methods need no model; deep methods load a trained network once.")
     st.sidebar.caption(methods[name].summary)
+    missing = {n: m.available() for n, m in all_methods().items() if m.available() is not None}
+    if missing:
+        st.sidebar.caption("Not available here: " + "; ".join(f"{n} ({why})" for n, why in missing.items()))
     return methods[name]
 
 
@@ -236,11 +277,16 @@ def studio_page() -> None:
     values = settings_widgets(method, st.sidebar)
     settings = resolve_settings(method.name, values)
 
+    st.sidebar.subheader("Export")
+    export = export_widgets(st.sidebar)
+    preset = str(export.pop("preset"))
+
     st.title("Cut-out studio")
     names = [p.name for p in photos]
     chosen = st.selectbox("Photo", range(len(photos)), format_func=lambda i: names[i], key="photo_index")
     photo = photos[min(int(chosen or 0), len(photos) - 1)]
-    result = preview(photo, settings)
+    with st.spinner(f"Running {method.name}..."):
+        result = preview(photo, settings)
     width, height = photo.image.size
     summary = f"{method.name}: {result.milliseconds:.0f} ms on the {max(result.photo.shape[:2])} px preview"
     if result.iou is not None:
@@ -249,19 +295,27 @@ def studio_page() -> None:
     columns = st.columns(3)
     columns[0].image(result.photo, caption="Photo", width="stretch")
     columns[1].image(mask_image(result.mask), caption="Mask (white = product)", width="stretch")
-    columns[2].image(result.cutout, caption="Cut-out", width="stretch")
+    try:
+        shown = export_preview(result, export)
+        columns[2].image(shown, caption=f"Export: {preset}", width="stretch")
+    except BgappError as error:
+        columns[2].warning(str(error))
 
     st.subheader("Download (full resolution)")
     stem = file_stem(photo)
-    cols = st.columns(4)
-    cols[0].download_button("Cut-out PNG", lambda: full_resolution_file(photo, settings, "png"),
-                            file_name=f"{stem}.png", mime="image/png", on_click="ignore", key="dl_png")
-    cols[1].download_button("On white JPEG", lambda: full_resolution_file(photo, settings, "jpeg"),
-                            file_name=f"{stem}-white.jpg", mime="image/jpeg", on_click="ignore", key="dl_jpeg")
-    cols[2].download_button("Mask PNG", lambda: full_resolution_file(photo, settings, "mask"),
+    extension = suffix(export)
+    mime = "image/jpeg" if extension == ".jpg" else "image/png"
+    cols = st.columns(3)
+    cols[0].download_button(f"{preset.capitalize()} {extension[1:].upper()}",
+                            lambda: full_resolution_file(photo, settings, export),
+                            file_name=f"{stem}{extension}", mime=mime, on_click="ignore", key="dl_export",
+                            type="primary")
+    cols[1].download_button("Mask PNG", lambda: full_resolution_file(photo, settings, mask=True),
                             file_name=f"{stem}-mask.png", mime="image/png", on_click="ignore", key="dl_mask")
-    cols[3].download_button(f"ZIP of all {len(photos)} photos", lambda: zip_of_results(photos, settings),
-                            file_name="cutouts.zip", mime="application/zip", on_click="ignore", key="dl_zip")
+    cols[2].download_button(f"ZIP of all {len(photos)} photos ({preset})",
+                            lambda: zip_of_results(photos, settings, export),
+                            file_name=f"cutouts-{preset}.zip", mime="application/zip", on_click="ignore",
+                            key="dl_zip")
 
 
 def compare_page() -> None:
@@ -308,8 +362,8 @@ def models_page() -> None:
         return
     for method in deep:
         st.header(method.name)
-        card = ROOT / "weights" / f"{method.name}.md"
-        history = ROOT / "weights" / f"{method.name}.history.json"
+        files = model_files(method.name)
+        card, history = files["card"], files["history"]
         if card.exists():
             st.markdown(card.read_text())
         else:

@@ -97,7 +97,10 @@ class Fake:
     def getvalue(self):
         return b"GIF89a garbage"
 st.sidebar.file_uploader = lambda *a, **k: [Fake()]
-ui.show_errors(ui.studio_page)
+try:
+    ui.show_errors(ui.studio_page)
+finally:
+    del st.sidebar.file_uploader  # the patch must not leak into the other tests (same process)
 """
     at = AppTest.from_string(script, default_timeout=120).run()
     assert not at.exception
@@ -106,18 +109,35 @@ ui.show_errors(ui.studio_page)
 
 
 def test_downloads_are_full_resolution_files():
-    photo = ui.sample_photos()[0]
-    settings = ui.resolve_settings("threshold")
     import io
-
-    png = Image.open(io.BytesIO(ui.full_resolution_file(photo, settings, "png")))
-    assert png.mode == "RGBA" and png.size == photo.image.size
-    jpeg = Image.open(io.BytesIO(ui.full_resolution_file(photo, settings, "jpeg")))
-    assert jpeg.format == "JPEG" and jpeg.size == photo.image.size
     import zipfile
 
-    archive = zipfile.ZipFile(io.BytesIO(ui.zip_of_results(list(ui.sample_photos()[:2]), settings)))
-    assert len(archive.namelist()) == 2 and all(n.endswith(".png") for n in archive.namelist())
+    photo = ui.sample_photos()[0]
+    settings = ui.resolve_settings("threshold")
+    png = Image.open(io.BytesIO(ui.full_resolution_file(photo, settings)))
+    assert png.mode == "RGBA" and png.size == photo.image.size
+    jpeg = Image.open(io.BytesIO(ui.full_resolution_file(photo, settings, ui.export_settings("white"))))
+    assert jpeg.format == "JPEG" and jpeg.size == photo.image.size
+    amazon = Image.open(io.BytesIO(ui.full_resolution_file(photo, settings, ui.export_settings("amazon"))))
+    assert amazon.format == "JPEG" and amazon.size == (2000, 2000)
+    mask = Image.open(io.BytesIO(ui.full_resolution_file(photo, settings, mask=True)))
+    assert mask.mode == "L" and mask.size == photo.image.size
+    archive = zipfile.ZipFile(io.BytesIO(ui.zip_of_results(list(ui.sample_photos()[:2]), settings,
+                                                           ui.export_settings("amazon"))))
+    assert len(archive.namelist()) == 2 and all(n.endswith(".jpg") for n in archive.namelist())
+
+
+def test_export_choice_changes_the_preview_and_the_download(app):
+    assert app.image[2].captions == ["Export: transparent"]
+    app.sidebar.selectbox(key="export.preset").set_value("amazon").run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert app.image[2].captions == ["Export: amazon"]
+    assert app.get("download_button")[0].label == "Amazon JPG"
+    app.sidebar.selectbox(key="export.preset").set_value("custom").run()
+    assert not app.exception and app.sidebar.toggle(key="export.square") is not None
+    app.sidebar.toggle(key="export.crop").set_value(True).run()
+    app.sidebar.selectbox(key="export.format").set_value("jpeg").run()  # transparent JPEG: a message, no crash
+    assert not app.exception and any("JPEG cannot be transparent" in e.value for e in app.error)
 
 
 def test_models_and_benchmark_pages_render():

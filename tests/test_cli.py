@@ -46,8 +46,8 @@ def test_cut_writes_rgba_of_the_input_size(photos, tmp_path, capsys):
 
 
 def test_cut_white_and_mask(photos, tmp_path):
-    assert main(["cut", str(photos / "jar.jpg"), "--out", str(tmp_path / "w"), "--background", "white"]) == 0
-    white = np.asarray(Image.open(tmp_path / "w" / "jar.png"))
+    assert main(["cut", str(photos / "jar.jpg"), "--out", str(tmp_path / "w"), "--export", "white"]) == 0
+    white = np.asarray(Image.open(tmp_path / "w" / "jar.jpg"))
     assert white.shape == (150, 200, 3) and tuple(white[0, 0]) == (255, 255, 255)
     assert main(["cut", str(photos / "jar.jpg"), "--out", str(tmp_path / "m"), "--mask"]) == 0
     mask = Image.open(tmp_path / "m" / "jar.png")
