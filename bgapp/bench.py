@@ -4,7 +4,13 @@ Speed: ``preview_ms`` is the method plus clean-up on a 1024 px preview (what the
 every slider move); ``mp12_ms`` / ``mp24_ms`` go from a decoded 12 / 24 MP RGB array to a
 full-size alpha. Each is the median of ``repeat`` runs after one warm-up. Decoding a JPEG and
 encoding the PNG are timed on their own, since they cost the same whatever the method.
-Quality: IoU and MAE on the project's synthetic product photos (``synth.studio_set``, fixed seed).
+Quality, per method, on the same images:
+- ``product_scenes``: IoU and MAE on the project's synthetic product photos (``synth.studio_set``,
+  seed 2024: studio sweeps, gradients, paper, fabric, wood, pastel; shading, labels, highlights,
+  contact and drop shadows);
+- ``pale_on_white``: four pale products on a white sweep (seed 77), the hardest case for a seller;
+- ``pet_test``: ``evaluate``'s figures on the Oxford-IIIT Pet test split when ``--data`` is given.
+The baseline, rembg's u2netp (``baselines.py``), runs through the same pipeline and metrics.
 """
 
 from __future__ import annotations
@@ -23,10 +29,10 @@ import numpy as np
 
 from . import synth
 from .compose import compose_transparent
-from .errors import OutputExistsError
+from .errors import ModelUnavailableError, OutputExistsError
 from .images import LoadedImage, encode_jpeg, encode_png, load_image, resize_mask
 from .metrics import binary_scores
-from .methods import all_methods
+from .methods import Method, all_methods
 from .pipeline import cut_out, resolve_settings, segment_working
 
 SIZES = {"preview_ms": (1024, 768), "mp12_ms": (4000, 3000), "mp24_ms": (6000, 4000)}
@@ -49,7 +55,7 @@ def photo_of_size(size: tuple[int, int], seed: int = 7) -> np.ndarray:
     return cv2.resize(scene.rgb, size, interpolation=cv2.INTER_CUBIC)
 
 
-def speed(method: str, repeat: int, photos: dict[str, np.ndarray]) -> dict[str, float]:
+def speed(method: str | Method, repeat: int, photos: dict[str, np.ndarray]) -> dict[str, float]:
     """preview/12 MP/24 MP timings of one method with its default settings."""
     settings = resolve_settings(method)
     figures = {"preview_ms": median_ms(lambda: segment_working(photos["preview_ms"], settings), repeat)}
@@ -59,7 +65,7 @@ def speed(method: str, repeat: int, photos: dict[str, np.ndarray]) -> dict[str, 
     return {k: round(v, 1) for k, v in figures.items()}
 
 
-def quality_on_scenes(method: str, scenes: list[synth.Scene]) -> dict[str, float]:
+def quality_on_scenes(method: str | Method, scenes: list[synth.Scene]) -> dict[str, float]:
     """Mean IoU and MAE (and the worst IoU) of a method's default settings on synthetic product photos."""
     settings = resolve_settings(method)
     ious, maes = [], []
@@ -86,24 +92,63 @@ def machine() -> dict[str, object]:
             "cpus": os.cpu_count(), "opencv": cv2.__version__, "numpy": np.__version__}
 
 
+PALE_PRODUCTS = ("bottle", "box", "jar", "mug")
+
+
+def pale_on_white(size: tuple[int, int] = (640, 480), seed: int = 77) -> list[synth.Scene]:
+    """Pale products on a white sweep: the case where colour contrast nearly vanishes."""
+    return [synth.render_scene(seed * 100 + i, size, "white", product, pale=True)
+            for i, product in enumerate(PALE_PRODUCTS)]
+
+
 def run_cli(args: argparse.Namespace) -> int:
     """The ``bench`` command: progress on stderr, a table on stdout, files in ``--out``."""
-    names = args.methods or list(all_methods())
+    from .baselines import u2netp_method
+    from .evaluate import evaluate
+
+    registry = all_methods()
+    names = args.methods or [n for n, m in registry.items() if m.available() is None]
+    methods: list[Method] = []
     for name in names:
-        resolve_settings(name)  # unknown names fail before any work starts
+        method = resolve_settings(name).method  # unknown names fail before any work starts
+        if method.available():
+            raise ModelUnavailableError(f"{name} cannot run here: {method.available()}")
+        methods.append(method)
+    notes = []
+    if not args.no_baseline:
+        baseline = u2netp_method(args.u2netp)
+        missing = baseline.available()
+        if missing:
+            notes.append(f"u2netp baseline skipped: {missing}")
+            print(f"note: {notes[-1]}", file=sys.stderr)
+        else:
+            methods.append(baseline)
     if args.out is not None:
         for file in ("bench.json", "bench.md"):
             if (args.out / file).exists() and not args.overwrite:
                 raise OutputExistsError(f"{args.out / file} already exists; use --overwrite to replace it")
     photos = {key: photo_of_size(size) for key, size in SIZES.items()}
-    scenes = synth.studio_set(count=args.scenes)
+    sets = {"product_scenes": synth.studio_set(count=args.scenes), "pale_on_white": pale_on_white()}
     results: dict[str, dict] = {}
-    for index, name in enumerate(names, start=1):
-        print(f"[{index}/{len(names)}] {name}: timing...", file=sys.stderr, flush=True)
-        timing = speed(name, args.repeat, photos)
-        print(f"[{index}/{len(names)}] {name}: scoring on {len(scenes)} product photos...", file=sys.stderr, flush=True)
-        results[name] = {"quality": {"product_scenes": quality_on_scenes(name, scenes)}, "speed": timing}
-    report = {"machine": machine(), "codecs": codec_timings(photos["mp12_ms"], args.repeat), "methods": results}
+    total = len(methods)
+    for index, method in enumerate(methods, start=1):
+        tag = f"[{index}/{total}] {method.name}"
+        print(f"{tag}: timing...", file=sys.stderr, flush=True)
+        timing = speed(method, args.repeat, photos)
+        quality = {}
+        for set_name, scenes in sets.items():
+            print(f"{tag}: scoring on {len(scenes)} {set_name}...", file=sys.stderr, flush=True)
+            quality[set_name] = quality_on_scenes(method, scenes)
+        if args.data is not None:
+            print(f"{tag}: evaluating on the Pet test split...", file=sys.stderr, flush=True)
+            pet = evaluate(method, args.data, "test", args.limit)
+            quality["pet_test"] = {k: pet[k] for k in ("trimap_accuracy", "accuracy", "iou", "f1", "mae",
+                                                       "ms_per_image", "images")}
+        results[method.name] = {"family": method.family, "quality": quality, "speed": timing}
+    report = {"machine": machine(), "codecs": codec_timings(photos["mp12_ms"], args.repeat),
+              "settings": {"repeat": args.repeat, "scenes": args.scenes, "pet_limit": args.limit,
+                           "pet_data": str(args.data) if args.data else None},
+              "notes": notes, "methods": results}
     table = markdown_table(report)
     print(table)
     if args.out is not None:
@@ -115,17 +160,32 @@ def run_cli(args: argparse.Namespace) -> int:
 
 
 def markdown_table(report: dict) -> str:
-    """A readable table of the report."""
-    lines = ["| method | product IoU | worst IoU | MAE | preview ms | 12 MP ms | 24 MP ms |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    """A readable table of the report: one row per method, quality per image set, then speed."""
+    has_pet = any("pet_test" in e["quality"] for e in report["methods"].values())
+    head = "| method | product IoU | worst | MAE | pale-on-white IoU |"
+    rule = "|---|---:|---:|---:|---:|"
+    if has_pet:
+        head += " Pet trimap acc. | Pet IoU |"
+        rule += "---:|---:|"
+    head += " preview ms | 12 MP ms | 24 MP ms |"
+    rule += "---:|---:|---:|"
+    lines = [head, rule]
     for name, entry in report["methods"].items():
-        q = entry["quality"]["product_scenes"]
-        s = entry["speed"]
-        lines.append(f"| {name} | {q['iou']:.3f} | {q['iou_min']:.3f} | {q['mae']:.4f} | "
-                     f"{s['preview_ms']:.0f} | {s['mp12_ms']:.0f} | {s['mp24_ms']:.0f} |")
+        q, s = entry["quality"], entry["speed"]
+        product, pale = q["product_scenes"], q.get("pale_on_white", {})
+        row = (f"| {name} | {product['iou']:.3f} | {product['iou_min']:.3f} | {product['mae']:.4f} | "
+               f"{pale.get('iou', float('nan')):.3f} |")
+        if has_pet:
+            pet = q.get("pet_test", {})
+            acc = pet.get("trimap_accuracy")
+            row += f" {'n/a' if acc is None else f'{acc:.2%}'} | {pet.get('iou', float('nan')):.3f} |"
+        row += f" {s['preview_ms']:.0f} | {s['mp12_ms']:.0f} | {s['mp24_ms']:.0f} |"
+        lines.append(row)
     codecs = report["codecs"]
     lines.append("")
     lines.append(f"JPEG decode 12 MP: {codecs['decode_jpeg_12mp_ms']:.0f} ms; "
                  f"RGBA PNG encode 12 MP: {codecs['encode_png_12mp_ms']:.0f} ms "
                  f"({report['machine']['cpus']} CPUs, {report['machine']['platform']}).")
+    for note in report.get("notes", []):
+        lines.append(f"Note: {note}.")
     return "\n".join(lines)

@@ -219,6 +219,13 @@ def _register_bench(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--methods", nargs="+", default=None, metavar="NAME", help="methods to measure (default: all)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per figure (default 3)")
     parser.add_argument("--scenes", type=int, default=16, help="synthetic product photos to score on (default 16)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="Oxford-IIIT Pet folder: also score every method on its test split")
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N Pet test images")
+    parser.add_argument("--u2netp", type=Path, default=None, metavar="FILE.onnx",
+                        help="rembg's u2netp model for the baseline row (default: BGAPP_U2NETP or "
+                             "../shared/baselines/u2netp/u2netp.onnx; skipped with a note when absent)")
+    parser.add_argument("--no-baseline", action="store_true", help="leave the u2netp baseline out")
     parser.add_argument("--out", type=Path, default=None, help="folder for bench.json and bench.md")
     parser.add_argument("--overwrite", action="store_true", help="replace earlier results in --out")
     parser.set_defaults(handler=_cmd_bench)
@@ -227,8 +234,10 @@ def _register_bench(commands: argparse._SubParsersAction) -> None:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
 
-    if args.repeat < 1 or args.scenes < 1:
-        raise ParamError("--repeat and --scenes must be at least 1")
+    if args.repeat < 1 or args.scenes < 1 or (args.limit is not None and args.limit < 1):
+        raise ParamError("--repeat, --scenes and --limit must be at least 1")
+    if args.data is not None and not args.data.is_dir():
+        raise ParamError(f"--data {args.data} is not a folder")
     return bench.run_cli(args)
 
 

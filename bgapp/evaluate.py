@@ -24,11 +24,12 @@ from .images import resize_longer_side
 from .metrics import binary_scores, trimap_accuracy
 from .pipeline import cut_out, resolve_settings
 from .images import LoadedImage
+from .methods import Method
 
 KEYS = ("trimap_accuracy", "accuracy", "iou", "f1", "mae", "ms_per_image")
 
 
-def evaluate(method: str, root: Path, split: str = "test", limit: int | None = None,
+def evaluate(method: str | Method, root: Path, split: str = "test", limit: int | None = None,
              params: Mapping[str, Any] | None = None,
              progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
     """Scores of ``method`` on ``split`` of ``root``: the keys in ``KEYS`` plus method, split, images."""
@@ -37,7 +38,7 @@ def evaluate(method: str, root: Path, split: str = "test", limit: int | None = N
     if missing:
         from .errors import ModelUnavailableError
 
-        raise ModelUnavailableError(f"{method} is not available: {missing}")
+        raise ModelUnavailableError(f"{settings.method.name} is not available: {missing}")
     names = dataset.read_split(root, split)[: limit or None]
     rows: list[dict[str, float]] = []
     for index, name in enumerate(names, start=1):
@@ -57,7 +58,7 @@ def evaluate(method: str, root: Path, split: str = "test", limit: int | None = N
         rows.append(row)
         if progress:
             progress(index, len(names), name)
-    summary: dict[str, Any] = {"method": method, "split": split, "images": len(rows)}
+    summary: dict[str, Any] = {"method": settings.method.name, "split": split, "images": len(rows)}
     for key in KEYS:
         values = [r[key] for r in rows if key in r]
         summary[key] = round(float(np.mean(values)), 4 if key != "ms_per_image" else 1) if values else None

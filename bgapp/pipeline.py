@@ -62,9 +62,11 @@ def step_defaults(method: Method) -> dict[str, ParamValue]:
     return {**defaults(STEP_PARAMS), **method.cleanup_defaults}
 
 
-def resolve_settings(method_name: str, given: Mapping[str, Any] | None = None) -> Settings:
-    """Split a flat settings mapping between the method and the shared steps, checking every value."""
-    method = get_method(method_name)
+def resolve_settings(method_name: str | Method, given: Mapping[str, Any] | None = None) -> Settings:
+    """Split a flat settings mapping between the method and the shared steps, checking every value.
+
+    ``method_name`` may also be a ``Method`` that is not in the registry (the benchmark's baseline)."""
+    method = method_name if isinstance(method_name, Method) else get_method(method_name)
     given = dict(given or {})
     own = [p.name for p in method.params]
     steps = {p.name: p for p in STEP_PARAMS}

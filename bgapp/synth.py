@@ -78,7 +78,8 @@ def render_scene(seed: int, size: tuple[int, int] = (640, 480), background: str 
 
 
 def studio_set(seed: int = 2024, count: int = 16, size: tuple[int, int] = (640, 480)) -> list[Scene]:
-    """A fixed, varied set: every product and background appears, one in four is pale-on-white-ish."""
+    """A fixed, varied set in which every product and background appears (pale products on white are
+    scored as their own set by the benchmark: ``bench.pale_on_white``)."""
     scenes = []
     for index in range(count):
         product = PRODUCTS[index % len(PRODUCTS)]

@@ -118,11 +118,37 @@ def test_core_and_classical_methods_do_not_import_tensorflow():
 
 
 def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
+    from bgapp.deep.data import write_synthetic_dataset
+
+    data = write_synthetic_dataset(tmp_path / "pets", count=4, size=(96, 72), test_count=2)
     out = tmp_path / "results"
-    code = main(["bench", "--methods", "threshold", "--repeat", "1", "--scenes", "2", "--out", str(out)])
-    assert code == 0
+    args = ["bench", "--methods", "threshold", "kmeans", "--repeat", "1", "--scenes", "2", "--data", str(data),
+            "--limit", "1", "--u2netp", str(tmp_path / "missing.onnx"), "--out", str(out)]
+    assert main(args) == 0
     report = json.loads((out / "bench.json").read_text())
-    speed = report["methods"]["threshold"]["speed"]
-    assert set(speed) == {"preview_ms", "mp12_ms", "mp24_ms"} and all(v > 0 for v in speed.values())
-    assert 0 <= report["methods"]["threshold"]["quality"]["product_scenes"]["iou"] <= 1
-    assert main(["bench", "--methods", "threshold", "--repeat", "1", "--scenes", "2", "--out", str(out)]) == 2
+    assert set(report) >= {"machine", "codecs", "methods", "notes"}
+    assert set(report["methods"]) == {"threshold", "kmeans"}  # the missing baseline is a note, not a row
+    assert any("u2netp" in note for note in report["notes"])
+    for entry in report["methods"].values():
+        speed = entry["speed"]
+        assert set(speed) == {"preview_ms", "mp12_ms", "mp24_ms"} and all(v > 0 for v in speed.values())
+        assert set(entry["quality"]) == {"product_scenes", "pale_on_white", "pet_test"}
+        assert 0 <= entry["quality"]["product_scenes"]["iou"] <= 1
+        pet = entry["quality"]["pet_test"]
+        assert pet["images"] == 1 and pet["trimap_accuracy"] is None and 0 <= pet["iou"] <= 1
+    table = (out / "bench.md").read_text()
+    assert "| threshold |" in table and "Pet IoU" in table and "u2netp baseline skipped" in table
+    assert main(args) == 2  # never overwrites without --overwrite
+    assert main([*args, "--overwrite"]) == 0
+
+
+def test_bench_baseline_row_when_u2netp_is_there(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from bgapp.baselines import u2netp_path
+
+    if not u2netp_path().exists():
+        pytest.skip("u2netp.onnx not found (set BGAPP_U2NETP)")
+    out = tmp_path / "results"
+    assert main(["bench", "--methods", "threshold", "--repeat", "1", "--scenes", "1", "--out", str(out)]) == 0
+    report = json.loads((out / "bench.json").read_text())
+    assert "u2netp" in report["methods"] and report["methods"]["u2netp"]["quality"]["product_scenes"]["iou"] > 0.5

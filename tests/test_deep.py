@@ -24,17 +24,7 @@ pytest.importorskip("tensorflow")
 
 
 def write_tiny_dataset(root: Path, count: int = 6, size: tuple[int, int] = (96, 72)) -> Path:
-    """Synthetic product shots with exact trimaps, split 4 trainval / 2 test."""
-    names = []
-    for index in range(count):
-        scene = synth.render_scene(100 + index, size, synth.BACKGROUNDS[index % len(synth.BACKGROUNDS)],
-                                   synth.PRODUCTS[index % len(synth.PRODUCTS)])
-        name = f"scene_{index:02d}"
-        dataset.write_example(root, name, scene.rgb, dataset.trimap_from_mask(scene.alpha, border=1))
-        names.append(name)
-    dataset.write_split(root, "trainval", names[:4])
-    dataset.write_split(root, "test", names[4:])
-    return root
+    return dataset.write_synthetic_dataset(root, count, size, test_count=2)
 
 
 def test_dataset_layout_round_trip(tmp_path):

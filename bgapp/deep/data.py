@@ -101,3 +101,20 @@ def write_split(root: Path, split: str, names: list[str]) -> None:
     """``annotations/<split>.txt`` with one name per line (the official files' first column)."""
     (Path(root) / "annotations").mkdir(parents=True, exist_ok=True)
     (Path(root) / "annotations" / f"{split}.txt").write_text("".join(f"{n}\n" for n in names))
+
+
+def write_synthetic_dataset(root: Path, count: int, size: tuple[int, int], test_count: int, seed: int = 100) -> Path:
+    """Rendered product shots with exact trimaps in this layout (tests and smoke runs; no photos needed):
+    the first ``count - test_count`` listed in trainval.txt, the rest in test.txt."""
+    from .. import synth
+
+    names = []
+    for index in range(count):
+        scene = synth.render_scene(seed + index, size, synth.BACKGROUNDS[index % len(synth.BACKGROUNDS)],
+                                   synth.PRODUCTS[index % len(synth.PRODUCTS)])
+        name = f"scene_{index:02d}"
+        write_example(root, name, scene.rgb, trimap_from_mask(scene.alpha, border=1))
+        names.append(name)
+    write_split(root, "trainval", names[: count - test_count])
+    write_split(root, "test", names[count - test_count:])
+    return Path(root)
