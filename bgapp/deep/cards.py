@@ -74,5 +74,7 @@ def write_card(name: str, folder: Path) -> Path:
 
 
 def _train_command(name: str, training: dict) -> str:
-    return (f"python -m bgapp train --model {name} --data {training['data']} --epochs {training['epochs_planned']} "
-            f"--batch {training['batch']} --lr {training['learning_rate']} --seed {training['seed']} --out weights")
+    data = " ".join(part.strip() for part in str(training["data"]).split(","))
+    init = f" --init {training['init']}" if training.get("init") else ""
+    return (f"python -m bgapp train --model {name} --data {data} --epochs {training['epochs_planned']} "
+            f"--batch {training['batch']} --lr {training['learning_rate']} --seed {training['seed']}{init} --out weights")

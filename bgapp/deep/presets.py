@@ -41,6 +41,7 @@ PRESETS: dict[str, ModelConfig] = {
     "unet-mobilenetv3": ModelConfig("mobilenetv3"),
     "unet-plain": ModelConfig("plain"),
     "unet-effnet-lite0": ModelConfig("effnet-lite0", pretrained="imagenet"),
+    "unet-product": ModelConfig("effnet-lite0", pretrained="imagenet"),
 }
 
 

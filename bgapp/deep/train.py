@@ -36,7 +36,7 @@ class TrainOptions:
     """Everything ``train`` needs; the model card records all of it."""
 
     model: str
-    data: Path
+    data: tuple[Path, ...]
     epochs: int
     out: Path
     size: int | None = None
@@ -48,6 +48,7 @@ class TrainOptions:
     resume: bool = False
     split: str = "trainval"
     pretrained_path: Path | None = None
+    init: str | None = None  # start from this shipped model's weights (same network), e.g. for fine-tuning
 
 
 def train(options: TrainOptions, progress: Progress = print) -> dict:
@@ -67,14 +68,15 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
     if checkpoint.exists() and not options.resume:
         raise BgappError(f"{checkpoint} exists: pass --resume to continue it, or delete it to start over")
 
-    names = dataset.read_split(options.data, options.split)
+    roots = {str(index): Path(root) for index, root in enumerate(options.data)}
+    names = [f"{key}/{name}" for key, root in roots.items() for name in dataset.read_split(root, options.split)]
     train_names, val_names = dataset.split_holdout(names, options.val_fraction, options.seed)
     images = len(names)
-    progress(f"reading {len(names)} {options.split} images from {options.data} "
+    progress(f"reading {len(names)} {options.split} images from {', '.join(map(str, options.data))} "
              f"({len(train_names)} train, {len(val_names)} validation)")
     start = time.perf_counter()
-    train_x, train_y = _load_arrays(options.data, train_names, round(config.size * 1.25))
-    val_x, val_y = _load_arrays(options.data, val_names, config.size)
+    train_x, train_y = _load_arrays(roots, train_names, round(config.size * 1.25))
+    val_x, val_y = _load_arrays(roots, val_names, config.size)
     progress(f"decoded in {time.perf_counter() - start:.1f} s")
 
     import keras
@@ -91,7 +93,13 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
         progress(f"resuming {checkpoint} after epoch {len(state['history'])}")
     else:
         model = build_unet(config)
-        if config.pretrained:
+        if options.init:
+            from .presets import model_files as files_of
+            from .runtime import load_weights
+
+            load_weights(model, files_of(options.init)["weights"])
+            progress(f"starting from the weights of {options.init}")
+        elif config.pretrained:
             progress(f"encoder starts from ImageNet weights: {_load_pretrained(model, options.pretrained_path)}")
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, decay_steps=max(1, options.epochs * steps - steps), warmup_target=options.learning_rate,
@@ -133,12 +141,14 @@ def _load_pretrained(model, path: Path | None) -> str:
     return f"{count} layers from {path}"
 
 
-def _load_arrays(root: Path, names: list[str], side: int) -> tuple[np.ndarray, np.ndarray]:
-    """Photos as float32 (N, side, side, 3) in 0..255 and 0-based class maps (N, side, side, 1)."""
+def _load_arrays(roots: dict[str, Path], names: list[str], side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Photos as float32 (N, side, side, 3) in 0..255 and 0-based class maps (N, side, side, 1);
+    ``names`` are ``"<root key>/<name>"``."""
     images = np.empty((len(names), side, side, 3), np.float32)
     labels = np.empty((len(names), side, side, 1), np.uint8)
-    for index, name in enumerate(names):
-        rgb, trimap = dataset.load_example(root, name)
+    for index, key_name in enumerate(names):
+        key, name = key_name.split("/", 1)
+        rgb, trimap = dataset.load_example(roots[key], name)
         images[index] = cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA)
         labels[index, ..., 0] = cv2.resize(trimap, (side, side), interpolation=cv2.INTER_NEAREST) - 1
     if labels.max() > 2:
@@ -265,7 +275,7 @@ def _write_config(path: Path, options: TrainOptions, config: ModelConfig, model,
         "input": "RGB float32 0..255, squashed to size x size; normalisation is inside the network",
         "parameters": int(model.count_params()),
         "training": {
-            "data": str(options.data), "split": options.split, "images": state.get("images"), "val_fraction": options.val_fraction,
+            "data": ", ".join(map(str, options.data)), "init": options.init, "split": options.split, "images": state.get("images"), "val_fraction": options.val_fraction,
             "epochs_run": len(state["history"]), "epochs_planned": options.epochs, "batch": options.batch,
             "learning_rate": options.learning_rate, "weight_decay": options.weight_decay, "seed": options.seed,
             "best": state["best"], "train_seconds": round(state["seconds"], 1), "machine": machine_description(),
