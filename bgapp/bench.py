@@ -101,6 +101,26 @@ def pale_on_white(size: tuple[int, int] = (640, 480), seed: int = 77) -> list[sy
             for i, product in enumerate(PALE_PRODUCTS)]
 
 
+def strong_shadows(size: tuple[int, int] = (640, 480), seed: int = 91) -> list[synth.Scene]:
+    """Eight products with dark contact and drop shadows (strength 0.8): the shadow must stay out."""
+    backgrounds = ("white", "grey", "gradient", "paper", "wood", "fabric", "pastel", "white")
+    return [synth.render_scene(seed * 100 + i, size, backgrounds[i], synth.PRODUCTS[i], shadow=0.8)
+            for i in range(8)]
+
+
+def shadow_kept(method: str | Method, scenes: list[synth.Scene]) -> float:
+    """Share of clearly shadowed background pixels (darkened by > 20 %) that the mask keeps."""
+    settings = resolve_settings(method)
+    kept, total = 0, 0
+    for scene in scenes:
+        _, mask, _ = segment_working(scene.rgb, settings)
+        mask = resize_mask(mask, scene.rgb.shape[:2]) >= 0.5
+        shadowed = (scene.shadow > 0.2) & (scene.alpha < 0.01)
+        kept += int(np.count_nonzero(mask & shadowed))
+        total += int(np.count_nonzero(shadowed))
+    return round(kept / max(1, total), 4)
+
+
 def run_cli(args: argparse.Namespace) -> int:
     """The ``bench`` command: progress on stderr, a table on stdout, files in ``--out``."""
     from .baselines import u2netp_method
@@ -128,7 +148,8 @@ def run_cli(args: argparse.Namespace) -> int:
             if (args.out / file).exists() and not args.overwrite:
                 raise OutputExistsError(f"{args.out / file} already exists; use --overwrite to replace it")
     photos = {key: photo_of_size(size) for key, size in SIZES.items()}
-    sets = {"product_scenes": synth.studio_set(count=args.scenes), "pale_on_white": pale_on_white()}
+    sets = {"product_scenes": synth.studio_set(count=args.scenes), "pale_on_white": pale_on_white(),
+            "strong_shadows": strong_shadows()}
     results: dict[str, dict] = {}
     total = len(methods)
     for index, method in enumerate(methods, start=1):
@@ -139,6 +160,12 @@ def run_cli(args: argparse.Namespace) -> int:
         for set_name, scenes in sets.items():
             print(f"{tag}: scoring on {len(scenes)} {set_name}...", file=sys.stderr, flush=True)
             quality[set_name] = quality_on_scenes(method, scenes)
+        quality["strong_shadows"]["shadow_kept"] = shadow_kept(method, sets["strong_shadows"])
+        if args.scenes_data is not None:
+            print(f"{tag}: evaluating on the generated test scenes...", file=sys.stderr, flush=True)
+            generated = evaluate(method, args.scenes_data, "test", args.limit)
+            quality["generated_test"] = {k: generated[k] for k in ("accuracy", "iou", "f1", "mae", "images")}
+            quality["generated_test"]["iou_min"] = generated.get("iou_min")
         if args.data is not None:
             print(f"{tag}: evaluating on the Pet test split...", file=sys.stderr, flush=True)
             pet = evaluate(method, args.data, "test", args.limit)
@@ -147,7 +174,8 @@ def run_cli(args: argparse.Namespace) -> int:
         results[method.name] = {"family": method.family, "quality": quality, "speed": timing}
     report = {"machine": machine(), "codecs": codec_timings(photos["mp12_ms"], args.repeat),
               "settings": {"repeat": args.repeat, "scenes": args.scenes, "pet_limit": args.limit,
-                           "pet_data": str(args.data) if args.data else None},
+                           "pet_data": str(args.data) if args.data else None,
+                           "scenes_data": str(args.scenes_data) if args.scenes_data else None},
               "notes": notes, "methods": results}
     table = markdown_table(report)
     print(table)
@@ -162,8 +190,12 @@ def run_cli(args: argparse.Namespace) -> int:
 def markdown_table(report: dict) -> str:
     """A readable table of the report: one row per method, quality per image set, then speed."""
     has_pet = any("pet_test" in e["quality"] for e in report["methods"].values())
-    head = "| method | product IoU | worst | MAE | pale-on-white IoU |"
-    rule = "|---|---:|---:|---:|---:|"
+    has_generated = any("generated_test" in e["quality"] for e in report["methods"].values())
+    head = "| method | product IoU | worst | MAE | pale-on-white IoU | strong-shadow IoU | shadow kept |"
+    rule = "|---|---:|---:|---:|---:|---:|---:|"
+    if has_generated:
+        head += " generated IoU | worst |"
+        rule += "---:|---:|"
     if has_pet:
         head += " Pet trimap acc. | Pet IoU |"
         rule += "---:|---:|"
@@ -173,8 +205,13 @@ def markdown_table(report: dict) -> str:
     for name, entry in report["methods"].items():
         q, s = entry["quality"], entry["speed"]
         product, pale = q["product_scenes"], q.get("pale_on_white", {})
+        shadows = q.get("strong_shadows", {})
         row = (f"| {name} | {product['iou']:.3f} | {product['iou_min']:.3f} | {product['mae']:.4f} | "
-               f"{pale.get('iou', float('nan')):.3f} |")
+               f"{pale.get('iou', float('nan')):.3f} | {shadows.get('iou', float('nan')):.3f} | "
+               f"{shadows.get('shadow_kept', float('nan')):.1%} |")
+        if has_generated:
+            generated = q.get("generated_test", {})
+            row += f" {generated.get('iou', float('nan')):.3f} | {generated.get('iou_min') or float('nan'):.3f} |"
         if has_pet:
             pet = q.get("pet_test", {})
             acc = pet.get("trimap_accuracy")

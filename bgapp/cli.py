@@ -221,7 +221,9 @@ def _register_bench(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--scenes", type=int, default=16, help="synthetic product photos to score on (default 16)")
     parser.add_argument("--data", type=Path, default=None,
                         help="Oxford-IIIT Pet folder: also score every method on its test split")
-    parser.add_argument("--limit", type=int, default=None, help="score only the first N Pet test images")
+    parser.add_argument("--scenes-data", type=Path, default=None, metavar="DIR",
+                        help="generated scenes (make-scenes --split test): also score on their test list")
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N test images of each set")
     parser.add_argument("--u2netp", type=Path, default=None, metavar="FILE.onnx",
                         help="rembg's u2netp model for the baseline row (default: BGAPP_U2NETP or "
                              "../shared/baselines/u2netp/u2netp.onnx; skipped with a note when absent)")
@@ -236,8 +238,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     if args.repeat < 1 or args.scenes < 1 or (args.limit is not None and args.limit < 1):
         raise ParamError("--repeat, --scenes and --limit must be at least 1")
-    if args.data is not None and not args.data.is_dir():
-        raise ParamError(f"--data {args.data} is not a folder")
+    for folder in (args.data, args.scenes_data):
+        if folder is not None and not folder.is_dir():
+            raise ParamError(f"{folder} is not a folder")
     return bench.run_cli(args)
 
 

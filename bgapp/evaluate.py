@@ -62,6 +62,7 @@ def evaluate(method: str | Method, root: Path, split: str = "test", limit: int |
     for key in KEYS:
         values = [r[key] for r in rows if key in r]
         summary[key] = round(float(np.mean(values)), 4 if key != "ms_per_image" else 1) if values else None
+    summary["iou_min"] = round(float(min(r["iou"] for r in rows)), 4) if rows else None
     summary["settings"] = {k: v for k, v in (params or {}).items()}
     return summary
 

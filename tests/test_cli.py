@@ -132,7 +132,8 @@ def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     for entry in report["methods"].values():
         speed = entry["speed"]
         assert set(speed) == {"preview_ms", "mp12_ms", "mp24_ms"} and all(v > 0 for v in speed.values())
-        assert set(entry["quality"]) == {"product_scenes", "pale_on_white", "pet_test"}
+        assert set(entry["quality"]) == {"product_scenes", "pale_on_white", "strong_shadows", "pet_test"}
+        assert 0 <= entry["quality"]["strong_shadows"]["shadow_kept"] <= 1
         assert 0 <= entry["quality"]["product_scenes"]["iou"] <= 1
         pet = entry["quality"]["pet_test"]
         assert pet["images"] == 1 and pet["trimap_accuracy"] is None and 0 <= pet["iou"] <= 1
