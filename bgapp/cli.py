@@ -290,7 +290,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         command = "python -m bgapp evaluate " + " ".join(
             f"--method {args.method} --data {args.data} --split {args.split}".split()
             + ([f"--limit {args.limit}"] if args.limit else []) + [f"--param {p}" for p in args.param])
-        card = record_evaluation(args.method, weights_dir(), command, text, summary)
+        card = record_evaluation(args.method, weights_dir(), command, text, summary, args.data)
         print(f"recorded in {card}", file=sys.stderr)
     return 0
 

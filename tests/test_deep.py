@@ -131,6 +131,12 @@ def test_train_a_step_resume_export_and_segment(tmp_path, monkeypatch):
     probs = run.probabilities(synth.render_scene(3, (90, 60), "grey", "box").rgb)
     assert probs.shape == (60, 90, 3) and np.allclose(probs.sum(-1), 1.0, atol=1e-3)
 
+    # evaluate --record copies what it printed into the model card.
+    assert main(["evaluate", "--method", "unet-plain", "--data", str(root), "--param", "size=96", "--record"]) == 0
+    card = files["card"].read_text()
+    assert "trimap_accuracy" in card and f"--data {root} --split test --param size=96" in card
+    assert json.loads(files["config"].read_text())["evaluations"][f"{root.name}/test"]["summary"]["images"] == 2
+
 
 def test_evaluate_json_schema(tmp_path, capsys):
     root = write_tiny_dataset(tmp_path / "set")

@@ -18,11 +18,13 @@ RECIPE = ("random crop 50-100 % of the area (aspect 3:4-4:3), horizontal flip, c
           "accuracy are kept")
 
 
-def record_evaluation(name: str, folder: Path, command: str, text: str, summary: dict) -> Path:
-    """Store an evaluation (command, printed text, figures) in ``NAME.json`` and re-render the card."""
+def record_evaluation(name: str, folder: Path, command: str, text: str, summary: dict, data: Path) -> Path:
+    """Store an evaluation (command, printed text, figures) in ``NAME.json`` and re-render the card;
+    one record per dataset folder and split, the latest replacing an earlier one."""
     files = model_files(name, folder)
     meta = json.loads(files["config"].read_text())
-    meta.setdefault("evaluations", {})[summary["split"]] = {"command": command, "text": text, "summary": summary}
+    key = f"{Path(data).name}/{summary['split']}"
+    meta.setdefault("evaluations", {})[key] = {"command": command, "text": text, "summary": summary}
     files["config"].write_text(json.dumps(meta, indent=1))
     return write_card(name, folder)
 

@@ -23,9 +23,9 @@ DEFAULT_SIZE = 160
 def unet_method(name: str, summary: str) -> Method:
     """A ``Method`` for the shipped model ``name`` (weights in the weights folder)."""
     meta = read_config(name) or {}
-    trained = int(meta.get("config", {}).get("size", DEFAULT_SIZE))
+    trained = min(512, max(64, int(meta.get("config", {}).get("size", DEFAULT_SIZE))))
     params = (
-        Param("size", "int", trained, min=96, max=512, step=32,
+        Param("size", "int", trained, min=64, max=512, step=32,
               help=f"Network input in px (the photo is squashed to a square). It was trained at {trained}; "
                    "larger sees finer detail but costs time and may drift from what it learned."),
         Param("threshold", "float", 0.5, min=0.05, max=0.95, step=0.05,
@@ -37,9 +37,10 @@ def unet_method(name: str, summary: str) -> Method:
     )
 
     def probabilities(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
+        from ..deep.presets import weights_dir
         from ..deep.runtime import predictor
 
-        return predictor(name, int(params["size"])).probabilities(rgb)
+        return predictor(name, int(params["size"]), str(weights_dir())).probabilities(rgb)
 
     def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
         probs = probabilities(rgb, params)
