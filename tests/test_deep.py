@@ -172,7 +172,8 @@ def test_classical_path_never_imports_tensorflow():
     assert result.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("name", ["unet-mobilenetv2", "unet-mobilenetv3", "unet-plain", "unet-effnet-lite0"])
+@pytest.mark.parametrize("name", ["unet-mobilenetv2", "unet-mobilenetv3", "unet-plain", "unet-effnet-lite0",
+                                  "unet-product"])
 def test_committed_weights_segment_a_photo(name):
     from bgapp.methods import get_method
 
@@ -185,3 +186,22 @@ def test_committed_weights_segment_a_photo(name):
     classes = method.trimap(scene.rgb, method.resolve({}))
     assert classes.shape == (240, 320) and set(np.unique(classes)) <= {1, 2, 3}
     assert mask.mean() > 0.01  # the product on a plain backdrop is found, at least partly
+
+
+@pytest.mark.dataset
+def test_every_pet_example_loads_with_a_matching_trimap(pet_data):
+    for split in ("trainval", "test"):
+        for name in dataset.read_split(pet_data, split):
+            rgb, trimap = dataset.load_example(pet_data, name)  # palette and RGBA photos included
+            assert rgb.ndim == 3 and rgb.shape[2] == 3 and trimap.shape == rgb.shape[:2]
+            assert set(np.unique(trimap)) <= {1, 2, 3}
+
+
+@pytest.mark.dataset
+def test_pretrained_model_on_real_pet_photos(pet_data):
+    from bgapp.evaluate import evaluate
+
+    if not model_files("unet-effnet-lite0")["weights"].exists():
+        pytest.skip("unet-effnet-lite0 weights not committed")
+    summary = evaluate("unet-effnet-lite0", pet_data, "test", limit=12)
+    assert summary["trimap_accuracy"] > 0.8 and summary["iou"] > 0.75
