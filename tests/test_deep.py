@@ -40,8 +40,9 @@ def test_trimap_from_mask_puts_the_border_on_the_edge():
     mask[10:30, 10:30] = 1.0
     trimap = dataset.trimap_from_mask(mask, border=2)
     assert trimap[20, 20] == dataset.OBJECT and trimap[0, 0] == dataset.BACKGROUND
-    assert trimap[10, 20] == dataset.BORDER and trimap[9, 20] == dataset.BORDER
-    np.testing.assert_array_equal(dataset.foreground(trimap)[12:28, 12:28], 1.0)
+    assert trimap[10, 20] == dataset.BORDER and trimap[11, 20] == dataset.BORDER
+    assert trimap[9, 20] == dataset.BACKGROUND  # the border never reaches into the background
+    np.testing.assert_array_equal(dataset.foreground(trimap), mask)  # object + border = the object
 
 
 def test_holdout_is_seeded_and_disjoint():

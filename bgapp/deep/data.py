@@ -74,18 +74,20 @@ def split_holdout(names: list[str], fraction: float, seed: int) -> tuple[list[st
 
 
 def trimap_from_mask(mask: np.ndarray, border: int = 2) -> np.ndarray:
-    """A trimap from a 0..1 mask: object inside, background outside, a ``border``-px band on the edge
-    (where a soft alpha is neither 0 nor 1 counts as border too), coded like the Pet trimaps."""
+    """A trimap from a 0..1 mask, in the Pet coding: the object's inner ``border``-px rim and every
+    partly covered pixel are border, the rest of the object is object, the rest is background.
+
+    The border lies *inside* the object (plus its soft fringe), so object + border is the object
+    itself: a cut-out's truth is never dilated into the background."""
     import cv2
 
     hard = (mask >= 0.5).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * border + 1, 2 * border + 1))
-    inner = cv2.erode(hard, kernel)
-    outer = cv2.dilate(hard, kernel)
+    inner = cv2.erode(hard, kernel, borderType=cv2.BORDER_REPLICATE)
     trimap = np.full(mask.shape, BACKGROUND, np.uint8)
-    trimap[outer > 0] = BORDER
-    trimap[inner > 0] = OBJECT
+    trimap[hard > 0] = BORDER
     trimap[(mask > 0.02) & (mask < 0.98)] = BORDER
+    trimap[inner > 0] = OBJECT
     return trimap
 
 
