@@ -36,7 +36,7 @@ from .pipeline import STEP_PARAMS, Settings, cut_out, resolve_settings, segment_
 PREVIEW_SIDE = 1024
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "tif", "tiff", "bmp"]
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_METHOD = "grabcut"
+DEFAULT_METHODS = ("unet-product", "grabcut")  # the first that can run here opens the studio
 
 
 @dataclass(frozen=True)
@@ -258,7 +258,7 @@ def method_picker(label: str = "Method") -> Method:
     if st.session_state.get("method") not in (None, *names):
         del st.session_state["method"]
     if "method" not in st.session_state:
-        st.session_state["method"] = DEFAULT_METHOD if DEFAULT_METHOD in names else names[0]
+        st.session_state["method"] = next((n for n in DEFAULT_METHODS if n in names), names[0])
     name = st.sidebar.selectbox(label, names, key="method", persist_state="session",
                                 format_func=lambda n: f"{n} ({methods[n].family})",
                                 help="Classical methods need no model; deep methods load a trained network once.")
@@ -327,7 +327,7 @@ def compare_page() -> None:
     chosen = st.selectbox("Photo", range(len(photos)), format_func=lambda i: names[i], key="compare_photo")
     photo = photos[min(int(chosen or 0), len(photos) - 1)]
     available = [n for n, m in methods.items() if m.available() is None]
-    picked = st.multiselect("Methods", available, default=[n for n in ("threshold", "kmeans", "meanshift", "grabcut")
+    picked = st.multiselect("Methods", available, default=[n for n in ("threshold", "meanshift", "grabcut", "unet-product")
                                                              if n in available],
                             key="compare_methods", persist_state="session",
                             help="Each method uses the settings you gave it on the Studio page.")

@@ -144,3 +144,13 @@ def test_models_and_benchmark_pages_render():
     for page in ("models_page", "benchmark_page"):
         at = AppTest.from_string(f"from bgapp import ui\nui.show_errors(ui.{page})", default_timeout=60).run()
         assert not at.exception and not at.error, page
+
+
+@pytest.mark.parametrize("name", ["unet-product", "unet-effnet-lite0"])
+def test_a_deep_method_runs_in_the_studio_with_its_declared_widgets(app, name):
+    if all_methods()[name].available() is not None:
+        pytest.skip(f"{name}: {all_methods()[name].available()}")
+    app.sidebar.selectbox(key="method").set_value(name).run()
+    assert not app.exception and not app.error
+    assert {"Size", "Threshold", "Soft"} <= labels(app)
+    assert len(app.image) == 3
