@@ -211,7 +211,8 @@ def markdown_table(report: dict) -> str:
                f"{shadows.get('shadow_kept', float('nan')):.1%} |")
         if has_generated:
             generated = q.get("generated_test", {})
-            row += f" {generated.get('iou', float('nan')):.3f} | {generated.get('iou_min') or float('nan'):.3f} |"
+            worst = generated.get("iou_min")
+            row += f" {generated.get('iou', float('nan')):.3f} | {float('nan') if worst is None else worst:.3f} |"
         if has_pet:
             pet = q.get("pet_test", {})
             acc = pet.get("trimap_accuracy")
