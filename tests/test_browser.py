@@ -82,11 +82,4 @@ def test_studio_renders_results_and_reports_a_bad_upload(server, tmp_path):
         assert "Traceback" not in page.content()
         page.screenshot(path=str(out / "studio-bad-upload.png"), full_page=True)
 
-        # Pick the amazon export like a user: open the select box, click the option.
-        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]', has_text="Export").click()
-        page.get_by_role("option", name="amazon").click()
-        page.wait_for_selector('[data-testid="stImage"]:has-text("Export: amazon")', timeout=60_000)
-        wait_for_results(page)
-        assert page.get_by_role("button", name="Amazon JPG").count() == 1
-        page.screenshot(path=str(out / "studio-amazon.png"), full_page=True)
         browser.close()

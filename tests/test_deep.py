@@ -186,7 +186,8 @@ def test_committed_weights_segment_a_photo(name):
     assert mask.shape == (240, 320) and set(np.unique(mask)) <= {0.0, 1.0}
     classes = method.trimap(scene.rgb, method.resolve({}))
     assert classes.shape == (240, 320) and set(np.unique(classes)) <= {1, 2, 3}
-    assert mask.mean() > 0.01  # the product on a plain backdrop is found, at least partly
+    if name == "unet-product":  # the pet models look for pets and may well find nothing here
+        assert binary_scores(mask, scene.mask)["iou"] > 0.8
 
 
 @pytest.mark.dataset
