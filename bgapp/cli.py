@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .errors import BgappError, ParamError
+from .export import EXPORT_PARAMS
 from .params import Param, parse_assignments
 
 EXIT_USER_ERROR = 2
@@ -119,9 +120,6 @@ def _param_json(param: Param) -> dict:
 
 
 # --- cut ------------------------------------------------------------------------------------------
-
-from .export import EXPORT_PARAMS  # noqa: E402 - declarations only, cheap
-
 
 def _register_cut(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(

@@ -20,11 +20,11 @@ import cv2
 import numpy as np
 
 from .deep import data as dataset
-from .images import resize_longer_side
+from .errors import ModelUnavailableError
+from .images import LoadedImage, resize_longer_side
 from .metrics import binary_scores, trimap_accuracy
-from .pipeline import cut_out, resolve_settings
-from .images import LoadedImage
 from .methods import Method
+from .pipeline import cut_out, resolve_settings
 
 KEYS = ("trimap_accuracy", "accuracy", "iou", "f1", "mae", "ms_per_image")
 
@@ -36,8 +36,6 @@ def evaluate(method: str | Method, root: Path, split: str = "test", limit: int |
     settings = resolve_settings(method, params)
     missing = settings.method.available()
     if missing:
-        from .errors import ModelUnavailableError
-
         raise ModelUnavailableError(f"{settings.method.name} is not available: {missing}")
     names = dataset.read_split(root, split)[: limit or None]
     rows: list[dict[str, float]] = []

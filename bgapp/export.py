@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Mapping
 
 import cv2
@@ -189,15 +190,10 @@ def _compose(premult: np.ndarray, alpha: np.ndarray, shadow: np.ndarray | None,
     return rgba.astype(np.uint8)
 
 
-_SRGB: bytes | None = None
-
-
+@lru_cache(maxsize=1)
 def srgb_profile() -> bytes:
     """The sRGB ICC profile (built by Pillow's LittleCMS), embedded so every viewer reads colours the same."""
-    global _SRGB
-    if _SRGB is None:
-        _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    return _SRGB
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
 def encode(framed: Framed, settings: Mapping[str, ParamValue]) -> bytes:

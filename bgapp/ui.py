@@ -102,10 +102,13 @@ def widget_key(method: str, param: str) -> str:
 
 
 def param_widget(param: Param, key: str, default: ParamValue, container: Any) -> ParamValue:
-    """One widget for one declaration: a slider for numbers, a select box for choices, a toggle for flags."""
+    """One widget for one declaration: a slider for numbers, a select box for choices, a toggle for
+    flags, a colour picker for colours."""
     kwargs = {"key": key, "help": param.help, "persist_state": "session"}
     if key not in st.session_state:
         st.session_state[key] = default
+    if param.kind == "colour":
+        return container.color_picker(param.title, **kwargs)
     if param.kind == "bool":
         return container.toggle(param.title, **kwargs)
     if param.kind == "choice":
@@ -207,13 +210,7 @@ def export_widgets(container: Any) -> dict[str, ParamValue]:
     if preset == "custom":
         with container.expander("Framing", expanded=True):
             for param in EXPORT_PARAMS:
-                if param.kind == "colour":
-                    key = f"export.{param.name}"
-                    if key not in st.session_state:
-                        st.session_state[key] = str(param.default)
-                    overrides[param.name] = st.color_picker(param.title, key=key, help=param.help)
-                else:
-                    overrides[param.name] = param_widget(param, f"export.{param.name}", param.default, st)
+                overrides[param.name] = param_widget(param, f"export.{param.name}", param.default, st)
     elif container.toggle("Soft shadow under the product", key="export.preset_shadow", persist_state="session"):
         overrides["shadow"] = True
     return {"preset": preset, **export_settings(preset, overrides)}
@@ -253,7 +250,8 @@ def photo_sidebar() -> list[Photo]:
 
 def method_picker(label: str = "Method") -> Method:
     """The method select box: every method that can run here; the others are listed with the reason."""
-    methods = {n: m for n, m in all_methods().items() if m.available() is None}
+    reasons = {n: m.available() for n, m in all_methods().items()}  # file checks: once per rerun
+    methods = {n: m for n, m in all_methods().items() if reasons[n] is None}
     names = list(methods)
     if st.session_state.get("method") not in (None, *names):
         del st.session_state["method"]
@@ -263,7 +261,7 @@ def method_picker(label: str = "Method") -> Method:
                                 format_func=lambda n: f"{n} ({methods[n].family})",
                                 help="Classical methods need no model; deep methods load a trained network once.")
     st.sidebar.caption(methods[name].summary)
-    missing = {n: m.available() for n, m in all_methods().items() if m.available() is not None}
+    missing = {n: why for n, why in reasons.items() if why is not None}
     if missing:
         st.sidebar.caption("Not available here: " + "; ".join(f"{n} ({why})" for n, why in missing.items()))
     return methods[name]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -79,8 +80,6 @@ def trimap_from_mask(mask: np.ndarray, border: int = 2) -> np.ndarray:
 
     The border lies *inside* the object (plus its soft fringe), so object + border is the object
     itself: a cut-out's truth is never dilated into the background."""
-    import cv2
-
     hard = (mask >= 0.5).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * border + 1, 2 * border + 1))
     inner = cv2.erode(hard, kernel, borderType=cv2.BORDER_REPLICATE)

@@ -56,8 +56,9 @@ def unet_method(name: str, summary: str) -> Method:
     def available() -> str | None:
         if importlib.util.find_spec("tensorflow") is None:
             return "needs TensorFlow (pip install -r requirements.txt)"
-        if not model_files(name)["weights"].exists():
-            return f"no weights file {model_files(name)['weights'].name}; train it with python -m bgapp train"
+        weights = model_files(name)["weights"]
+        if not weights.exists():
+            return f"no weights file {weights.name}; train it with python -m bgapp train"
         return None
 
     return Method(name=name, summary=summary, params=params, segment=segment, family="deep",
