@@ -29,7 +29,7 @@ import numpy as np
 
 from . import synth
 from .compose import compose_transparent
-from .errors import ModelUnavailableError, OutputExistsError
+from .errors import BgappError, ModelUnavailableError, OutputExistsError
 from .images import LoadedImage, encode_jpeg, encode_png, load_image, resize_mask
 from .metrics import binary_scores
 from .methods import Method, all_methods
@@ -143,10 +143,12 @@ def run_cli(args: argparse.Namespace) -> int:
             print(f"note: {notes[-1]}", file=sys.stderr)
         else:
             methods.append(baseline)
-    if args.out is not None:
+    earlier = _earlier_report(args)
+    if args.out is not None and earlier is None:
         for file in ("bench.json", "bench.md"):
             if (args.out / file).exists() and not args.overwrite:
-                raise OutputExistsError(f"{args.out / file} already exists; use --overwrite to replace it")
+                raise OutputExistsError(f"{args.out / file} already exists; use --overwrite to replace it, "
+                                        "or --update to replace only the rows of --methods")
     photos = {key: photo_of_size(size) for key, size in SIZES.items()}
     sets = {"product_scenes": synth.studio_set(count=args.scenes), "pale_on_white": pale_on_white(),
             "strong_shadows": strong_shadows()}
@@ -177,6 +179,8 @@ def run_cli(args: argparse.Namespace) -> int:
                            "pet_data": str(args.data) if args.data else None,
                            "scenes_data": str(args.scenes_data) if args.scenes_data else None},
               "notes": notes, "methods": results}
+    if earlier is not None:
+        report = _merged(earlier, report)
     table = markdown_table(report)
     print(table)
     if args.out is not None:
@@ -185,6 +189,36 @@ def run_cli(args: argparse.Namespace) -> int:
         (args.out / "bench.md").write_text(table + "\n")
         print(f"wrote {args.out / 'bench.json'} and {args.out / 'bench.md'}", file=sys.stderr)
     return 0
+
+
+def _earlier_report(args: argparse.Namespace) -> dict | None:
+    """With ``--update``: the report in ``--out`` that the new rows go into, after checking that it was
+    measured the same way (otherwise its rows and the new ones could not be compared)."""
+    if not getattr(args, "update", False):
+        return None
+    if args.out is None or not args.methods:
+        raise BgappError("--update needs --out (the folder with bench.json) and --methods (the rows to redo)")
+    path = args.out / "bench.json"
+    if not path.exists():
+        raise BgappError(f"--update: {path} does not exist yet; run bench --out {args.out} first")
+    earlier = json.loads(path.read_text())
+    settings = earlier.get("settings", {})
+    wanted = {"repeat": args.repeat, "scenes": args.scenes, "pet_limit": args.limit,
+              "pet_data": str(args.data) if args.data else None,
+              "scenes_data": str(args.scenes_data) if args.scenes_data else None}
+    different = [f"{key} {settings.get(key)!r} there, {value!r} now" for key, value in wanted.items()
+                 if settings.get(key) != value]
+    if different:
+        raise BgappError(f"--update: {path} was measured otherwise ({'; '.join(different)}); "
+                         "pass the same options, or run the whole bench again with --overwrite")
+    return earlier
+
+
+def _merged(earlier: dict, new: dict) -> dict:
+    """``earlier`` with the rows of ``new`` replacing its own of the same name (new names join at the end)."""
+    methods = {**earlier["methods"], **new["methods"]}
+    notes = list(dict.fromkeys(earlier.get("notes", []) + new.get("notes", [])))
+    return {**earlier, "notes": notes, "methods": methods}
 
 
 def markdown_table(report: dict) -> str:

@@ -228,6 +228,9 @@ def _register_bench(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-baseline", action="store_true", help="leave the u2netp baseline out")
     parser.add_argument("--out", type=Path, default=None, help="folder for bench.json and bench.md")
     parser.add_argument("--overwrite", action="store_true", help="replace earlier results in --out")
+    parser.add_argument("--update", action="store_true",
+                        help="measure only --methods and replace their rows in the bench.json already in "
+                             "--out, keeping the others (e.g. after retraining one model)")
     parser.set_defaults(handler=_cmd_bench)
 
 

@@ -142,6 +142,17 @@ def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     assert main(args) == 2  # never overwrites without --overwrite
     assert main([*args, "--overwrite"]) == 0
 
+    # --update redoes only the named rows and keeps the others, in their order.
+    before = json.loads((out / "bench.json").read_text())
+    update = [*args[:2], "threshold", "meanshift", *args[4:], "--update"]
+    assert main(update) == 0
+    after = json.loads((out / "bench.json").read_text())
+    assert list(after["methods"])[:2] == ["threshold", "kmeans"] and len(after["methods"]) == 3
+    assert after["methods"]["kmeans"] == before["methods"]["kmeans"]
+    assert "| threshold |" in (out / "bench.md").read_text()
+    # measured another way (here: another --scenes), the old rows could not be compared: refused
+    assert main([*update[:update.index("--scenes") + 1], "3", *update[update.index("--scenes") + 2:]]) == 2
+
 
 def test_bench_baseline_row_when_u2netp_is_there(tmp_path):
     pytest.importorskip("onnxruntime")
