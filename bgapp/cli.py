@@ -132,7 +132,8 @@ def _register_cut(commands: argparse._SubParsersAction) -> None:
                "  python -m bgapp cut photo.png --export white --shadow --out white",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="photo files (JPEG, PNG, WebP, TIFF, BMP)")
-    parser.add_argument("--method", default="threshold", help="method name (see `methods`); default threshold")
+    parser.add_argument("--method", default=None,
+                        help="method name (see `methods`); default unet-product, or grabcut without TensorFlow")
     parser.add_argument("--out", required=True, type=Path, help="folder for the results (created if missing)")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="a method or clean-up setting, repeatable, e.g. --param blur=7")
@@ -159,9 +160,10 @@ def _cmd_cut(args: argparse.Namespace) -> int:
     from .compose import mask_image
     from .export import encode, export_settings, frame, suffix
     from .images import DEFAULT_MAX_MEGAPIXELS, encode_png, load_image, write_new_file
+    from .methods import default_method
     from .pipeline import cut_out, resolve_settings
 
-    settings = resolve_settings(args.method, parse_assignments(args.param))
+    settings = resolve_settings(args.method or default_method(), parse_assignments(args.param))
     overrides = {p.name: getattr(args, f"export_{p.name}") for p in EXPORT_PARAMS
                  if getattr(args, f"export_{p.name}") is not None}
     export = export_settings(args.export, overrides)

@@ -92,7 +92,7 @@ def test_same_stem_twice_gets_two_results(photos, tmp_path):
 
 @pytest.mark.parametrize("args,words", [
     (["--method", "magic"], "unknown method 'magic': allowed threshold"),
-    (["--param", "blur=4"], "blur=4 must be odd"),
+    (["--method", "threshold", "--param", "blur=4"], "blur=4 must be odd"),
     (["--param", "k=3"], "no parameter 'k'"),
     (["--method", "kmeans", "--param", "k=12"], "k=12 is out of range: allowed 2..8"),
 ])

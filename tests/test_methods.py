@@ -147,3 +147,14 @@ def test_no_method_parameter_shadows_a_shared_step():
     shared = {p.name for p in STEP_PARAMS}
     for method in all_methods().values():
         assert not shared & {p.name for p in method.params}, method.name
+
+
+def test_default_method_is_the_product_model_or_grabcut_without_it(monkeypatch):
+    from bgapp import methods as registry
+
+    everything = registry.all_methods()
+    expected = "unet-product" if everything["unet-product"].available() is None else "grabcut"
+    assert registry.default_method() == expected
+    # without TensorFlow or weights the user still gets a method that needs no model
+    monkeypatch.setattr(registry, "all_methods", lambda: {n: m for n, m in everything.items() if n != "unet-product"})
+    assert registry.default_method() == "grabcut"

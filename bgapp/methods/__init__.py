@@ -73,6 +73,15 @@ def all_methods() -> dict[str, Method]:
 _ORDER = {"threshold": 0, "adaptive": 1, "kmeans": 2, "meanshift": 3, "grabcut": 4}
 
 
+DEFAULT_ORDER = ("unet-product", "grabcut")  # best on product photos first (README, bench); GrabCut needs no model
+
+
+def default_method() -> str:
+    """The method a user gets without choosing: the first of ``DEFAULT_ORDER`` that can run here."""
+    methods = all_methods()
+    return next((n for n in DEFAULT_ORDER if n in methods and methods[n].available() is None), "grabcut")
+
+
 def get_method(name: str) -> Method:
     """The method called ``name``, or a ``ParamError`` listing the names there are."""
     methods = all_methods()
