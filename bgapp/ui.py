@@ -148,6 +148,7 @@ class PreviewResult:
 def preview(photo: Photo, settings: Settings) -> PreviewResult:
     """The method on the preview copy (what live tuning redraws), with its time and IoU when the truth is known."""
     small = resize_longer_side(photo.image.rgb, PREVIEW_SIDE)
+    settings.method.prepare(settings.method_params)  # a network loads once, outside the timing
     start = time.perf_counter()
     _, mask, _ = segment_working(small, settings)
     milliseconds = (time.perf_counter() - start) * 1000.0

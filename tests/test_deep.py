@@ -236,3 +236,22 @@ def test_pretrained_model_on_real_pet_photos(pet_data):
         pytest.skip("unet-effnet-lite0 weights not committed")
     summary = evaluate("unet-effnet-lite0", pet_data, "test", limit=12)
     assert summary["trimap_accuracy"] > 0.8 and summary["iou"] > 0.75
+
+
+def test_prepare_loads_the_network_before_the_first_photo():
+    """The studio calls prepare() outside its timing: the first photo then finds the network loaded."""
+    pytest.importorskip("tensorflow")
+    from bgapp.deep.runtime import predictor
+    from bgapp.methods import all_methods
+
+    method = all_methods()["unet-product"]
+    if method.available():
+        pytest.skip(method.available())
+    params = method.resolve({})
+    predictor.cache_clear()
+    method.prepare(params)
+    loaded = predictor.cache_info()
+    assert loaded.currsize == 1 and loaded.misses == 1
+    method.run(synth.render_scene(5, (120, 90), "white", "jar").rgb, params)
+    after = predictor.cache_info()
+    assert after.misses == 1 and after.hits > loaded.hits

@@ -53,6 +53,9 @@ def unet_method(name: str, summary: str) -> Method:
         """Classes 1 object, 2 background, 3 border (the dataset's coding) at the input's size."""
         return (np.argmax(probabilities(rgb, params), axis=-1) + 1).astype(np.uint8)
 
+    def prepare(params: Mapping[str, ParamValue]) -> None:
+        probabilities(np.zeros((32, 32, 3), np.uint8), params)  # builds, loads and traces the network once
+
     def available() -> str | None:
         if importlib.util.find_spec("tensorflow") is None:
             return "needs TensorFlow (pip install -r requirements.txt)"
@@ -62,4 +65,5 @@ def unet_method(name: str, summary: str) -> Method:
         return None
 
     return Method(name=name, summary=summary, params=params, segment=segment, family="deep",
-                  cleanup_defaults={"open_size": 1, "close_size": 1}, trimap=trimap, available=available)
+                  cleanup_defaults={"open_size": 1, "close_size": 1}, trimap=trimap, available=available,
+                  prepare=prepare)
