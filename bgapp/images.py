@@ -80,8 +80,37 @@ def load_image(source: ImageSource, name: str | None = None,
     except Exception:  # a broken EXIF block must not cost the user the photo; keep the stored orientation
         pass
     mode = image.mode
+    image = _to_srgb(image)
     rgb, alpha = _to_rgb_and_alpha(image, label)
     return LoadedImage(rgb=rgb, alpha=alpha, name=label, mode=mode)
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """Convert pixels tagged with another colour profile (Display P3 from phones, Adobe RGB, a
+    printer's CMYK) into sRGB, the space every export is written and labelled in; otherwise the
+    cut-out would look washed out or shifted next to the original. sRGB-tagged and untagged
+    images pass untouched; a profile that cannot be read leaves the pixels as they are."""
+    icc = image.info.get("icc_profile")
+    if not icc or image.mode not in ("RGB", "RGBA", "CMYK"):
+        return image
+    from PIL import ImageCms
+
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in ImageCms.getProfileDescription(source).lower().replace(" ", ""):
+            return image
+        alpha = image.getchannel("A") if image.mode == "RGBA" else None
+        colour = image.convert("RGB") if image.mode == "RGBA" else image
+        converted = ImageCms.profileToProfile(colour, source, ImageCms.createProfile("sRGB"),
+                                              renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+                                              outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return image
+    if converted is None:
+        return image
+    if alpha is not None:
+        converted.putalpha(alpha)
+    return converted
 
 
 def _read_source(source: ImageSource, name: str | None) -> tuple[bytes, str]:

@@ -159,3 +159,70 @@ def test_write_new_file_protects_inputs_and_existing_results(tmp_path):
     write_new_file(target, b"three", overwrite=True)
     assert target.read_bytes() == b"three"
     assert [p.name for p in target.parent.iterdir()] == ["photo.png"]  # no temp files left
+
+
+def matrix_profile(description: str, red: tuple, green: tuple, blue: tuple, gamma: float = 2.2) -> bytes:
+    """A minimal ICC v2 RGB matrix/TRC display profile, built here so no profile file is needed."""
+    import struct
+
+    def s15(value: float) -> bytes:
+        return struct.pack(">i", round(value * 65536))
+
+    def xyz(values: tuple) -> bytes:
+        return b"XYZ " + b"\0" * 4 + b"".join(s15(v) for v in values)
+
+    text = description.encode("ascii") + b"\0"
+    desc = b"desc" + b"\0" * 4 + struct.pack(">I", len(text)) + text + b"\0" * 4 + b"\0" * 2 + b"\0" + b"\0" * 67
+    curve = b"curv" + b"\0" * 4 + struct.pack(">I", 1) + struct.pack(">H", round(gamma * 256)) + b"\0\0"
+    tags = [(b"desc", desc), (b"wtpt", xyz((0.9642, 1.0, 0.8249))), (b"rXYZ", xyz(red)), (b"gXYZ", xyz(green)),
+            (b"bXYZ", xyz(blue)), (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)]
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = b"", b""
+    for signature, data in tags:
+        data += b"\0" * (-len(data) % 4)
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    size = offset + len(body)
+    header = (struct.pack(">I", size) + b"none" + bytes([2, 0x10, 0, 0]) + b"mntr" + b"RGB " + b"XYZ "
+              + b"\0" * 12 + b"acsp" + b"\0" * 24 + struct.pack(">I", 0) + s15(0.9642) + s15(1.0) + s15(0.8249))
+    header += b"\0" * (128 - len(header))
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
+DISPLAY_P3 = matrix_profile("Display P3 (test)", (0.5151, 0.2412, -0.0011), (0.2920, 0.6922, 0.0419),
+                            (0.1571, 0.0666, 0.7841))
+
+
+def test_photos_in_another_colour_space_are_converted_to_srgb():
+    """A phone's Display P3 photo: saturated colours move into sRGB's gamut, greys stay grey."""
+    pixels = np.zeros((8, 24, 3), np.uint8)
+    pixels[:, :8] = (0, 200, 0)      # a P3 green, more saturated than sRGB can show
+    pixels[:, 8:16] = (128, 128, 128)
+    pixels[:, 16:] = (200, 120, 60)
+    tagged = encode(Image.fromarray(pixels), "PNG", icc_profile=DISPLAY_P3)
+    rgb = load_image(tagged, "p3.png").rgb
+    green, grey, orange = rgb[4, 4].astype(int), rgb[4, 12].astype(int), rgb[4, 20].astype(int)
+    assert green[0] < 10 and green[1] >= 204        # greener than the stored numbers, red clipped at 0
+    assert np.ptp(grey) <= 2 and abs(grey[0] - 128) <= 3
+    assert orange[0] >= 210 and orange[2] <= 45        # more saturated than the stored (200, 120, 60)
+    # the same numbers untagged, or tagged sRGB, are taken as they are
+    assert np.array_equal(load_image(encode(Image.fromarray(pixels), "PNG"), "plain.png").rgb, pixels)
+    from PIL import ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    assert np.array_equal(load_image(encode(Image.fromarray(pixels), "PNG", icc_profile=srgb), "s.png").rgb, pixels)
+
+
+def test_a_broken_colour_profile_keeps_the_photo():
+    pixels = gradient_rgb()
+    loaded = load_image(encode(Image.fromarray(pixels), "PNG", icc_profile=b"not a profile at all"), "odd.png")
+    assert np.array_equal(loaded.rgb, pixels)
+
+
+def test_alpha_survives_the_colour_conversion():
+    rgba = np.zeros((10, 10, 4), np.uint8)
+    rgba[..., :3] = (0, 200, 0)
+    rgba[:, :5, 3] = 255
+    loaded = load_image(encode(Image.fromarray(rgba, "RGBA"), "PNG", icc_profile=DISPLAY_P3), "p3a.png")
+    assert loaded.alpha is not None and loaded.alpha[:, :5].min() == 1.0 and loaded.alpha[:, 5:].max() == 0.0
+    assert loaded.rgb[0, 0, 1] >= 204 and loaded.rgb[0, 0, 0] < 10
