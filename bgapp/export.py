@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Mapping
 
 import cv2
 import numpy as np
-from PIL import Image, ImageCms
+from PIL import Image
 
 from .errors import BgappError
-from .images import encode_png
+from .images import encode_png, srgb_profile
 from .params import Param, ParamValue, resolve, rgb_of
 
 AMAZON_FILL = 0.85  # the product's longer side as a share of the frame
@@ -190,19 +189,13 @@ def _compose(premult: np.ndarray, alpha: np.ndarray, shadow: np.ndarray | None,
     return rgba.astype(np.uint8)
 
 
-@lru_cache(maxsize=1)
-def srgb_profile() -> bytes:
-    """The sRGB ICC profile (built by Pillow's LittleCMS), embedded so every viewer reads colours the same."""
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-
-
 def encode(framed: Framed, settings: Mapping[str, ParamValue]) -> bytes:
     """PNG or JPEG bytes (quality 95, 4:4:4 chroma, sRGB profile embedded)."""
     if settings["format"] == "png":
         return encode_png(framed.pixels)
     buffer = io.BytesIO()
     Image.fromarray(framed.pixels[..., :3]).save(buffer, format="JPEG", quality=95, subsampling=0,
-                                                 icc_profile=srgb_profile())
+                                                 icc_profile=srgb_profile().tobytes())
     return buffer.getvalue()
 
 

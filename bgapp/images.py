@@ -14,11 +14,12 @@ import re
 import tempfile
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from .errors import ImageLoadError, OutputExistsError
 
@@ -85,6 +86,12 @@ def load_image(source: ImageSource, name: str | None = None,
     return LoadedImage(rgb=rgb, alpha=alpha, name=label, mode=mode)
 
 
+@lru_cache(maxsize=1)
+def srgb_profile() -> ImageCms.ImageCmsProfile:
+    """The sRGB profile (Pillow's LittleCMS): what loaded photos are converted to and exports are labelled with."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
 def _to_srgb(image: Image.Image) -> Image.Image:
     """Convert pixels tagged with another colour profile (Display P3 from phones, Adobe RGB, a
     printer's CMYK) into sRGB, the space every export is written and labelled in; otherwise the
@@ -93,15 +100,13 @@ def _to_srgb(image: Image.Image) -> Image.Image:
     icc = image.info.get("icc_profile")
     if not icc or image.mode not in ("RGB", "RGBA", "CMYK"):
         return image
-    from PIL import ImageCms
-
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         if "srgb" in ImageCms.getProfileDescription(source).lower().replace(" ", ""):
             return image
         alpha = image.getchannel("A") if image.mode == "RGBA" else None
         colour = image.convert("RGB") if image.mode == "RGBA" else image
-        converted = ImageCms.profileToProfile(colour, source, ImageCms.createProfile("sRGB"),
+        converted = ImageCms.profileToProfile(colour, source, srgb_profile(),
                                               renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
                                               outputMode="RGB")
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):

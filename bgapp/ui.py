@@ -26,7 +26,7 @@ from .compose import compose_on_checkerboard, compose_on_colour, compose_transpa
 from .errors import BgappError
 from .images import LoadedImage, encode_jpeg, encode_png, load_image, resize_longer_side, resize_mask
 from .deep.presets import model_files
-from .methods import DEFAULT_ORDER, Method, all_methods
+from .methods import Method, all_methods, default_method
 from .export import EXPORT_PARAMS, PRESET_HELP, encode, export_settings, frame, suffix
 from .export import PRESETS as EXPORT_PRESETS
 from .metrics import binary_scores
@@ -256,7 +256,7 @@ def method_picker(label: str = "Method") -> Method:
     if st.session_state.get("method") not in (None, *names):
         del st.session_state["method"]
     if "method" not in st.session_state:
-        st.session_state["method"] = next((n for n in DEFAULT_ORDER if n in names), names[0])
+        st.session_state["method"] = default_method(names)
     name = st.sidebar.selectbox(label, names, key="method", persist_state="session",
                                 format_func=lambda n: f"{n} ({methods[n].family})",
                                 help="Classical methods need no model; deep methods load a trained network once.")

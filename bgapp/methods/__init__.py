@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Callable, Collection, Literal, Mapping
 
 import numpy as np
 
@@ -41,7 +41,7 @@ class Method:
     cleanup_defaults: Mapping[str, ParamValue] = field(default_factory=dict)
     trimap: Callable[[np.ndarray, Mapping[str, ParamValue]], np.ndarray] | None = None
     available: Callable[[], str | None] = lambda: None
-    prepare: Callable[[Mapping[str, ParamValue]], None] = lambda params: None
+    prepare: Callable[[Mapping[str, ParamValue]], object] = lambda params: None
 
     def resolve(self, given: Mapping[str, Any]) -> dict[str, ParamValue]:
         """Defaults overlaid with ``given``, each value checked against its declaration."""
@@ -78,10 +78,12 @@ _ORDER = {"threshold": 0, "adaptive": 1, "kmeans": 2, "meanshift": 3, "grabcut":
 DEFAULT_ORDER = ("unet-product", "grabcut")  # best on product photos first (README, bench); GrabCut needs no model
 
 
-def default_method() -> str:
-    """The method a user gets without choosing: the first of ``DEFAULT_ORDER`` that can run here."""
-    methods = all_methods()
-    return next((n for n in DEFAULT_ORDER if n in methods and methods[n].available() is None), "grabcut")
+def default_method(runnable: Collection[str] | None = None) -> str:
+    """The method a user gets without choosing: the first of ``DEFAULT_ORDER`` that can run here
+    (``runnable``: the names known to run, when the caller has already checked)."""
+    if runnable is None:
+        runnable = [n for n, m in all_methods().items() if m.available() is None]
+    return next((n for n in DEFAULT_ORDER if n in runnable), "grabcut")
 
 
 def get_method(name: str) -> Method:

@@ -36,11 +36,15 @@ def unet_method(name: str, summary: str) -> Method:
                    "is unsure) instead of cutting at the threshold."),
     )
 
-    def probabilities(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
+    def prepare(params: Mapping[str, ParamValue]):
+        """The network at this input size, built, loaded and traced on first use, then cached."""
         from ..deep.presets import weights_dir
         from ..deep.runtime import predictor
 
-        return predictor(name, int(params["size"]), str(weights_dir())).probabilities(rgb)
+        return predictor(name, int(params["size"]), str(weights_dir()))
+
+    def probabilities(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
+        return prepare(params).probabilities(rgb)
 
     def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
         probs = probabilities(rgb, params)
@@ -52,9 +56,6 @@ def unet_method(name: str, summary: str) -> Method:
     def trimap(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
         """Classes 1 object, 2 background, 3 border (the dataset's coding) at the input's size."""
         return (np.argmax(probabilities(rgb, params), axis=-1) + 1).astype(np.uint8)
-
-    def prepare(params: Mapping[str, ParamValue]) -> None:
-        probabilities(np.zeros((32, 32, 3), np.uint8), params)  # builds, loads and traces the network once
 
     def available() -> str | None:
         if importlib.util.find_spec("tensorflow") is None:
