@@ -173,6 +173,9 @@ def _cmd_cut(args: argparse.Namespace) -> int:
     targets = output_paths(inputs, args.out, ".png" if args.mask else suffix(export))
     failed = 0
     total = len(inputs)
+    if settings.method.family == "deep":
+        print(f"loading {settings.method.name}...", flush=True)
+    settings.method.prepare(settings.method_params)  # once, so each photo's time is its own work
     for index, (source, target) in enumerate(zip(inputs, targets), start=1):
         start = time.perf_counter()
         try:

@@ -234,6 +234,7 @@ def write_new_file(path: Path, data: bytes, overwrite: bool, protected: frozense
     try:
         with os.fdopen(handle, "wb") as temp:
             temp.write(data)
+        os.chmod(temp_name, 0o644)  # mkstemp makes it private (0600); a result is an ordinary file
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -159,6 +159,7 @@ def test_write_new_file_protects_inputs_and_existing_results(tmp_path):
     write_new_file(target, b"three", overwrite=True)
     assert target.read_bytes() == b"three"
     assert [p.name for p in target.parent.iterdir()] == ["photo.png"]  # no temp files left
+    assert target.stat().st_mode & 0o777 == 0o644  # readable like any file the user saves, not private
 
 
 def matrix_profile(description: str, red: tuple, green: tuple, blue: tuple, gamma: float = 2.2) -> bytes:
