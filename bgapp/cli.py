@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .errors import BgappError, ParamError
-from .export import EXPORT_PARAMS
+from .export import EXPORT_PARAMS, PRESET_HELP
+from .export import PRESETS as EXPORT_PRESETS
 from .params import Param, parse_assignments
 
 EXIT_USER_ERROR = 2
@@ -124,9 +125,9 @@ def _param_json(param: Param) -> dict:
 def _register_cut(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "cut", help="cut the product out of one or many photos",
-        description="Cut the product out of each IMAGE and write OUT/<name>.png: a transparent PNG "
-                    "of the photo's own size (default), the product on white, or the mask alone. "
-                    "Input files are never modified.",
+        description="Cut the product out of each IMAGE and write it into OUT: NAME.png, a transparent "
+                    "PNG of the photo's own size (default); NAME-white.jpg, NAME-amazon.jpg or NAME-custom.EXT "
+                    "for the other exports; NAME-mask.png with --mask. Input files are never modified.",
         epilog="examples:\n  python -m bgapp cut shots/*.jpg --method kmeans --param k=4 --out cutouts\n"
                "  python -m bgapp cut shots/*.jpg --export amazon --out amazon      # OUT/<name>.jpg\n"
                "  python -m bgapp cut photo.png --export white --shadow --out white",
@@ -137,9 +138,8 @@ def _register_cut(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, type=Path, help="folder for the results (created if missing)")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="a method or clean-up setting, repeatable, e.g. --param blur=7")
-    parser.add_argument("--export", default="transparent", choices=("transparent", "white", "amazon", "custom"),
-                        help="transparent: RGBA PNG (default); white: on pure white, JPEG; amazon: square, "
-                             "white, product at 85 %% of the frame, 2000 px JPEG; custom: the framing flags below")
+    parser.add_argument("--export", default="transparent", choices=(*EXPORT_PRESETS, "custom"),
+                        help="; ".join(f"{name}: {text}" for name, text in PRESET_HELP.items()).replace("%", "%%"))
     framing = parser.add_argument_group("framing (override any preset; see `methods` for the pipeline settings)")
     for param in EXPORT_PARAMS:
         flag = "--" + param.name.replace("_", "-")
@@ -157,35 +157,28 @@ def _register_cut(commands: argparse._SubParsersAction) -> None:
 
 
 def _cmd_cut(args: argparse.Namespace) -> int:
-    from .compose import mask_image
-    from .export import encode, export_settings, frame, suffix
-    from .images import DEFAULT_MAX_MEGAPIXELS, encode_png, load_image, write_new_file
+    from .export import export_settings
+    from .images import DEFAULT_MAX_MEGAPIXELS, load_image, write_new_file
     from .methods import default_method
-    from .pipeline import cut_out, resolve_settings
+    from .pipeline import process, resolve_settings
 
     settings = resolve_settings(args.method or default_method(), parse_assignments(args.param))
     overrides = {p.name: getattr(args, f"export_{p.name}") for p in EXPORT_PARAMS
                  if getattr(args, f"export_{p.name}") is not None}
-    export = export_settings(args.export, overrides)
+    export = {"preset": args.export, **export_settings(args.export, overrides)}
     limit = args.max_megapixels or DEFAULT_MAX_MEGAPIXELS
     inputs = [Path(p) for p in args.images]
     protected = frozenset(p.resolve() for p in inputs)
-    targets = output_paths(inputs, args.out, ".png" if args.mask else suffix(export))
     failed = 0
     total = len(inputs)
     if settings.method.family == "deep":
-        print(f"loading {settings.method.name}...", flush=True)
+        print(f"loading {settings.method.name}...", file=sys.stderr, flush=True)
     settings.method.prepare(settings.method_params)  # once, so each photo's time is its own work
-    for index, (source, target) in enumerate(zip(inputs, targets), start=1):
+    for index, (source, target) in enumerate(zip(inputs, output_paths(inputs, args.out, export, args.mask)), start=1):
         start = time.perf_counter()
         try:
-            image = load_image(source, max_megapixels=limit)
-            result = cut_out(image, settings)
-            if args.mask:
-                data = encode_png(mask_image(result.alpha))
-            else:
-                data = encode(frame(result.colours, result.alpha, export), export)
-            write_new_file(target, data, overwrite=args.overwrite, protected=protected)
+            result = process(load_image(source, max_megapixels=limit), settings, export, mask=args.mask)
+            write_new_file(target, result.data, overwrite=args.overwrite, protected=protected)
         except BgappError as error:
             failed += 1
             print(f"[{index}/{total}] FAILED {source}: {error}", file=sys.stderr)
@@ -199,16 +192,14 @@ def _cmd_cut(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if failed else 0
 
 
-def output_paths(inputs: Sequence[Path], out_dir: Path, extension: str = ".png") -> list[Path]:
-    """``out_dir/<stem><extension>`` for each input; two inputs with the same stem get ``-2``, ``-3``... so no result replaces another."""
-    seen: dict[str, int] = {}
-    paths = []
-    for source in inputs:
-        stem = source.stem or "image"
-        count = seen.get(stem.lower(), 0) + 1
-        seen[stem.lower()] = count
-        paths.append(out_dir / (f"{stem}{extension}" if count == 1 else f"{stem}-{count}{extension}"))
-    return paths
+def output_paths(inputs: Sequence[Path], out_dir: Path, export: dict | None = None, mask: bool = False) -> list[Path]:
+    """Where each input's result goes: ``pipeline.result_name`` of its (made unique) stem in ``out_dir``."""
+    from .export import export_settings, suffix
+    from .pipeline import result_name, unique_stems
+
+    export = export or {"preset": "transparent", **export_settings("transparent")}
+    kind, extension = ("mask", ".png") if mask else (str(export.get("preset", "custom")), suffix(export))
+    return [out_dir / result_name(stem, kind, extension) for stem in unique_stems([p.stem for p in inputs])]
 
 
 # --- bench ----------------------------------------------------------------------------------------
@@ -433,5 +424,29 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _register_export_onnx(commands: argparse._SubParsersAction) -> None:
+    from .deep.presets import PRESETS
+
+    parser = commands.add_parser(
+        "export-onnx", help="write NAME.onnx (what cut-outs run on) from a model's NAME.npz",
+        description="Rebuild a trained model from NAME.json + NAME.npz with TensorFlow and write the same "
+                    "network as NAME.onnx beside them, for ONNX Runtime (fast start, no TensorFlow at run "
+                    "time). `train` does this itself; this is for weights trained before it did.",
+        epilog="example: python -m bgapp export-onnx --model unet-product")
+    parser.add_argument("--model", required=True, nargs="+", choices=sorted(PRESETS), help="model name(s)")
+    parser.add_argument("--weights", type=Path, default=None, metavar="DIR",
+                        help="folder with the model files (default: BGAPP_WEIGHTS or weights/)")
+    parser.set_defaults(handler=_cmd_export_onnx)
+
+
+def _cmd_export_onnx(args: argparse.Namespace) -> int:
+    from .deep.onnx_export import export_model
+
+    for name in args.model:
+        path = export_model(name, args.weights)
+        print(f"{name}: wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_register_methods, _register_cut, _register_evaluate, _register_make_scenes, _register_train,
-             _register_bench]
+             _register_bench, _register_export_onnx]

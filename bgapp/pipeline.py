@@ -19,9 +19,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from .cleanup import CLEANUP_PARAMS, clean_mask
+from .compose import mask_image
+from .export import encode, export_settings, frame, suffix
 from .refine import REFINE_PARAMS, estimate_foreground, refine_alpha
 from .errors import ParamError
-from .images import LoadedImage, resize_longer_side, resize_mask
+from .images import LoadedImage, encode_png, resize_longer_side, resize_mask
 from .methods import Method, get_method
 from .params import Param, ParamValue, defaults
 
@@ -117,3 +119,66 @@ def cut_out(image: LoadedImage, settings: Settings) -> Cutout:
 
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
+
+
+@dataclass(frozen=True)
+class Result:
+    """One finished result: the pixels that were encoded, the file's bytes and its name suffix.
+
+    ``kind`` is the export preset (``transparent``, ``white``, ``amazon``, ``custom``) or ``mask``;
+    ``cutout`` keeps the alpha and colours it was made from."""
+
+    kind: str
+    pixels: np.ndarray
+    data: bytes
+    suffix: str
+    cutout: Cutout
+
+    @property
+    def alpha(self) -> np.ndarray:
+        return self.cutout.alpha
+
+    def file_name(self, stem: str) -> str:
+        """``result_name`` for this result: ``photo.png``, ``photo-white.jpg``, ``photo-mask.png``..."""
+        return result_name(stem, self.kind, self.suffix)
+
+
+def finish(cutout: Cutout, export: str | Mapping[str, Any] = "transparent", mask: bool = False) -> Result:
+    """The end of the pipeline: the mask as a grey PNG, or the cut-out framed and encoded as ``export``
+    asks (a preset name, or settings from ``export.export_settings``)."""
+    if mask:
+        pixels = mask_image(cutout.alpha)
+        return Result("mask", pixels, encode_png(pixels), ".png", cutout)
+    settings = export_settings(export) if isinstance(export, str) else dict(export)
+    kind = str(settings.pop("preset", export if isinstance(export, str) else "custom"))
+    framed = frame(cutout.colours, cutout.alpha, settings)
+    return Result(kind, framed.pixels, encode(framed, settings), suffix(settings), cutout)
+
+
+def process(image: LoadedImage, settings: Settings, export: str | Mapping[str, Any] = "transparent",
+            mask: bool = False) -> Result:
+    """The whole pipeline on a loaded photo: cut out, then ``finish``."""
+    return finish(cut_out(image, settings), export, mask)
+
+
+def result_name(stem: str, kind: str, extension: str) -> str:
+    """The file name of one result, the same in the CLI, the app's downloads and ZIP, and the batch:
+    ``photo.png`` for the default transparent export, ``photo-<kind><ext>`` for the others
+    (``photo-white.jpg``, ``photo-amazon.jpg``, ``photo-mask.png``), so two exports of one photo
+    never share a name."""
+    stem = stem or "photo"
+    return f"{stem}{extension}" if kind == "transparent" else f"{stem}-{kind}{extension}"
+
+
+def unique_stems(stems: list[str]) -> list[str]:
+    """``stems`` with repeats (case-insensitive) numbered ``-2``, ``-3``..., so no result replaces another."""
+    used: set[str] = set()
+    out = []
+    for stem in stems:
+        stem, count, candidate = stem or "photo", 1, stem or "photo"
+        while candidate.lower() in used:
+            count += 1
+            candidate = f"{stem}-{count}"
+        used.add(candidate.lower())
+        out.append(candidate)
+    return out

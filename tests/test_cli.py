@@ -47,11 +47,15 @@ def test_cut_writes_rgba_of_the_input_size(photos, tmp_path, capsys):
 
 def test_cut_white_and_mask(photos, tmp_path):
     assert main(["cut", str(photos / "jar.jpg"), "--out", str(tmp_path / "w"), "--export", "white"]) == 0
-    white = np.asarray(Image.open(tmp_path / "w" / "jar.jpg"))
+    white = np.asarray(Image.open(tmp_path / "w" / "jar-white.jpg"))
     assert white.shape == (150, 200, 3) and tuple(white[0, 0]) == (255, 255, 255)
-    assert main(["cut", str(photos / "jar.jpg"), "--out", str(tmp_path / "m"), "--mask"]) == 0
-    mask = Image.open(tmp_path / "m" / "jar.png")
-    assert mask.mode == "L" and set(np.unique(np.asarray(mask))) <= set(range(256))
+    assert main(["cut", str(photos / "jar.jpg"), "--out", str(tmp_path / "w"), "--mask"]) == 0
+    mask = np.asarray(Image.open(tmp_path / "w" / "jar-mask.png"))
+    assert mask.ndim == 2 and mask[0, 0] == 0 and mask[75, 100] == 255  # background black, product white
+    # one folder holds every export of a photo: each has its own name (the app's downloads use the same)
+    assert main(["cut", str(photos / "jar.jpg"), "--out", str(tmp_path / "w"), "--export", "amazon"]) == 0
+    assert main(["cut", str(photos / "jar.jpg"), "--out", str(tmp_path / "w")]) == 0
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["jar-amazon.jpg", "jar-mask.png", "jar-white.jpg", "jar.png"]
 
 
 def test_input_alpha_stays_transparent(photos, tmp_path):

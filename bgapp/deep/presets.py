@@ -1,8 +1,9 @@
 """The named models this project trains and ships, and where their files live. No TensorFlow here.
 
 A model NAME has, in the weights folder (``BGAPP_WEIGHTS``, default ``<repo>/weights``):
-``NAME.npz`` (the weights), ``NAME.json`` (how to rebuild the network), ``NAME.md`` (its model
-card) and ``NAME.history.json`` (per-epoch training loss and validation metrics).
+``NAME.npz`` (the weights, for training and TensorFlow), ``NAME.onnx`` (the same network for ONNX
+Runtime, what a cut-out runs on), ``NAME.json`` (how to rebuild the network), ``NAME.md`` (its
+model card) and ``NAME.history.json`` (per-epoch training loss and validation metrics).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def weights_dir() -> Path:
 def model_files(name: str, folder: Path | None = None) -> dict[str, Path]:
     """Paths of one model's four files (they may not exist)."""
     base = (folder or weights_dir()) / name
-    return {"weights": base.with_suffix(".npz"), "config": base.with_suffix(".json"),
+    return {"weights": base.with_suffix(".npz"), "config": base.with_suffix(".json"), "onnx": base.with_suffix(".onnx"),
             "card": base.with_suffix(".md"), "history": base.parent / f"{name}.history.json"}
 
 

@@ -305,6 +305,16 @@ def export_weights(model, path: Path) -> None:
     tmp.replace(path)
 
 
+def _export_onnx(model, path: Path, progress: Progress) -> None:
+    """The ONNX file a cut-out runs on, written beside the .npz (skipped, with a line, without ``onnx``)."""
+    from .onnx_export import keras_to_onnx
+
+    try:
+        keras_to_onnx(model, path)
+    except ImportError:
+        progress("  (no onnx package: NAME.onnx not written; cut-outs will use TensorFlow)")
+
+
 def machine_description() -> str:
     import os
 
@@ -333,6 +343,7 @@ def _recorder(options: TrainOptions, config: ModelConfig, model, checkpoint: Pat
                 state["best"] = {"epoch": row["epoch"], "val_pixel_accuracy": row["val_pixel_accuracy"],
                                  "val_fg_iou": row["val_fg_iou"]}
                 export_weights(model, files["weights"])
+                _export_onnx(model, files["onnx"], progress)
             tmp = checkpoint.with_name(checkpoint.stem + ".tmp.keras")
             model.save(tmp)
             tmp.replace(checkpoint)

@@ -3,12 +3,12 @@
 The networks answer 3 classes per pixel, as the Oxford-IIIT Pet trimaps do: object, background and
 border. For a cut-out, foreground = object + border, because the trimap's border is the object's
 own edge (fur, a rim) blended with the background; the refinement step then decides how
-transparent each edge pixel is. TensorFlow is imported only when a deep method first runs.
+transparent each edge pixel is. The network runs on ONNX Runtime (``deep/runtime.py``);
+TensorFlow is imported only for training, or where a model has no ONNX file.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Mapping
 
 import numpy as np
@@ -58,12 +58,14 @@ def unet_method(name: str, summary: str) -> Method:
         return (np.argmax(probabilities(rgb, params), axis=-1) + 1).astype(np.uint8)
 
     def available() -> str | None:
-        if importlib.util.find_spec("tensorflow") is None:
-            return "needs TensorFlow (pip install -r requirements.txt)"
-        weights = model_files(name)["weights"]
-        if not weights.exists():
-            return f"no weights file {weights.name}; train it with python -m bgapp train"
-        return None
+        from ..deep.runtime import runtime_for
+
+        if runtime_for(name) is not None:
+            return None
+        files = model_files(name)
+        if not files["onnx"].exists() and not files["weights"].exists():
+            return f"no weights file {files['onnx'].name}; train it with python -m bgapp train"
+        return "needs onnxruntime (or TensorFlow) to run: pip install -r requirements.txt"
 
     return Method(name=name, summary=summary, params=params, segment=segment, family="deep",
                   cleanup_defaults={"open_size": 1, "close_size": 1}, trimap=trimap, available=available,
