@@ -1,19 +1,19 @@
 """bgapp studio: cut products out of their photos in the browser.
 
-Run with ``streamlit run streamlit_app.py``. The pages live in ``bgapp.ui``; all image work is in
-the ``bgapp`` core, shared with the command line.
+Run with ``streamlit run streamlit_app.py``. Each page is a module of ``bgapp.app``; all image work
+is in the ``bgapp`` core, shared with the command line and the library call.
 """
 
 import streamlit as st
 
-from bgapp import ui
+from bgapp.app import benchmark, common, compare, models, studio
 
 st.set_page_config(page_title="bgapp: product cut-outs", page_icon="✂️", layout="wide")
 
 pages = [
-    st.Page(lambda: ui.show_errors(ui.studio_page), title="Studio", url_path="studio", default=True),
-    st.Page(lambda: ui.show_errors(ui.compare_page), title="Compare", url_path="compare"),
-    st.Page(lambda: ui.show_errors(ui.models_page), title="Models", url_path="models"),
-    st.Page(lambda: ui.show_errors(ui.benchmark_page), title="Benchmark", url_path="benchmark"),
+    st.Page(lambda: common.show_errors(studio.studio_page), title="Studio", url_path="studio", default=True),
+    st.Page(lambda: common.show_errors(compare.compare_page), title="Compare", url_path="compare"),
+    st.Page(lambda: common.show_errors(models.models_page), title="Models", url_path="models"),
+    st.Page(lambda: common.show_errors(benchmark.benchmark_page), title="Benchmark", url_path="benchmark"),
 ]
 st.navigation(pages).run()

@@ -1,11 +1,19 @@
 """bgapp: cut products out of their photos.
 
-The core is importable without TensorFlow: ``import bgapp`` and the classical methods stay fast;
-deep methods import it the first time they run.
+    import bgapp
+    bgapp.cut("shoe.jpg").save("shoe.png")
+
+The package is three wings: ``bgapp.core`` (load, methods, clean-up, refine, export: the one
+pipeline), ``bgapp.lab`` (datasets, training, evaluation, benchmark) and the front ends
+(``bgapp.cli``, ``bgapp.app``). ``import bgapp`` loads neither TensorFlow nor a network: networks
+load on first use, on ONNX Runtime.
 """
 
-from .errors import BgappError, ImageLoadError, ParamError
-from .images import LoadedImage, load_image
+from bgapp.api import cut
+from bgapp.core.errors import BgappError, ImageLoadError, ModelUnavailableError, ParamError
+from bgapp.core.images import LoadedImage, load_image
+from bgapp.core.pipeline import Result
 
-__all__ = ["BgappError", "ImageLoadError", "ParamError", "LoadedImage", "load_image"]
-__version__ = "0.1.0"
+__all__ = ["cut", "Result", "BgappError", "ImageLoadError", "ModelUnavailableError", "ParamError", "LoadedImage",
+           "load_image"]
+__version__ = "0.2.0"

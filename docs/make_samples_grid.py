@@ -8,13 +8,12 @@ import sys
 from pathlib import Path
 
 import cv2
-import numpy as np
 from PIL import Image, ImageDraw
 
-from bgapp.compose import compose_on_checkerboard
-from bgapp.metrics import binary_scores
-from bgapp.pipeline import cut_out, resolve_settings
-from bgapp.ui import sample_photos
+from bgapp.core.compose import compose_on_checkerboard
+from bgapp.lab.metrics import binary_scores
+from bgapp.core.pipeline import cut_out, resolve_settings
+from bgapp.app.common import sample_photos
 
 OUT = Path(__file__).resolve().parent / "samples-grid.png"
 TILE = (240, 180)

@@ -8,14 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bgapp import synth
+from bgapp.lab import synth
 
 PET_DATA = Path(os.environ.get("BGAPP_PET_DATA", Path(__file__).resolve().parents[1].parent
                                / "shared" / "data" / "oxford-iiit-pet-sample"))
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "dataset: needs the Oxford-IIIT Pet files (skipped without them)")
 
 
 @pytest.fixture(scope="session")

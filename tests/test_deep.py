@@ -12,13 +12,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 import pytest
 
-from bgapp import synth
+from bgapp.lab import synth
 from bgapp.cli import main
-from bgapp.deep import data as dataset
-from bgapp.deep.presets import PRESETS, ModelConfig, model_files
-from bgapp.metrics import binary_scores, trimap_accuracy
+from bgapp.lab import datasets as dataset
+from bgapp.core.models import PRESETS, ModelConfig, model_files
+from bgapp.lab.metrics import binary_scores, trimap_accuracy
 
 pytest.importorskip("tensorflow")
 
@@ -76,7 +77,7 @@ def test_metrics_on_hand_made_masks():
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_builds_small_with_softmax_output(name):
-    from bgapp.deep.models import build_unet
+    from bgapp.lab.unet import build_unet
 
     config = ModelConfig(**{**PRESETS[name].to_json(), "size": 64, "decoder": PRESETS[name].decoder})
     model = build_unet(config)
@@ -87,12 +88,13 @@ def test_every_preset_builds_small_with_softmax_output(name):
 
 
 def test_size_must_be_a_multiple_of_32():
-    from bgapp.deep.models import build_unet
+    from bgapp.lab.unet import build_unet
 
     with pytest.raises(ValueError, match="multiple of 32"):
         build_unet(ModelConfig("plain", size=100))
 
 
+@pytest.mark.slow
 def test_train_a_step_resume_export_and_segment(tmp_path, monkeypatch):
     root = write_tiny_dataset(tmp_path / "set")
     out = tmp_path / "weights"
@@ -114,9 +116,9 @@ def test_train_a_step_resume_export_and_segment(tmp_path, monkeypatch):
     # Exported weights load into a fresh network and give the same answer (float16 kernels).
     import keras
 
-    from bgapp.deep.models import build_unet
-    from bgapp.deep.runtime import load_weights, predictor
-    from bgapp.deep.train import export_weights
+    from bgapp.core.runtime import predictor
+    from bgapp.lab.train import export_weights
+    from bgapp.lab.unet import build_unet, load_weights
 
     trained = keras.models.load_model(out / ".checkpoints" / "unet-plain.keras")
     export_weights(trained, tmp_path / "roundtrip.npz")
@@ -127,9 +129,12 @@ def test_train_a_step_resume_export_and_segment(tmp_path, monkeypatch):
     with pytest.raises(Exception, match="does not match"):
         load_weights(build_unet(ModelConfig("mobilenetv2", size=64)), files["weights"])
 
-    # The method module segments through the shipped-weights path.
+    # train wrote the ONNX file cut-outs run on: the same answers as the Keras network with the best weights
     monkeypatch.setenv("BGAPP_WEIGHTS", str(out))
+    best = build_unet(ModelConfig.from_json(meta["config"]))
+    load_weights(best, files["weights"])
     run = predictor("unet-plain", 64, str(out))
+    assert np.abs(run.run(probe) - np.asarray(best(probe))).max() < 1e-4
     probs = run.probabilities(synth.render_scene(3, (90, 60), "grey", "box").rgb)
     assert probs.shape == (60, 90, 3) and np.allclose(probs.sum(-1), 1.0, atol=1e-3)
 
@@ -140,11 +145,40 @@ def test_train_a_step_resume_export_and_segment(tmp_path, monkeypatch):
     assert json.loads(files["config"].read_text())["evaluations"][f"{root.name}/test"]["summary"]["images"] == 2
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_onnx_export_equals_the_keras_network(name, tmp_path):
+    """Every shipped design converts exactly: the ONNX graph (what cut-outs run on) answers what the
+    Keras network answers, at two input sizes from one file, within 1e-4 per class probability."""
+    import keras
+    import onnxruntime
+
+    from bgapp.lab.onnx_export import keras_to_onnx
+    from bgapp.lab.unet import build_unet
+
+    keras.utils.set_random_seed(3)
+    model = build_unet(ModelConfig(**{**PRESETS[name].to_json(), "size": 64, "decoder": PRESETS[name].decoder}))
+    for layer in model.layers:  # random BatchNorm statistics, so the folding is really tested
+        if isinstance(layer, keras.layers.BatchNormalization):
+            shape = layer.moving_mean.shape
+            layer.moving_mean.assign(np.random.default_rng(1).normal(0, 0.2, shape))
+            layer.moving_variance.assign(np.random.default_rng(2).uniform(0.5, 1.5, shape))
+    session = onnxruntime.InferenceSession(str(keras_to_onnx(model, tmp_path / "m.onnx")))
+    for size in (64, 96):
+        probe = np.random.default_rng(size).uniform(0, 255, (1, size, size, 3)).astype(np.float32)
+        keras_model = build_unet(ModelConfig(**{**PRESETS[name].to_json(), "size": size,
+                                                "decoder": PRESETS[name].decoder}))
+        keras_model.set_weights(model.get_weights())
+        expected = np.asarray(keras_model(probe, training=False))
+        got = session.run(None, {"rgb": probe})[0]
+        assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-4
+
+
 def test_mix_draws_each_folder_by_its_weight():
     """--mix: a small folder weighted 3:1 against a large one fills about three quarters of the batches."""
     import tensorflow as tf
 
-    from bgapp.deep.train import _augmented
+    from bgapp.lab.train import _augmented
 
     images = np.zeros((40, 40, 40, 3), np.float32)
     labels = np.zeros((40, 40, 40, 1), np.uint8)
@@ -181,20 +215,24 @@ def test_evaluate_json_schema(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["images"] == 1
 
 
-def test_deep_methods_say_why_they_are_unavailable(tmp_path, monkeypatch):
-    from bgapp.methods import all_methods
+def test_deep_methods_say_why_they_are_unavailable(tmp_path, monkeypatch, capsys):
+    from bgapp.core.methods import all_methods
 
     monkeypatch.setenv("BGAPP_WEIGHTS", str(tmp_path))
     deep = [m for m in all_methods().values() if m.family == "deep"]
     assert {m.name for m in deep} >= {"unet-mobilenetv2", "unet-mobilenetv3", "unet-plain", "unet-effnet-lite0"}
     for method in deep:
         assert "train" in (method.available() or "")
-    assert main(["cut", "nothing.jpg", "--method", "unet-plain", "--out", str(tmp_path)]) in (1, 2)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(synth.render_scene(3, (64, 48)).rgb).save(photo)
+    # the method is known but cannot run here: one line saying why, before any photo, status 2
+    assert main(["cut", str(photo), "--method", "unet-plain", "--out", str(tmp_path / "out")]) == 2
+    assert "unet-plain cannot run here: no weights file" in capsys.readouterr().err and not (tmp_path / "out" / "photo.png").exists()
 
 
 def test_classical_path_never_imports_tensorflow():
-    code = ("import sys; from bgapp.pipeline import resolve_settings, segment_working; from bgapp import synth;"
-            "from bgapp.methods import all_methods; all_methods();"
+    code = ("import sys; from bgapp.core.pipeline import resolve_settings, segment_working; from bgapp.lab import synth;"
+            "from bgapp.core.methods import all_methods; all_methods();"
             "segment_working(synth.render_scene(1, (64, 48)).rgb, resolve_settings('kmeans'));"
             "print('tensorflow' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
@@ -205,7 +243,7 @@ def test_classical_path_never_imports_tensorflow():
 @pytest.mark.parametrize("name", ["unet-mobilenetv2", "unet-mobilenetv3", "unet-plain", "unet-effnet-lite0",
                                   "unet-product"])
 def test_committed_weights_segment_a_photo(name):
-    from bgapp.methods import get_method
+    from bgapp.core.methods import get_method
 
     if not model_files(name)["weights"].exists():
         pytest.skip(f"{name} weights not committed")
@@ -230,7 +268,7 @@ def test_every_pet_example_loads_with_a_matching_trimap(pet_data):
 
 @pytest.mark.dataset
 def test_pretrained_model_on_real_pet_photos(pet_data):
-    from bgapp.evaluate import evaluate
+    from bgapp.lab.evaluate import evaluate
 
     if not model_files("unet-effnet-lite0")["weights"].exists():
         pytest.skip("unet-effnet-lite0 weights not committed")
@@ -241,8 +279,8 @@ def test_pretrained_model_on_real_pet_photos(pet_data):
 def test_prepare_loads_the_network_before_the_first_photo():
     """The studio calls prepare() outside its timing: the first photo then finds the network loaded."""
     pytest.importorskip("tensorflow")
-    from bgapp.deep.runtime import predictor
-    from bgapp.methods import all_methods
+    from bgapp.core.runtime import predictor
+    from bgapp.core.methods import all_methods
 
     method = all_methods()["unet-product"]
     if method.available():

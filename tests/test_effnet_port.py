@@ -11,7 +11,7 @@ import types
 import numpy as np
 import pytest
 
-from bgapp.deep.torch_legacy import MAGIC, PROTOCOL, LegacyFormatError, read_state_dict
+from bgapp.lab.torch_legacy import MAGIC, PROTOCOL, LegacyFormatError, read_state_dict
 
 
 def _fake_torch(monkeypatch):
@@ -112,7 +112,7 @@ def _center_square(rgb: np.ndarray, size: int) -> np.ndarray:
 def test_port_classifies_known_photos():
     pytest.importorskip("tensorflow")
     skimage_data = pytest.importorskip("skimage.data")
-    from bgapp.deep import effnet
+    from bgapp.lab import effnet
 
     weights = effnet.package_weights_path()
     if weights is None:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bgapp import synth
+from bgapp.lab import synth
 from bgapp.cli import main
-from bgapp.errors import BgappError
-from bgapp.export import AMAZON_FILL, encode, export_settings, frame, product_box
+from bgapp.core.errors import BgappError
+from bgapp.core.export import AMAZON_FILL, encode, export_settings, frame, product_box
 
 
 def decode(data: bytes) -> np.ndarray:
@@ -129,7 +129,7 @@ def test_empty_mask_and_contradictions_are_clear_errors(mug):
         export_settings("ebay")
 
 
-def test_cli_amazon_writes_stem_jpg_and_respects_input_alpha(tmp_path):
+def test_cli_amazon_writes_stem_amazon_jpg_and_respects_input_alpha(tmp_path):
     scene = synth.render_scene(9, (400, 300), "white", "box")
     rgba = np.dstack([scene.rgb, np.full(scene.alpha.shape, 255, np.uint8)])
     rgba[:, :200, 3] = 0  # the left half is transparent in the input: it must stay out of the result
@@ -137,7 +137,7 @@ def test_cli_amazon_writes_stem_jpg_and_respects_input_alpha(tmp_path):
     Image.fromarray(rgba).save(source)
     assert main(["cut", str(source), "--out", str(tmp_path / "amazon"), "--export", "amazon",
                  "--method", "grabcut"]) == 0
-    result = tmp_path / "amazon" / "shot.jpg"
+    result = tmp_path / "amazon" / "shot-amazon.jpg"
     with Image.open(result) as image:
         assert image.size == (2000, 2000) and image.format == "JPEG"
     assert main(["cut", str(source), "--out", str(tmp_path / "t"), "--method", "grabcut"]) == 0

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bgapp.errors import ImageLoadError
-from bgapp.images import load_image, write_new_file
-from bgapp.errors import OutputExistsError
+from bgapp.core.errors import ImageLoadError
+from bgapp.core.images import load_image, write_new_file
+from bgapp.core.errors import OutputExistsError
 
 
 def encode(image: Image.Image, fmt: str, **options) -> bytes:

@@ -1,7 +1,7 @@
 import pytest
 
-from bgapp.errors import ParamError
-from bgapp.params import Param, parse_assignments, resolve
+from bgapp.core.errors import ParamError
+from bgapp.core.params import Param, parse_assignments, resolve
 
 KERNEL = Param("blur", "int", 5, min=1, max=31, step=2, odd=True, help="h")
 MODE = Param("mode", "choice", "otsu", choices=("otsu", "binary"), help="h")

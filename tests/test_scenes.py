@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bgapp import scenes
+from bgapp.lab import scenes
 from bgapp.cli import main
-from bgapp.deep import data as dataset
+from bgapp.lab import datasets as dataset
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,41 @@
+"""The library call: ``bgapp.cut(photo)``, the whole pipeline in one function.
+
+    import bgapp
+    result = bgapp.cut("shoe.jpg")                                   # transparent PNG, default method
+    result.save("shoe.png")
+    white = bgapp.cut(pil_image, export="amazon")                    # square, pure white, 2000 px JPEG
+    mask = bgapp.cut(array, method="grabcut", mask=True, iterations=8).pixels
+
+It is the same pipeline the command line, the studio and the benchmark run: the same settings mean
+the same result everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from bgapp.core.export import export_settings
+from bgapp.core.images import DEFAULT_MAX_MEGAPIXELS, PhotoLike, as_image
+from bgapp.core.methods import default_method
+from bgapp.core.pipeline import Result, process, resolve_settings
+
+
+def cut(photo: PhotoLike, method: str | None = None, export: str = "transparent", *,
+        framing: Mapping[str, Any] | None = None, mask: bool = False,
+        max_megapixels: float = DEFAULT_MAX_MEGAPIXELS, **params: Any) -> Result:
+    """Cut the product out of ``photo`` and return the finished result.
+
+    ``photo``: a path, the file's bytes, a PIL image or an RGB/RGBA/grey array.
+    ``method``: a name from ``python -m bgapp methods`` (default: the best one that runs here).
+    ``export``: ``transparent`` (RGBA PNG), ``white``, ``amazon`` or ``custom``; ``framing`` overrides
+    any framing setting of it (``{"crop": True, "margin": 10, "colour": "#f4f4f4"}``).
+    ``mask``: return the mask (grey PNG, white = product) instead of the cut-out.
+    ``params``: the method's and the shared steps' settings, checked like ``--param`` (``k=4``,
+    ``work_size=1536``, ``refine=False``).
+    Returns a ``Result``: ``.pixels`` (uint8 array), ``.data`` (encoded bytes), ``.suffix``,
+    ``.alpha`` (float mask at the photo's size), ``.save(path)``. Raises ``BgappError`` (one-line
+    message) for an unreadable photo or a bad setting.
+    """
+    settings = resolve_settings(method or default_method(), params)
+    chosen = {"preset": export, **export_settings(export, framing)}
+    return process(as_image(photo, max_megapixels=max_megapixels), settings, chosen, mask)

@@ -1,0 +1,45 @@
+"""The Benchmark page: quality against time, from results/bench.json."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from bgapp.app.common import ROOT
+
+
+def benchmark_page() -> None:
+    """Quality against time for every method, from ``results/bench.json`` (written by ``python -m bgapp bench``)."""
+    import plotly.graph_objects as go
+
+    st.title("Benchmark")
+    path = ROOT / "results" / "bench.json"
+    if not path.exists():
+        st.info("No benchmark yet: run `python -m bgapp bench --out results`.")
+        return
+    report = json.loads(path.read_text())
+    rows = []
+    for name, entry in report["methods"].items():
+        for dataset, scores in entry.get("quality", {}).items():
+            rows.append((name, dataset, scores.get("iou"), entry["speed"].get("mp12_ms"), entry["speed"].get("preview_ms")))
+    datasets = sorted({r[1] for r in rows})
+    dataset = st.selectbox("Images", datasets, key="bench_dataset")
+    speed_key = st.radio("Time", ["mp12_ms", "preview_ms"], horizontal=True, key="bench_speed",
+                         format_func=lambda k: {"mp12_ms": "12 MP photo", "preview_ms": "1024 px preview"}[k])
+    chosen = [r for r in rows if r[1] == dataset and r[2] is not None]
+    times = [r[3] if speed_key == "mp12_ms" else r[4] for r in chosen]
+    scatter = go.Figure(go.Scatter(x=times, y=[r[2] for r in chosen], mode="markers+text",
+                                   text=[r[0] for r in chosen], textposition="top center"))
+    scatter.update_layout(xaxis_type="log", xaxis_title=f"time (ms, log scale): {speed_key}", yaxis_title="IoU",
+                          height=420, margin={"t": 30})
+    st.plotly_chart(scatter, key="bench-scatter")
+    bars = go.Figure()
+    for ds in datasets:
+        subset = [r for r in rows if r[1] == ds]
+        bars.add_trace(go.Bar(name=ds, x=[r[0] for r in subset], y=[r[2] for r in subset]))
+    bars.update_layout(barmode="group", yaxis_title="IoU", height=360, margin={"t": 30})
+    st.plotly_chart(bars, key="bench-bars")
+    table = ROOT / "results" / "bench.md"
+    if table.exists():
+        st.markdown(table.read_text())

@@ -1,0 +1,45 @@
+"""The Compare page: several methods side by side on one photo."""
+
+from __future__ import annotations
+
+
+import streamlit as st
+
+from bgapp.app.common import photo_sidebar, preview, stored_settings
+from bgapp.core.compose import mask_image
+from bgapp.core.errors import BgappError
+from bgapp.core.methods import all_methods
+from bgapp.core.pipeline import resolve_settings
+
+
+def compare_page() -> None:
+    """Several methods side by side on one photo, each with the settings chosen for it in the studio."""
+    photos = photo_sidebar()
+    methods = all_methods()
+    st.title("Compare methods")
+    names = [p.name for p in photos]
+    chosen = st.selectbox("Photo", range(len(photos)), format_func=lambda i: names[i], key="compare_photo")
+    photo = photos[min(int(chosen or 0), len(photos) - 1)]
+    available = [n for n, m in methods.items() if m.available() is None]
+    picked = st.multiselect("Methods", available, default=[n for n in ("threshold", "meanshift", "grabcut", "unet-product")
+                                                             if n in available],
+                            key="compare_methods", persist_state="session",
+                            help="Each method uses the settings you gave it on the Studio page.")
+    if not picked:
+        st.info("Pick at least one method.")
+        return
+    for name in picked:
+        method = methods[name]
+        try:
+            result = preview(photo, resolve_settings(name, stored_settings(method)))
+        except BgappError as error:
+            st.error(f"{name}: {error}")
+            continue
+        line = f"**{name}** · {result.milliseconds:.0f} ms"
+        if result.iou is not None:
+            line += f" · IoU {result.iou:.3f}"
+        st.markdown(line)
+        columns = st.columns(3)
+        columns[0].image(result.photo, width="stretch")
+        columns[1].image(mask_image(result.mask), width="stretch")
+        columns[2].image(result.cutout, width="stretch")

@@ -1,0 +1,64 @@
+"""The Studio page: pick a photo and a method, tune it live, download."""
+
+from __future__ import annotations
+
+
+import streamlit as st
+
+from bgapp.app.common import (export_preview, export_widgets, full_resolution_file, method_picker,
+                              photo_sidebar, preview, settings_widgets, zip_of_results, download_name)
+from bgapp.core.compose import mask_image
+from bgapp.core.errors import BgappError
+from bgapp.core.export import suffix
+from bgapp.core.pipeline import resolve_settings
+
+
+def studio_page() -> None:
+    """Pick a photo and a method, tune it live, download the full-resolution result."""
+    photos = photo_sidebar()
+    method = method_picker()
+    st.sidebar.subheader(f"{method.name} settings")
+    values = settings_widgets(method, st.sidebar)
+    settings = resolve_settings(method.name, values)
+
+    st.sidebar.subheader("Export")
+    export = export_widgets(st.sidebar)
+    preset = str(export["preset"])
+
+    st.title("Cut-out studio")
+    names = [p.name for p in photos]
+    chosen = st.selectbox("Photo", range(len(photos)), format_func=lambda i: names[i], key="photo_index")
+    photo = photos[min(int(chosen or 0), len(photos) - 1)]
+    with st.spinner(f"Running {method.name}..."):
+        result = preview(photo, settings)
+    width, height = photo.image.size
+    summary = f"{method.name}: {result.milliseconds:.0f} ms for the preview"
+    if result.device:
+        summary += f" (network on the {result.device})"
+    if result.iou is not None:
+        summary += f" · IoU with the exact mask {result.iou:.3f}"
+    st.caption(summary + f" · photo {width}x{height}")
+    columns = st.columns(3)
+    columns[0].image(result.photo, caption="Photo", width="stretch")
+    columns[1].image(mask_image(result.mask), caption="Mask (white = product)", width="stretch")
+    try:
+        shown = export_preview(result, export)
+        columns[2].image(shown, caption=f"Export: {preset}", width="stretch")
+    except BgappError as error:
+        columns[2].warning(str(error))
+
+    st.subheader("Download (full resolution)")
+    extension = suffix(export)
+    mime = "image/jpeg" if extension == ".jpg" else "image/png"
+    cols = st.columns(3)
+    cols[0].download_button(f"{preset.capitalize()} {extension[1:].upper()}",
+                            lambda: full_resolution_file(photo, settings, export),
+                            file_name=download_name(photo, export), mime=mime, on_click="ignore",
+                            key="dl_export", type="primary")
+    cols[1].download_button("Mask PNG", lambda: full_resolution_file(photo, settings, mask=True),
+                            file_name=download_name(photo, mask=True), mime="image/png", on_click="ignore",
+                            key="dl_mask")
+    cols[2].download_button(f"ZIP of all {len(photos)} photos ({preset})",
+                            lambda: zip_of_results(photos, settings, export),
+                            file_name=f"cutouts-{preset}.zip", mime="application/zip", on_click="ignore",
+                            key="dl_zip")

@@ -1,0 +1,67 @@
+"""``python -m bgapp``: the command line, one module per command. Every command is built from the same
+declarations as the app.
+
+Errors a user can cause print one line (``error: ...``) and exit with status 2; a failure of
+ours prints one line too and exits 1. Set ``BGAPP_DEBUG=1`` to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+from bgapp.core.errors import BgappError
+
+from bgapp.cli import bench, cut, evaluate, export_onnx, make_scenes, methods, train
+from bgapp.cli.common import EXIT_FAILURE, EXIT_USER_ERROR
+
+COMMANDS = (methods, cut, evaluate, make_scenes, train, bench, export_onnx)  # each module registers one command
+
+EPILOG = """examples:
+  python -m bgapp methods                       list methods and their settings
+  python -m bgapp cut photo.jpg --out cutouts   transparent PNG with the default method
+  python -m bgapp cut shots/*.jpg --method grabcut --param iterations=6 --out cutouts
+  python -m bgapp cut photo.jpg --export white --out white
+  python -m bgapp cut shots/*.jpg --method grabcut --export amazon --out amazon
+  python -m bgapp cut photo.jpg --export custom --crop --margin 40 --margin-unit px --square --out shop
+  python -m bgapp evaluate --method kmeans --data oxford-iiit-pet --limit 50
+  python -m bgapp train --model unet-mobilenetv2 --data oxford-iiit-pet --epochs 40
+  python -m bgapp bench --out results           speed and quality of every method
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; subcommands register themselves below."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bgapp",
+        description="Cut products out of their photos: transparent PNG, white background, or the mask.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    for command in COMMANDS:
+        command.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit status instead of raising, so tests can call it directly."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except BgappError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the user gets one line, developers set BGAPP_DEBUG
+        if os.environ.get("BGAPP_DEBUG"):
+            raise
+        print(f"error: unexpected failure ({type(error).__name__}: {error}); "
+              "set BGAPP_DEBUG=1 for details", file=sys.stderr)
+        return EXIT_FAILURE
+
+

@@ -1,0 +1,98 @@
+"""``cut``: one or many photos through the one pipeline, each result written atomically beside no input."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from bgapp.core.errors import BgappError, ModelUnavailableError
+from bgapp.core.export import EXPORT_PARAMS, PRESET_HELP
+from bgapp.core.export import PRESETS as EXPORT_PRESETS
+from bgapp.core.params import parse_assignments
+from bgapp.cli.common import EXIT_FAILURE
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "cut", help="cut the product out of one or many photos",
+        description="Cut the product out of each IMAGE and write it into OUT: NAME.png, a transparent "
+                    "PNG of the photo's own size (default); NAME-white.jpg, NAME-amazon.jpg or NAME-custom.EXT "
+                    "for the other exports; NAME-mask.png with --mask. Input files are never modified.",
+        epilog="examples:\n  python -m bgapp cut shots/*.jpg --method kmeans --param k=4 --out cutouts\n"
+               "  python -m bgapp cut shots/*.jpg --export amazon --out amazon      # OUT/<name>.jpg\n"
+               "  python -m bgapp cut photo.png --export white --shadow --out white",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="photo files (JPEG, PNG, WebP, TIFF, BMP)")
+    parser.add_argument("--method", default=None,
+                        help="method name (see `methods`); default unet-product, or grabcut without TensorFlow")
+    parser.add_argument("--out", required=True, type=Path, help="folder for the results (created if missing)")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                        help="a method or clean-up setting, repeatable, e.g. --param blur=7")
+    parser.add_argument("--export", default="transparent", choices=(*EXPORT_PRESETS, "custom"),
+                        help="; ".join(f"{name}: {text}" for name, text in PRESET_HELP.items()).replace("%", "%%"))
+    framing = parser.add_argument_group("framing (override any preset; see `methods` for the pipeline settings)")
+    for param in EXPORT_PARAMS:
+        flag = "--" + param.name.replace("_", "-")
+        if param.kind == "bool":
+            framing.add_argument(flag, dest=f"export_{param.name}", action=argparse.BooleanOptionalAction,
+                                 default=None, help=param.help.replace("%", "%%"))
+        else:
+            framing.add_argument(flag, dest=f"export_{param.name}", default=None, metavar=param.kind.upper(),
+                                 help=f"{param.help} [{param.describe_range()}]".replace("%", "%%"))
+    parser.add_argument("--mask", action="store_true", help="write the mask (white = product) instead")
+    parser.add_argument("--overwrite", action="store_true", help="replace results that already exist")
+    parser.add_argument("--max-megapixels", type=float, default=None, metavar="MP",
+                        help="refuse larger photos (default 100)")
+    parser.set_defaults(handler=_cmd_cut)
+
+
+def _cmd_cut(args: argparse.Namespace) -> int:
+    from bgapp.core.export import export_settings
+    from bgapp.core.images import DEFAULT_MAX_MEGAPIXELS, load_image, write_new_file
+    from bgapp.core.methods import default_method
+    from bgapp.core.pipeline import process, resolve_settings
+
+    settings = resolve_settings(args.method or default_method(), parse_assignments(args.param))
+    missing = settings.method.available()
+    if missing:
+        raise ModelUnavailableError(f"{settings.method.name} cannot run here: {missing}")
+    overrides = {p.name: getattr(args, f"export_{p.name}") for p in EXPORT_PARAMS
+                 if getattr(args, f"export_{p.name}") is not None}
+    export = {"preset": args.export, **export_settings(args.export, overrides)}
+    limit = args.max_megapixels or DEFAULT_MAX_MEGAPIXELS
+    inputs = [Path(p) for p in args.images]
+    protected = frozenset(p.resolve() for p in inputs)
+    failed = 0
+    total = len(inputs)
+    if settings.method.family == "deep":
+        print(f"loading {settings.method.name}...", file=sys.stderr, flush=True)
+    settings.method.prepare(settings.method_params)  # once, so each photo's time is its own work
+    for index, (source, target) in enumerate(zip(inputs, output_paths(inputs, args.out, export, args.mask)), start=1):
+        start = time.perf_counter()
+        try:
+            result = process(load_image(source, max_megapixels=limit), settings, export, mask=args.mask)
+            write_new_file(target, result.data, overwrite=args.overwrite, protected=protected)
+        except BgappError as error:
+            failed += 1
+            print(f"[{index}/{total}] FAILED {source}: {error}", file=sys.stderr)
+            continue
+        seconds = time.perf_counter() - start
+        print(f"[{index}/{total}] {source} -> {target} ({seconds:.2f} s)", file=sys.stderr)
+    done = total - failed
+    print(f"{done} of {total} photo(s) cut out with {settings.method.name}"
+          + ("" if args.mask else f", export {args.export}")
+          + (f"; {failed} failed" if failed else "") + f"; results in {args.out}")
+    return EXIT_FAILURE if failed else 0
+
+
+def output_paths(inputs: Sequence[Path], out_dir: Path, export: dict | None = None, mask: bool = False) -> list[Path]:
+    """Where each input's result goes: ``pipeline.result_name`` of its (made unique) stem in ``out_dir``."""
+    from bgapp.core.export import export_settings, suffix
+    from bgapp.core.pipeline import result_name, unique_stems
+
+    export = export or {"preset": "transparent", **export_settings("transparent")}
+    kind, extension = ("mask", ".png") if mask else (str(export.get("preset", "custom")), suffix(export))
+    return [out_dir / result_name(stem, kind, extension) for stem in unique_stems([p.stem for p in inputs])]

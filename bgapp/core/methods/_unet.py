@@ -1,0 +1,67 @@
+"""What every U-Net method shares: its parameters, the mask from class probabilities, availability.
+
+The networks answer 3 classes per pixel, as the Oxford-IIIT Pet trimaps do: object, background and
+border. For a cut-out, foreground = object + border, because the trimap's border is the object's
+own edge (fur, a rim) blended with the background; the refinement step then decides how
+transparent each edge pixel is. The network runs on ONNX Runtime (``core/runtime.py``);
+TensorFlow is imported only for training (``lab/``).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from bgapp.core.models import read_config
+from bgapp.core.params import Param, ParamValue
+from bgapp.core.methods import Method
+
+DEFAULT_SIZE = 160
+
+
+def unet_method(name: str, summary: str, made_for: str = "product") -> Method:
+    """A ``Method`` for the shipped model ``name`` (weights in the weights folder)."""
+    meta = read_config(name) or {}
+    trained = min(512, max(64, int(meta.get("config", {}).get("size", DEFAULT_SIZE))))
+    params = (
+        Param("size", "int", trained, min=64, max=512, step=32,
+              help=f"Network input in px (the photo is squashed to a square). It was trained at {trained}; "
+                   "larger sees finer detail but costs time and may drift from what it learned."),
+        Param("threshold", "float", 0.5, min=0.05, max=0.95, step=0.05,
+              help="A pixel is product when the network's object+edge probability is above this. "
+                   "Lower keeps more of the product, higher removes more background."),
+        Param("soft", "bool", False,
+              help="Use the probability itself as the mask (soft, semi-transparent where the network "
+                   "is unsure) instead of cutting at the threshold."),
+    )
+
+    def prepare(params: Mapping[str, ParamValue]):
+        """The network at this input size, built, loaded and traced on first use, then cached."""
+        from bgapp.core.models import weights_dir
+        from bgapp.core.runtime import predictor
+
+        return predictor(name, int(params["size"]), str(weights_dir()))
+
+    def probabilities(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
+        return prepare(params).probabilities(rgb)
+
+    def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
+        probs = probabilities(rgb, params)
+        product = probs[..., 0] + probs[..., 2]
+        if params["soft"]:
+            return product
+        return (product > float(params["threshold"])).astype(np.float32)
+
+    def trimap(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
+        """Classes 1 object, 2 background, 3 border (the dataset's coding) at the input's size."""
+        return (np.argmax(probabilities(rgb, params), axis=-1) + 1).astype(np.uint8)
+
+    def available() -> str | None:
+        from bgapp.core.runtime import predictor_unavailable
+
+        return predictor_unavailable(name)
+
+    return Method(name=name, summary=summary, params=params, segment=segment, family="deep",
+                  cleanup_defaults={"open_size": 1, "close_size": 1}, trimap=trimap, available=available,
+                  prepare=prepare, made_for=made_for)

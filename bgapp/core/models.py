@@ -1,0 +1,92 @@
+"""The named models this project trains and ships, and where their files live. No TensorFlow here.
+
+A model NAME has, in the weights folder (``BGAPP_WEIGHTS``, default ``<repo>/weights``):
+``NAME.npz`` (the weights, for training and TensorFlow), ``NAME.onnx`` (the same network for ONNX
+Runtime, what a cut-out runs on), ``NAME.json`` (how to rebuild the network), ``NAME.md`` (its
+model card) and ``NAME.history.json`` (per-epoch training loss and validation metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What it takes to rebuild a network exactly: stored next to its weights as ``NAME.json``."""
+
+    encoder: str
+    size: int = 160
+    width: float = 1.0
+    decoder: tuple[int, ...] = (96, 64, 40, 24)
+    pretrained: str = ""  # "imagenet": the encoder starts from ImageNet weights (see deep/effnet.py)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_json(data: dict) -> "ModelConfig":
+        known = {k: v for k, v in data.items() if k in ModelConfig.__dataclass_fields__}
+        if "decoder" in known:
+            known["decoder"] = tuple(known["decoder"])
+        return ModelConfig(**known)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One shipped network: how to rebuild it, one line for the method list, and what it was made for
+    (``product`` photos, or ``pets``: the models that reproduce the report this project grew from)."""
+
+    config: ModelConfig
+    summary: str
+    made_for: str = "product"
+
+
+MODELS: dict[str, ModelEntry] = {
+    "unet-product": ModelEntry(
+        ModelConfig("effnet-lite0", pretrained="imagenet"),
+        "U-Net (EfficientNet-Lite0 encoder, 3.1 M parameters) trained on real photos of objects (DUTS), "
+        "generated product scenes and pet photos: made for product photos, keeps shadows out."),
+    "unet-effnet-lite0": ModelEntry(
+        ModelConfig("effnet-lite0", pretrained="imagenet"),
+        "Pet model: U-Net with an ImageNet EfficientNet-Lite0 encoder (3.1 M parameters) fine-tuned on "
+        "pet photos; finds pets, not products.", "pets"),
+    "unet-mobilenetv2": ModelEntry(
+        ModelConfig("mobilenetv2"),
+        "Pet model: U-Net with a MobileNetV2 encoder (2.5 M parameters) trained on pet photos.", "pets"),
+    "unet-mobilenetv3": ModelEntry(
+        ModelConfig("mobilenetv3"),
+        "Pet model: U-Net with a MobileNetV3-Large encoder (3.2 M parameters) trained on pet photos.", "pets"),
+    "unet-plain": ModelEntry(
+        ModelConfig("plain"),
+        "Pet model: plain U-Net (1.6 M parameters, convolutions only) trained on pet photos.", "pets"),
+}
+"""The one registry of networks: ``train`` builds them, the method list offers each as a method
+(``methods/_unet.py``), the app groups them by ``made_for``, the docs list them."""
+
+PRESETS: dict[str, ModelConfig] = {name: entry.config for name, entry in MODELS.items()}
+
+
+def weights_dir() -> Path:
+    """The folder with shipped weights: ``BGAPP_WEIGHTS`` if set, else the repository's ``weights/``."""
+    return Path(os.environ.get("BGAPP_WEIGHTS", DEFAULT_WEIGHTS_DIR))
+
+
+def model_files(name: str, folder: Path | None = None) -> dict[str, Path]:
+    """Paths of one model's four files (they may not exist)."""
+    base = (folder or weights_dir()) / name
+    return {"weights": base.with_suffix(".npz"), "config": base.with_suffix(".json"), "onnx": base.with_suffix(".onnx"),
+            "card": base.with_suffix(".md"), "history": base.parent / f"{name}.history.json"}
+
+
+def read_config(name: str, folder: Path | None = None) -> dict | None:
+    """The shipped ``NAME.json`` (config, class order, training facts), or None when it is absent."""
+    path = model_files(name, folder)["config"]
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())

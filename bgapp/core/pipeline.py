@@ -1,0 +1,190 @@
+"""The one pipeline that the CLI, the app, the benchmark and the tests all drive.
+
+    load -> working copy (longer side ``work_size``) -> method(params) -> mask 0..1
+         -> clean-up -> refine (full-resolution soft alpha, edge colours) -> x input alpha
+         -> compose -> encode
+
+Methods always see the working copy, so a kernel size or block size means the same thing in the
+app's live preview and in the full-resolution download, and a 24 MP photo costs about what a
+1 MP one does. Settings arrive as one flat ``name -> value`` mapping (what a user types after
+``--param`` or moves in the app); ``resolve_settings`` splits and checks them.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from bgapp.core.cleanup import CLEANUP_PARAMS, clean_mask
+from bgapp.core.compose import mask_image
+from bgapp.core.export import encode, export_settings, frame, suffix
+from bgapp.core.refine import REFINE_PARAMS, estimate_foreground, refine_alpha
+from bgapp.core.errors import ParamError
+from bgapp.core.images import LoadedImage, encode_png, resize_longer_side, resize_mask, write_new_file
+from bgapp.core.methods import Method, get_method
+from bgapp.core.params import Param, ParamValue, defaults
+
+WORK_SIZE = Param(
+    "work_size", "int", 1024, min=256, max=2048, step=64,
+    help="Methods run on a copy this many px on its longer side; the mask is scaled back to the "
+         "photo's full size. Larger follows fine detail, smaller is faster.")
+STEP_PARAMS: tuple[Param, ...] = (WORK_SIZE, *CLEANUP_PARAMS, *REFINE_PARAMS)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Checked settings of one run: the method, its own parameters, and the shared steps' parameters."""
+
+    method: Method
+    method_params: dict[str, ParamValue]
+    step_params: dict[str, ParamValue]
+
+    @property
+    def all(self) -> dict[str, ParamValue]:
+        return {**self.method_params, **self.step_params}
+
+
+@dataclass
+class Cutout:
+    """What a run produces: the mask at working size (the preview), the full-size alpha, and the
+    full-size colours to compose with (the photo's, with the backdrop's tint removed along the edge
+    when refinement is on)."""
+
+    mask: np.ndarray
+    alpha: np.ndarray
+    colours: np.ndarray
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def step_defaults(method: Method) -> dict[str, ParamValue]:
+    """Shared step defaults with the method's own preferences on top."""
+    return {**defaults(STEP_PARAMS), **method.cleanup_defaults}
+
+
+def resolve_settings(method_name: str | Method, given: Mapping[str, Any] | None = None) -> Settings:
+    """Split a flat settings mapping between the method and the shared steps, checking every value.
+
+    ``method_name`` may also be a ``Method`` that is not in the registry (the benchmark's baseline)."""
+    method = method_name if isinstance(method_name, Method) else get_method(method_name)
+    given = dict(given or {})
+    own = [p.name for p in method.params]
+    steps = {p.name: p for p in STEP_PARAMS}
+    unknown = sorted(set(given) - set(own) - set(steps))
+    if unknown:
+        allowed = ", ".join([*own, *steps])
+        raise ParamError(f"method {method.name!r} has no parameter {unknown[0]!r}: allowed {allowed}")
+    method_params = method.resolve({k: v for k, v in given.items() if k in own})
+    step_params = step_defaults(method)
+    for name, value in given.items():
+        if name in steps:
+            step_params[name] = steps[name].coerce(value)
+    return Settings(method, method_params, step_params)
+
+
+def segment_working(rgb: np.ndarray, settings: Settings) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """Working copy, method and clean-up; returns (working copy, cleaned mask, timings in ms)."""
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    work = resize_longer_side(rgb, int(settings.step_params["work_size"]))
+    timings["resize"] = _ms(start)
+    start = time.perf_counter()
+    raw = settings.method.run(work, settings.method_params)
+    timings["method"] = _ms(start)
+    start = time.perf_counter()
+    mask = clean_mask(raw, settings.step_params)
+    timings["cleanup"] = _ms(start)
+    return work, mask, timings
+
+
+def cut_out(image: LoadedImage, settings: Settings) -> Cutout:
+    """The whole pipeline on a loaded photo: working-size mask, full-size alpha and edge colours."""
+    _, mask, timings = segment_working(image.rgb, settings)
+    start = time.perf_counter()
+    if settings.step_params["refine"]:
+        alpha = refine_alpha(image.rgb, mask, int(settings.step_params["edge_band"]))
+    else:
+        alpha = resize_mask(mask, image.rgb.shape[:2])
+    if image.alpha is not None:
+        alpha = alpha * image.alpha  # a pixel that was transparent in the input stays transparent
+    alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32)
+    timings["refine"] = _ms(start)
+    start = time.perf_counter()
+    colours = estimate_foreground(image.rgb, alpha) if settings.step_params["refine"] else image.rgb
+    timings["colours"] = _ms(start)
+    return Cutout(mask=mask, alpha=alpha, colours=colours, timings_ms=timings)
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+@dataclass(frozen=True)
+class Result:
+    """One finished result: the pixels that were encoded, the file's bytes and its name suffix.
+
+    ``kind`` is the export preset (``transparent``, ``white``, ``amazon``, ``custom``) or ``mask``;
+    ``cutout`` keeps the alpha and colours it was made from."""
+
+    kind: str
+    pixels: np.ndarray
+    data: bytes
+    suffix: str
+    cutout: Cutout
+
+    @property
+    def alpha(self) -> np.ndarray:
+        return self.cutout.alpha
+
+    def file_name(self, stem: str) -> str:
+        """``result_name`` for this result: ``photo.png``, ``photo-white.jpg``, ``photo-mask.png``..."""
+        return result_name(stem, self.kind, self.suffix)
+
+    def save(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write the file atomically; an existing file is replaced only with ``overwrite``."""
+        write_new_file(Path(path), self.data, overwrite=overwrite)
+        return Path(path)
+
+
+def finish(cutout: Cutout, export: str | Mapping[str, Any] = "transparent", mask: bool = False) -> Result:
+    """The end of the pipeline: the mask as a grey PNG, or the cut-out framed and encoded as ``export``
+    asks (a preset name, or settings from ``export.export_settings``)."""
+    if mask:
+        pixels = mask_image(cutout.alpha)
+        return Result("mask", pixels, encode_png(pixels), ".png", cutout)
+    settings = export_settings(export) if isinstance(export, str) else dict(export)
+    kind = str(settings.pop("preset", export if isinstance(export, str) else "custom"))
+    framed = frame(cutout.colours, cutout.alpha, settings)
+    return Result(kind, framed.pixels, encode(framed, settings), suffix(settings), cutout)
+
+
+def process(image: LoadedImage, settings: Settings, export: str | Mapping[str, Any] = "transparent",
+            mask: bool = False) -> Result:
+    """The whole pipeline on a loaded photo: cut out, then ``finish``."""
+    return finish(cut_out(image, settings), export, mask)
+
+
+def result_name(stem: str, kind: str, extension: str) -> str:
+    """The file name of one result, the same in the CLI, the app's downloads and ZIP, and the batch:
+    ``photo.png`` for the default transparent export, ``photo-<kind><ext>`` for the others
+    (``photo-white.jpg``, ``photo-amazon.jpg``, ``photo-mask.png``), so two exports of one photo
+    never share a name."""
+    stem = stem or "photo"
+    return f"{stem}{extension}" if kind == "transparent" else f"{stem}-{kind}{extension}"
+
+
+def unique_stems(stems: list[str]) -> list[str]:
+    """``stems`` with repeats (case-insensitive) numbered ``-2``, ``-3``..., so no result replaces another."""
+    used: set[str] = set()
+    out = []
+    for stem in stems:
+        stem, count, candidate = stem or "photo", 1, stem or "photo"
+        while candidate.lower() in used:
+            count += 1
+            candidate = f"{stem}-{count}"
+        used.add(candidate.lower())
+        out.append(candidate)
+    return out

@@ -1,0 +1,78 @@
+"""Inference with shipped networks on ONNX Runtime: no TensorFlow at run time.
+
+``import tensorflow`` and building the Keras model cost 6-8 s and a screenful of log lines before a
+seller's first photo; ONNX Runtime loads the same network (``NAME.onnx``, written by ``train`` and
+``export-onnx``: ``lab/onnx_export.py``, equal to the Keras output within 1e-5, tested) in a fraction
+of a second and prints nothing. It runs on a GPU where ONNX Runtime has one (the onnxruntime-gpu
+build), else on the CPU; ``Predictor.device`` says which, for the app to show. TensorFlow is for
+training only (``lab/``). Predictors are cached per (model, input size, folder), so moving a slider
+in the app never reloads a network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import importlib.util
+
+import cv2
+import numpy as np
+
+from bgapp.core.errors import ModelUnavailableError
+from bgapp.core.models import model_files
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """A loaded model at one input size: RGB uint8 of any size in, class probabilities out."""
+
+    name: str
+    size: int
+    run: Callable[[np.ndarray], np.ndarray]
+    device: str = "CPU"  # what runs it, in words the app shows: "CPU" or "GPU (CUDA)"
+
+    def probabilities(self, rgb: np.ndarray) -> np.ndarray:
+        """(H, W, 3) float32 probabilities of object, background, border at the photo's own size."""
+        height, width = rgb.shape[:2]
+        shrink = cv2.INTER_AREA if min(height, width) > self.size else cv2.INTER_LINEAR
+        square = cv2.resize(rgb, (self.size, self.size), interpolation=shrink).astype(np.float32)
+        probs = self.run(square[None])[0]
+        return cv2.resize(probs, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def predictor_unavailable(name: str, folder: Path | None = None) -> str | None:
+    """Why model ``name`` cannot run here (no ``NAME.onnx``, or no onnxruntime), or None when it can."""
+    files = model_files(name, folder)
+    if not files["onnx"].exists():
+        if files["weights"].exists():
+            return f"no {files['onnx'].name} beside {files['weights'].name}: run python -m bgapp export-onnx --model {name}"
+        return f"no weights file {files['onnx'].name}; train it with python -m bgapp train"
+    if importlib.util.find_spec("onnxruntime") is None:
+        return "needs onnxruntime: pip install -r requirements.txt"
+    return None
+
+
+@lru_cache(maxsize=8)
+def predictor(name: str, size: int, folder: str | None = None) -> Predictor:
+    """The cached predictor for model ``name`` at input ``size`` (files from the weights folder)."""
+    where = Path(folder) if folder else None
+    missing = predictor_unavailable(name, where)
+    if missing:
+        raise ModelUnavailableError(f"{name} cannot run: {missing}")
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # errors only: nothing on a seller's terminal
+    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
+                 if p in onnxruntime.get_available_providers()]
+    session = onnxruntime.InferenceSession(str(model_files(name, where)["onnx"]), options, providers=providers)
+    device = "GPU (CUDA)" if session.get_providers()[0] == "CUDAExecutionProvider" else "CPU"
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        return session.run(None, {"rgb": np.ascontiguousarray(batch, np.float32)})[0]
+
+    run(np.zeros((1, size, size, 3), np.float32))  # warm up now, not on the user's first photo
+    return Predictor(name, size, run, device)

@@ -1,0 +1,284 @@
+"""Speed and quality figures for every method, measured through the same pipeline users run.
+
+Speed: ``preview_ms`` is the method plus clean-up on a 1024 px preview (what the app redraws on
+every slider move); ``mp12_ms`` / ``mp24_ms`` go from a decoded 12 / 24 MP RGB array to a
+full-size alpha. Each is the median of ``repeat`` runs after one warm-up. Decoding a JPEG and
+encoding the PNG are timed on their own, since they cost the same whatever the method.
+Quality, per method, on the same images:
+- ``real_test``: real photos first, because real photos are what sellers upload: ``evaluate``'s
+  IoU, MAE and max F-measure on the test split of ``--real-data`` (DUTS-TE: DUTS-TE/ of the DUTS
+  layout, or any images/ + masks/ folder);
+- ``product_scenes``: IoU and MAE on the project's synthetic product photos (``synth.studio_set``,
+  seed 2024: studio sweeps, gradients, paper, fabric, wood, pastel; shading, labels, highlights,
+  contact and drop shadows);
+- ``pale_on_white``: four pale products on a white sweep (seed 77), the hardest case for a seller;
+- ``pet_test``: ``evaluate``'s figures on the Oxford-IIIT Pet test split when ``--data`` is given.
+The baselines, rembg's u2netp and u2net (``baselines.py``), run through the same pipeline and metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from bgapp.lab import synth
+from bgapp.core.compose import compose_transparent
+from bgapp.core.errors import BgappError, ModelUnavailableError, OutputExistsError
+from bgapp.core.images import LoadedImage, encode_jpeg, encode_png, load_image, resize_mask
+from bgapp.lab.metrics import binary_scores
+from bgapp.core.methods import Method, all_methods
+from bgapp.core.pipeline import cut_out, resolve_settings, segment_working
+
+SIZES = {"preview_ms": (1024, 768), "mp12_ms": (4000, 3000), "mp24_ms": (6000, 4000)}
+
+
+def median_ms(action: Callable[[], object], repeat: int) -> float:
+    """Median wall time of ``action`` in ms over ``repeat`` runs, after one untimed warm-up."""
+    action()
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        runs.append((time.perf_counter() - start) * 1000.0)
+    return float(statistics.median(runs))
+
+
+def photo_of_size(size: tuple[int, int], seed: int = 7) -> np.ndarray:
+    """A product photo of (width, height) ``size``: a rendered scene scaled up like a camera's big file."""
+    scene = synth.render_scene(seed, (800, 600), background="gradient", product="bottle")
+    return cv2.resize(scene.rgb, size, interpolation=cv2.INTER_CUBIC)
+
+
+def speed(method: str | Method, repeat: int, photos: dict[str, np.ndarray]) -> dict[str, float]:
+    """preview/12 MP/24 MP timings of one method with its default settings."""
+    settings = resolve_settings(method)
+    figures = {"preview_ms": median_ms(lambda: segment_working(photos["preview_ms"], settings), repeat)}
+    for key in ("mp12_ms", "mp24_ms"):
+        image = LoadedImage(rgb=photos[key], alpha=None, name=key, mode="RGB")
+        figures[key] = median_ms(lambda: cut_out(image, settings), repeat)
+    return {k: round(v, 1) for k, v in figures.items()}
+
+
+def quality_on_scenes(method: str | Method, scenes: list[synth.Scene]) -> dict[str, float]:
+    """Mean IoU and MAE (and the worst IoU) of a method's default settings on synthetic product photos."""
+    settings = resolve_settings(method)
+    ious, maes = [], []
+    for scene in scenes:
+        _, mask, _ = segment_working(scene.rgb, settings)
+        scores = binary_scores(resize_mask(mask, scene.rgb.shape[:2]), scene.mask)
+        ious.append(scores["iou"])
+        maes.append(scores["mae"])
+    return {"iou": round(float(np.mean(ious)), 4), "iou_min": round(float(np.min(ious)), 4),
+            "mae": round(float(np.mean(maes)), 4), "images": len(scenes)}
+
+
+def codec_timings(photo: np.ndarray, repeat: int) -> dict[str, float]:
+    """JPEG decode (through the safe loader) and RGBA PNG encode of a 12 MP photo, in ms."""
+    jpeg = encode_jpeg(photo, quality=92)
+    alpha = np.ones(photo.shape[:2], np.float32)
+    return {"decode_jpeg_12mp_ms": round(median_ms(lambda: load_image(jpeg), repeat), 1),
+            "encode_png_12mp_ms": round(median_ms(lambda: encode_png(compose_transparent(photo, alpha)), repeat), 1)}
+
+
+def machine() -> dict[str, object]:
+    import os
+    return {"platform": platform.platform(), "python": platform.python_version(),
+            "cpus": os.cpu_count(), "opencv": cv2.__version__, "numpy": np.__version__}
+
+
+PALE_PRODUCTS = ("bottle", "box", "jar", "mug")
+
+
+def pale_on_white(size: tuple[int, int] = (640, 480), seed: int = 77) -> list[synth.Scene]:
+    """Pale products on a white sweep: the case where colour contrast nearly vanishes."""
+    return [synth.render_scene(seed * 100 + i, size, "white", product, pale=True)
+            for i, product in enumerate(PALE_PRODUCTS)]
+
+
+def strong_shadows(size: tuple[int, int] = (640, 480), seed: int = 91) -> list[synth.Scene]:
+    """Eight products with dark contact and drop shadows (strength 0.8): the shadow must stay out."""
+    backgrounds = ("white", "grey", "gradient", "paper", "wood", "fabric", "pastel", "white")
+    return [synth.render_scene(seed * 100 + i, size, backgrounds[i], synth.PRODUCTS[i], shadow=0.8)
+            for i in range(8)]
+
+
+def shadow_kept(method: str | Method, scenes: list[synth.Scene]) -> float:
+    """Share of clearly shadowed background pixels (darkened by > 20 %) that the mask keeps."""
+    settings = resolve_settings(method)
+    kept, total = 0, 0
+    for scene in scenes:
+        _, mask, _ = segment_working(scene.rgb, settings)
+        mask = resize_mask(mask, scene.rgb.shape[:2]) >= 0.5
+        shadowed = (scene.shadow > 0.2) & (scene.alpha < 0.01)
+        kept += int(np.count_nonzero(mask & shadowed))
+        total += int(np.count_nonzero(shadowed))
+    return round(kept / max(1, total), 4)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """The ``bench`` command: progress on stderr, a table on stdout, files in ``--out``."""
+    from bgapp.lab.baselines import u2net_method, u2netp_method
+    from bgapp.lab.evaluate import evaluate
+
+    registry = all_methods()
+    baselines = {m.name: m for m in (u2netp_method(args.u2netp), u2net_method(args.u2net))}
+    if args.methods:  # exactly the rows asked for; the baselines are rows like any other
+        names = list(args.methods)
+    else:
+        names = [n for n, m in registry.items() if m.available() is None]
+        names += [] if args.no_baseline else list(baselines)
+    methods: list[Method] = []
+    notes = []
+    for name in names:
+        method = baselines[name] if name in baselines else resolve_settings(name).method  # unknown names fail first
+        missing = method.available()
+        if missing and name in baselines and not args.methods:
+            notes.append(f"{name} baseline skipped: {missing}")
+            print(f"note: {notes[-1]}", file=sys.stderr)
+            continue
+        if missing:
+            raise ModelUnavailableError(f"{name} cannot run here: {missing}")
+        methods.append(method)
+    earlier = _earlier_report(args)
+    if args.out is not None and earlier is None:
+        for file in ("bench.json", "bench.md"):
+            if (args.out / file).exists() and not args.overwrite:
+                raise OutputExistsError(f"{args.out / file} already exists; use --overwrite to replace it, "
+                                        "or --update to replace only the rows of --methods")
+    photos = {key: photo_of_size(size) for key, size in SIZES.items()}
+    sets = {"product_scenes": synth.studio_set(count=args.scenes), "pale_on_white": pale_on_white(),
+            "strong_shadows": strong_shadows()}
+    results: dict[str, dict] = {}
+    total = len(methods)
+    for index, method in enumerate(methods, start=1):
+        tag = f"[{index}/{total}] {method.name}"
+        print(f"{tag}: timing...", file=sys.stderr, flush=True)
+        timing = speed(method, args.repeat, photos)
+        quality = {}
+        if args.real_data is not None:
+            print(f"{tag}: evaluating on the real test photos...", file=sys.stderr, flush=True)
+            real = evaluate(method, args.real_data, "test", args.real_limit)
+            quality["real_test"] = {k: real[k] for k in ("accuracy", "iou", "f1", "mae", "max_f", "images", "iou_min")}
+        for set_name, scenes in sets.items():
+            print(f"{tag}: scoring on {len(scenes)} {set_name}...", file=sys.stderr, flush=True)
+            quality[set_name] = quality_on_scenes(method, scenes)
+        quality["strong_shadows"]["shadow_kept"] = shadow_kept(method, sets["strong_shadows"])
+        if args.scenes_data is not None:
+            print(f"{tag}: evaluating on the generated test scenes...", file=sys.stderr, flush=True)
+            generated = evaluate(method, args.scenes_data, "test", args.limit)
+            quality["generated_test"] = {k: generated[k] for k in ("accuracy", "iou", "f1", "mae", "images")}
+            quality["generated_test"]["iou_min"] = generated.get("iou_min")
+        if args.data is not None:
+            print(f"{tag}: evaluating on the Pet test split...", file=sys.stderr, flush=True)
+            pet = evaluate(method, args.data, "test", args.limit)
+            quality["pet_test"] = {k: pet[k] for k in ("trimap_accuracy", "accuracy", "iou", "f1", "mae",
+                                                       "ms_per_image", "images")}
+        results[method.name] = {"family": method.family, "quality": quality, "speed": timing}
+    report = {"machine": machine(), "codecs": codec_timings(photos["mp12_ms"], args.repeat),
+              "settings": {"repeat": args.repeat, "scenes": args.scenes, "pet_limit": args.limit,
+                           "pet_data": str(args.data) if args.data else None,
+                           "scenes_data": str(args.scenes_data) if args.scenes_data else None,
+                           "real_data": str(args.real_data) if args.real_data else None,
+                           "real_limit": args.real_limit},
+              "notes": notes, "methods": results}
+    if earlier is not None:
+        report = _merged(earlier, report)
+    table = markdown_table(report)
+    print(table)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
+        (args.out / "bench.md").write_text(table + "\n")
+        print(f"wrote {args.out / 'bench.json'} and {args.out / 'bench.md'}", file=sys.stderr)
+    return 0
+
+
+def _earlier_report(args: argparse.Namespace) -> dict | None:
+    """With ``--update``: the report in ``--out`` that the new rows go into, after checking that it was
+    measured the same way (otherwise its rows and the new ones could not be compared)."""
+    if not getattr(args, "update", False):
+        return None
+    if args.out is None or not args.methods:
+        raise BgappError("--update needs --out (the folder with bench.json) and --methods (the rows to redo)")
+    path = args.out / "bench.json"
+    if not path.exists():
+        raise BgappError(f"--update: {path} does not exist yet; run bench --out {args.out} first")
+    earlier = json.loads(path.read_text())
+    settings = earlier.get("settings", {})
+    wanted = {"repeat": args.repeat, "scenes": args.scenes, "pet_limit": args.limit,
+              "pet_data": str(args.data) if args.data else None,
+              "scenes_data": str(args.scenes_data) if args.scenes_data else None,
+              "real_data": str(args.real_data) if args.real_data else None, "real_limit": args.real_limit}
+    different = [f"{key} {settings.get(key)!r} there, {value!r} now" for key, value in wanted.items()
+                 if settings.get(key) != value]
+    if different:
+        raise BgappError(f"--update: {path} was measured otherwise ({'; '.join(different)}); "
+                         "pass the same options, or run the whole bench again with --overwrite")
+    return earlier
+
+
+def _merged(earlier: dict, new: dict) -> dict:
+    """``earlier`` with the rows of ``new`` replacing its own of the same name (new names join at the end)."""
+    methods = {**earlier["methods"], **new["methods"]}
+    notes = list(dict.fromkeys(earlier.get("notes", []) + new.get("notes", [])))
+    return {**earlier, "notes": notes, "methods": methods}
+
+
+def markdown_table(report: dict) -> str:
+    """A readable table of the report: one row per method, quality per image set, then speed."""
+    has_pet = any("pet_test" in e["quality"] for e in report["methods"].values())
+    has_generated = any("generated_test" in e["quality"] for e in report["methods"].values())
+    has_real = any("real_test" in e["quality"] for e in report["methods"].values())
+    head, rule = "| method |", "|---|"
+    if has_real:
+        head += " real IoU | real MAE | real max F |"
+        rule += "---:|---:|---:|"
+    head += " product IoU | worst | MAE | pale-on-white IoU | strong-shadow IoU | shadow kept |"
+    rule += "---:|---:|---:|---:|---:|---:|"
+    if has_generated:
+        head += " generated IoU | worst |"
+        rule += "---:|---:|"
+    if has_pet:
+        head += " Pet trimap acc. | Pet IoU |"
+        rule += "---:|---:|"
+    head += " preview ms | 12 MP ms | 24 MP ms |"
+    rule += "---:|---:|---:|"
+    lines = [head, rule]
+    for name, entry in report["methods"].items():
+        q, s = entry["quality"], entry["speed"]
+        product, pale = q["product_scenes"], q.get("pale_on_white", {})
+        shadows = q.get("strong_shadows", {})
+        row = f"| {name} |"
+        if has_real:
+            real = q.get("real_test", {})
+            row += (f" {real.get('iou', float('nan')):.3f} | {real.get('mae', float('nan')):.4f} |"
+                    f" {real.get('max_f', float('nan')):.3f} |")
+        row += (f" {product['iou']:.3f} | {product['iou_min']:.3f} | {product['mae']:.4f} | "
+               f"{pale.get('iou', float('nan')):.3f} | {shadows.get('iou', float('nan')):.3f} | "
+               f"{shadows.get('shadow_kept', float('nan')):.1%} |")
+        if has_generated:
+            generated = q.get("generated_test", {})
+            worst = generated.get("iou_min")
+            row += f" {generated.get('iou', float('nan')):.3f} | {float('nan') if worst is None else worst:.3f} |"
+        if has_pet:
+            pet = q.get("pet_test", {})
+            acc = pet.get("trimap_accuracy")
+            row += f" {'n/a' if acc is None else f'{acc:.2%}'} | {pet.get('iou', float('nan')):.3f} |"
+        row += f" {s['preview_ms']:.0f} | {s['mp12_ms']:.0f} | {s['mp24_ms']:.0f} |"
+        lines.append(row)
+    codecs = report["codecs"]
+    lines.append("")
+    lines.append(f"JPEG decode 12 MP: {codecs['decode_jpeg_12mp_ms']:.0f} ms; "
+                 f"RGBA PNG encode 12 MP: {codecs['encode_png_12mp_ms']:.0f} ms "
+                 f"({report['machine']['cpus']} CPUs, {report['machine']['platform']}).")
+    for note in report.get("notes", []):
+        lines.append(f"Note: {note}.")
+    return "\n".join(lines)

