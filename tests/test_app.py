@@ -81,54 +81,44 @@ def png_bytes() -> bytes:
     return buffer.getvalue()
 
 
-def test_bad_uploads_get_a_message_and_good_ones_go_on():
-    photos, problems = common.uploaded_photos([FakeUpload("notes.jpg", b"not a photo"), FakeUpload("ok.png", png_bytes()),
-                                           FakeUpload("empty.png", b"")])
-    assert [p.name for p in photos] == ["ok.png"]
-    assert [name for name, _ in problems] == ["notes.jpg", "empty.png"]
-    assert "not an image file" in problems[0][1] and "empty" in problems[1][1]
+def test_the_store_keeps_good_uploads_on_disk_and_names_bad_ones(tmp_path):
+    from bgapp.app.photos import SessionStore
 
-
-def test_bad_upload_message_is_shown_in_the_page():
-    script = """
-import streamlit as st
-from bgapp.app import common, studio
-class Fake:
-    name = "broken.jpg"
-    def getvalue(self):
-        return b"GIF89a garbage"
-st.sidebar.file_uploader = lambda *a, **k: [Fake()]
-try:
-    common.show_errors(studio.studio_page)
-finally:
-    del st.sidebar.file_uploader  # the patch must not leak into the other tests (same process)
-"""
-    at = AppTest.from_string(script, default_timeout=120).run()
-    assert not at.exception
-    assert any("broken.jpg" in e.value for e in at.sidebar.error)
-    assert len(at.image) == 3  # the samples still work
+    store = SessionStore(tmp_path / "session")
+    keys = [store.add("notes.jpg", b"not a photo"), store.add("ok.png", png_bytes()), store.add("empty.png", b""),
+            store.add("again.png", png_bytes())]
+    assert keys[1] == keys[3]  # the same content twice is one photo
+    assert [p.name for p in store.photos()] == ["ok.png"]
+    assert [name for _, name, _ in store.problems()] == ["notes.jpg", "empty.png"]
+    assert "not an image file" in store.problems()[0][2] and "empty" in store.problems()[1][2]
+    assert (tmp_path / "session" / keys[1]).read_bytes() == png_bytes()  # bytes on disk, not in memory
+    reopened = SessionStore(tmp_path / "session")  # a page reload finds the same photos
+    assert [p.key for p in reopened.photos()] == [keys[1]] and len(reopened.problems()) == 2
 
 
 def test_downloads_are_full_resolution_files():
     import io
     import zipfile
 
-    photo = common.sample_photos()[0]
+    from bgapp.app.photos import photo_image, sample_photos
+
+    photo = sample_photos()[0]
+    size = photo_image(photo).size
     settings = resolve_settings("threshold")
     png = Image.open(io.BytesIO(common.full_resolution_file(photo, settings)))
-    assert png.mode == "RGBA" and png.size == photo.image.size
+    assert png.mode == "RGBA" and png.size == size
     jpeg = Image.open(io.BytesIO(common.full_resolution_file(photo, settings, "white")))
-    assert jpeg.format == "JPEG" and jpeg.size == photo.image.size
+    assert jpeg.format == "JPEG" and jpeg.size == size
     amazon = Image.open(io.BytesIO(common.full_resolution_file(photo, settings, "amazon")))
     assert amazon.format == "JPEG" and amazon.size == (2000, 2000)
     mask = Image.open(io.BytesIO(common.full_resolution_file(photo, settings, mask=True)))
-    assert mask.mode == "L" and mask.size == photo.image.size
+    assert mask.mode == "L" and mask.size == size
     # every download of one photo has its own name, the same as `cut` writes
     names = {common.download_name(photo, kind) for kind in ("transparent", "white", "amazon")}
     names.add(common.download_name(photo, mask=True))
-    stem = common.file_stem(photo)
+    stem = photo.stem
     assert names == {f"{stem}.png", f"{stem}-white.jpg", f"{stem}-amazon.jpg", f"{stem}-mask.png"}
-    two = [common.sample_photos()[0], common.sample_photos()[0]]  # the same name twice: numbered, not replaced
+    two = [sample_photos()[0], sample_photos()[0]]  # the same name twice: numbered, not replaced
     archive = zipfile.ZipFile(io.BytesIO(common.zip_of_results(two, settings, "amazon")))
     assert archive.namelist() == [f"{stem}-amazon.jpg", f"{stem}-2-amazon.jpg"]
 
@@ -159,7 +149,83 @@ def test_models_and_benchmark_pages_render():
 def test_a_deep_method_runs_in_the_studio_with_its_declared_widgets(app, name):
     if all_methods()[name].available() is not None:
         pytest.skip(f"{name}: {all_methods()[name].available()}")
+    if all_methods()[name].made_for == "pets":
+        assert name not in app.sidebar.selectbox(key="method").options  # pet models are listed only on request
+        app.sidebar.toggle(key="show_pet_models").set_value(True).run()
     app.sidebar.selectbox(key="method").set_value(name).run()
     assert not app.exception and not app.error
-    assert {"Size", "Threshold", "Soft"} <= labels(app)
+    assert {"Network input (px)", "Cut-off", "Soft mask"} <= labels(app)
     assert len(app.image) == 3
+    assert any("network on the CPU" in c.value for c in app.caption)  # the page says what runs the network
+
+
+@pytest.fixture()
+def session_root(tmp_path, monkeypatch):
+    from bgapp.app import photos
+
+    monkeypatch.setattr(photos, "SESSION_ROOT", tmp_path / "sessions")
+    return tmp_path / "sessions"
+
+
+def photo_bytes(fmt: str, colour=(30, 90, 200)) -> bytes:
+    import io
+
+    from bgapp.lab import synth
+
+    rgb = synth.render_scene(41, (160, 120), "white", "box").rgb
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def test_an_upload_is_selected_kept_across_pages_and_the_samples_step_aside(session_root):
+    at = AppTest.from_file("../streamlit_app.py", default_timeout=120).run()
+    assert at.selectbox(key="photo_choice").value == "sample-101"
+    at.sidebar.file_uploader[0].set_value(("my-mug.png", photo_bytes("PNG"), "image/png")).run()
+    assert not at.exception and not at.error
+    chosen = at.selectbox(key="photo_choice")
+    assert chosen.format_func(chosen.value).startswith("my-mug.png")  # the new photo is the one shown
+    assert len(chosen.options) == 1 and at.sidebar.toggle(key="show_samples").value is False
+    assert at.get("download_button")[2].label.startswith("ZIP of all 1 photo ")
+    at.sidebar.slider(key="setting.unet-product.work_size" if at.sidebar.selectbox(key="method").value == "unet-product"
+                      else "setting.grabcut.work_size").set_value(768).run()
+    assert at.selectbox(key="photo_choice").value == chosen.value  # a rerun keeps the seller's photo
+    # (Studio -> Compare -> Studio is the real-browser test's: AppTest cannot switch callable pages)
+    at.sidebar.toggle(key="show_samples").set_value(True).run()  # the samples are one click away
+    assert len(at.selectbox(key="photo_choice").options) == 7 and at.selectbox(key="photo_choice").value == chosen.value
+
+
+@pytest.mark.parametrize("fmt,name", [("HEIF", "iphone.heic"), ("AVIF", "photo.avif")])
+def test_heic_and_avif_uploads_load(session_root, fmt, name):
+    at = AppTest.from_file("../streamlit_app.py", default_timeout=120).run()
+    at.sidebar.file_uploader[0].set_value((name, photo_bytes(fmt), "image/" + fmt.lower())).run()
+    assert not at.exception and not at.error and not [m for m in at.sidebar.markdown if "was not added" in m.value]
+    chosen = at.selectbox(key="photo_choice")
+    assert chosen.format_func(chosen.value).startswith(name) and len(at.image) == 3
+
+
+def test_a_refused_file_is_named_with_its_reason(session_root):
+    at = AppTest.from_file("../streamlit_app.py", default_timeout=120).run()
+    at.sidebar.file_uploader[0].set_value([("notes.txt", b"shopping list", "text/plain"),
+                                           ("good.png", photo_bytes("PNG"), "image/png")]).run()
+    refused = [m.value for m in at.sidebar.markdown if "was not added" in m.value]
+    assert len(refused) == 1 and "notes.txt" in refused[0] and "not an image file" in refused[0]
+    assert not at.exception and len(at.image) == 3  # the good photo goes on
+
+
+def test_a_setting_without_effect_is_disabled_with_the_reason(app):
+    app.sidebar.selectbox(key="method").set_value("threshold").run()
+    cut_off = app.sidebar.slider(key="setting.threshold.threshold")
+    assert cut_off.disabled and "Otsu picks the cut-off itself" in cut_off.help
+    app.sidebar.selectbox(key="setting.threshold.mode").set_value("binary").run()
+    assert not app.sidebar.slider(key="setting.threshold.threshold").disabled
+
+
+def test_no_two_widgets_share_a_label(app):
+    for name in [*CLASSICAL, "unet-product"]:
+        if all_methods()[name].available() is not None:
+            continue
+        app.sidebar.selectbox(key="method").set_value(name).run()
+        app.sidebar.selectbox(key="export.preset").set_value("custom").run()
+        shown = [w.label for w in [*app.slider, *app.selectbox, *app.toggle, *app.color_picker]]  # the whole page
+        assert len(shown) == len(set(shown)), [x for x in shown if shown.count(x) > 1]

@@ -63,6 +63,11 @@ def wait_for_results(page, count: int = 3) -> None:
         arg=count, timeout=120_000)
 
 
+def selected_photo(page) -> str:
+    """The text of the Photo select box as the seller sees it."""
+    return page.locator('input[aria-label="Photo"]').first.input_value()
+
+
 def test_studio_renders_results_and_reports_a_bad_upload(server, tmp_path):
     out = Path(os.environ.get("BGAPP_SCREENSHOT_DIR", tmp_path))
     out.mkdir(parents=True, exist_ok=True)
@@ -78,9 +83,54 @@ def test_studio_renders_results_and_reports_a_bad_upload(server, tmp_path):
         page.screenshot(path=str(out / "studio.png"), full_page=True)
 
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
-        page.wait_for_selector('[data-testid="stAlertContentError"]:has-text("broken-photo.jpg")', timeout=60_000)
+        page.wait_for_selector('[data-testid="stSidebar"] :text("was not added")', timeout=60_000)
+        assert page.locator('[data-testid="stSidebar"]', has_text="broken-photo.jpg").count() == 1
         wait_for_results(page)  # the samples still render next to the message
         assert "Traceback" not in page.content()
         page.screenshot(path=str(out / "studio-bad-upload.png"), full_page=True)
+        browser.close()
 
+
+def test_an_upload_stays_the_photo_shown_through_a_slider_and_another_page(server, tmp_path):
+    from PIL import Image
+
+    from bgapp.lab import synth
+
+    out = Path(os.environ.get("BGAPP_SCREENSHOT_DIR", tmp_path))
+    photo = tmp_path / "my-blue-box.jpg"
+    Image.fromarray(synth.render_scene(77, (900, 700), "wood", "box").rgb).save(photo, quality=92)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server)
+        wait_for_results(page)
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo))
+        page.wait_for_function("""() => (document.querySelector('input[aria-label="Photo"]') || {}).value
+            ?.includes('my-blue-box.jpg')""", timeout=60_000)
+        wait_for_results(page)
+        assert "my-blue-box.jpg" in selected_photo(page)
+        # move a slider with the keyboard, as a seller would
+        slider = page.get_by_role("slider").first
+        slider.focus()
+        slider.press("ArrowRight")
+        page.wait_for_timeout(1500)
+        wait_for_results(page)
+        assert "my-blue-box.jpg" in selected_photo(page)
+        page.get_by_role("link", name="Compare").click()
+        page.wait_for_selector('h1:has-text("Compare methods")', timeout=60_000)
+        wait_for_results(page)
+        assert "my-blue-box.jpg" in selected_photo(page)
+        page.get_by_role("link", name="Studio").click()
+        page.wait_for_selector('h1:has-text("Cut-out studio")', timeout=60_000)
+        wait_for_results(page)
+        assert "my-blue-box.jpg" in selected_photo(page)
+        page.reload()  # the address keeps the session's photos
+        wait_for_results(page)
+        assert "my-blue-box.jpg" in selected_photo(page)
+        assert "Traceback" not in page.content()
+        page.screenshot(path=str(out / "studio-own-photo.png"), full_page=True)
+        page.get_by_role("link", name="All photos").click()
+        page.wait_for_selector('h1:has-text("All photos")', timeout=60_000)
+        wait_for_results(page, 1)
+        page.screenshot(path=str(out / "all-photos.png"), full_page=True)
         browser.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bgapp.app.common import photo_sidebar, preview, stored_settings
+from bgapp.app.common import photo_picker, photo_sidebar, preview, stored_settings
 from bgapp.core.compose import mask_image
 from bgapp.core.errors import BgappError
 from bgapp.core.methods import all_methods
@@ -17,9 +17,7 @@ def compare_page() -> None:
     photos = photo_sidebar()
     methods = all_methods()
     st.title("Compare methods")
-    names = [p.name for p in photos]
-    chosen = st.selectbox("Photo", range(len(photos)), format_func=lambda i: names[i], key="compare_photo")
-    photo = photos[min(int(chosen or 0), len(photos) - 1)]
+    photo = photo_picker(photos)  # the same photo as in the Studio, and the other way round
     available = [n for n, m in methods.items() if m.available() is None]
     picked = st.multiselect("Methods", available, default=[n for n in ("threshold", "meanshift", "grabcut", "unet-product")
                                                              if n in available],
@@ -40,6 +38,6 @@ def compare_page() -> None:
             line += f" · IoU {result.iou:.3f}"
         st.markdown(line)
         columns = st.columns(3)
-        columns[0].image(result.photo, width="stretch")
-        columns[1].image(mask_image(result.mask), width="stretch")
-        columns[2].image(result.cutout, width="stretch")
+        columns[0].image(result.photo, width="stretch", output_format="JPEG")
+        columns[1].image(mask_image(result.mask), width="stretch", output_format="JPEG")
+        columns[2].image(result.cutout, width="stretch", output_format="JPEG")

@@ -24,7 +24,22 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from bgapp.core.errors import ImageLoadError, OutputExistsError
 
 DEFAULT_MAX_MEGAPIXELS = 100.0
-SUPPORTED = "JPEG, PNG, WebP, TIFF or BMP"
+SUPPORTED = "JPEG, PNG, WebP, HEIC, AVIF, TIFF, BMP or GIF"
+# What the loader reads, as file extensions: the app's uploader accepts exactly these.
+EXTENSIONS = ("jpg", "jpeg", "png", "webp", "heic", "heif", "avif", "tif", "tiff", "bmp", "gif")
+
+
+def _register_heif() -> bool:
+    """HEIC/HEIF (the iPhone's default format) through pillow-heif, when installed; AVIF is Pillow's own."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    register_heif_opener()
+    return True
+
+
+HEIF = _register_heif()
 ImageSource = str | os.PathLike | bytes
 
 

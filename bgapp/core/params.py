@@ -37,6 +37,10 @@ class Param:
     choices: tuple[str, ...] = ()
     odd: bool = False
     label: str = ""
+    # Only matters while another setting has one of these values, e.g. ("mode", ("binary", ...));
+    # the app disables the widget otherwise and says why (``why_inactive``).
+    only_when: tuple[str, tuple[ParamValue, ...]] | None = None
+    why_inactive: str = ""
 
     def __post_init__(self) -> None:
         # A declaration error is the developer's, so it is an AssertionError-like ValueError, raised at import.
@@ -45,6 +49,15 @@ class Param:
         if self.kind in ("int", "float") and (self.min is None or self.max is None):
             raise ValueError(f"{self.name}: numeric parameters need min and max")
         self.coerce(self.default)
+
+    def inactive(self, values: Mapping[str, ParamValue]) -> str | None:
+        """Why this setting has no effect with ``values`` (the other settings), or None when it has."""
+        if self.only_when is None:
+            return None
+        other, wanted = self.only_when
+        if other in values and values[other] not in wanted:
+            return self.why_inactive or f"no effect unless {other} is {' or '.join(map(str, wanted))}"
+        return None
 
     @property
     def title(self) -> str:

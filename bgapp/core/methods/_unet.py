@@ -25,13 +25,14 @@ def unet_method(name: str, summary: str, made_for: str = "product") -> Method:
     meta = read_config(name) or {}
     trained = min(512, max(64, int(meta.get("config", {}).get("size", DEFAULT_SIZE))))
     params = (
-        Param("size", "int", trained, min=64, max=512, step=32,
+        Param("size", "int", trained, min=64, max=512, step=32, label="Network input (px)",
               help=f"Network input in px (the photo is squashed to a square). It was trained at {trained}; "
                    "larger sees finer detail but costs time and may drift from what it learned."),
-        Param("threshold", "float", 0.5, min=0.05, max=0.95, step=0.05,
+        Param("threshold", "float", 0.5, min=0.05, max=0.95, step=0.05, label="Cut-off",
               help="A pixel is product when the network's object+edge probability is above this. "
-                   "Lower keeps more of the product, higher removes more background."),
-        Param("soft", "bool", False,
+                   "Lower keeps more of the product, higher removes more background.",
+              only_when=("soft", (False,)), why_inactive="a soft mask uses the probability itself, no cut-off"),
+        Param("soft", "bool", False, label="Soft mask",
               help="Use the probability itself as the mask (soft, semi-transparent where the network "
                    "is unsure) instead of cutting at the threshold."),
     )

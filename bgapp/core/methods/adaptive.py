@@ -37,7 +37,7 @@ METHOD = Method(
     params=(
         CHANNEL,
         BLUR,
-        Param("method", "choice", "gaussian", choices=("mean", "gaussian"),
+        Param("method", "choice", "gaussian", choices=("mean", "gaussian"), label="Local average",
               help="Neighbourhood average: plain mean, or Gaussian-weighted (smoother)."),
         Param("block_size", "int", 151, min=3, max=501, step=2, odd=True,
               help="Neighbourhood size in px (odd): larger finds whole objects, smaller finds edges."),

@@ -61,7 +61,7 @@ METHOD = Method(
         Param("init", "choice", "contrast", choices=("contrast", "rectangle"),
               help="Start from where colours differ from the border (contrast), or from a "
                    "rectangle inside the margin (everything outside is background)."),
-        Param("margin", "float", 2.0, min=0.5, max=30.0, step=0.5,
+        Param("margin", "float", 2.0, min=0.5, max=30.0, step=0.5, label="Border margin (%)",
               help="Width of the frame's edge that is surely background (% of the photo)."),
         Param("graph_size", "int", 512, min=128, max=1024, step=32,
               help="GrabCut runs on a copy this many px on its longer side: smaller is faster."),

@@ -57,7 +57,8 @@ METHOD = Method(
               help="otsu = pick the cut-off automatically; binary, binary-inv, trunc, tozero, "
                    "tozero-inv = OpenCV's modes at the threshold below."),
         Param("threshold", "int", 127, min=0, max=255, step=1,
-              help="The cut-off value on the channel (0-255); ignored in otsu mode."),
+              help="The cut-off value on the channel (0-255); ignored in otsu mode.",
+              only_when=("mode", tuple(_MODES)), why_inactive="Otsu picks the cut-off itself: choose another mode to set it"),
         FOREGROUND,
     ),
     segment=segment,

@@ -1,0 +1,209 @@
+"""The session's photos: uploads kept on disk (not in memory), samples rendered on demand, and small
+per-session caches of decoded pixels, all bounded.
+
+Why on disk: a 24 MP photo is 5-10 MB as a JPEG but 72 MB decoded; a seller with 25 uploads would
+hold 1.8 GB of pixels in the server if uploads lived decoded in memory (the earlier studio kept
+~90 MB per upload in a cache shared by every session and never gave it back). Here the uploaded
+bytes go to a folder of the session's own under the system's temp folder, at most two photos are
+decoded at a time per session, and the working copies the previews run on are bounded too.
+
+The folder is named by a random token in the page's address (``?s=...``), so a page reload finds
+the same photos; anyone with that address could see them, as with any share link, and folders
+untouched for ``SESSION_TTL_S`` are deleted. Nothing here ever writes into a user's own files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import shutil
+import tempfile
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from bgapp.core.errors import BgappError
+from bgapp.core.images import LoadedImage, load_image, resize_longer_side
+
+SESSION_ROOT = Path(tempfile.gettempdir()) / "bgapp-sessions"
+SESSION_TTL_S = 6 * 3600
+DECODED_PER_SESSION = 2  # full-resolution photos kept decoded per session (up to 72 MB each at 24 MP)
+WORKING_PER_SESSION = 4  # working copies (<= 2048 px, <= 12 MB each) per session
+THUMB_SIDE = 320
+
+SAMPLES = (  # (seed, background, product, pale): rendered by bgapp.lab.synth, exact masks known
+    (101, "gradient", "bottle", False),
+    (102, "wood", "mug", False),
+    (103, "white", "shoe", False),
+    (104, "grey", "ring", False),
+    (105, "paper", "box", False),
+    (106, "white", "jar", True),
+)
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A photo the user can work on: a stable key (content hash, or the sample's seed) and its name."""
+
+    key: str
+    name: str
+    kind: str = "upload"  # "upload" | "sample"
+
+    @property
+    def stem(self) -> str:
+        """The name results are saved under (``photo.jpg`` -> ``photo``; samples get ``sample-...``)."""
+        return Path(self.name).stem.replace("sample: ", "sample-").replace(" ", "-") or "photo"
+
+
+# --- samples --------------------------------------------------------------------------------------
+
+def sample_photos() -> tuple[Photo, ...]:
+    """The built-in samples (rendered only when first shown): studio shots drawn by the project."""
+    return tuple(Photo(f"sample-{seed}", f"sample: {'pale ' if pale else ''}{product} on {background}", "sample")
+                 for seed, background, product, pale in SAMPLES)
+
+
+@lru_cache(maxsize=len(SAMPLES))
+def _sample(key: str) -> tuple[LoadedImage, np.ndarray]:
+    from bgapp.lab import synth
+
+    seed, background, product, pale = next(s for s in SAMPLES if f"sample-{s[0]}" == key)
+    scene = synth.render_scene(seed, (1200, 900), background, product, pale=pale)
+    label = f"sample: {'pale ' if pale else ''}{product} on {background}"
+    return LoadedImage(rgb=scene.rgb, alpha=None, name=label, mode="RGB"), scene.mask
+
+
+# --- the session's uploads ------------------------------------------------------------------------
+
+@dataclass
+class Upload:
+    name: str
+    error: str | None = None  # the one-line reason the loader refused it
+    width: int = 0
+    height: int = 0
+
+
+class SessionStore:
+    """One browser session's uploads: bytes on disk in ``folder``, an index of names and problems."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        index = folder / "index.json"
+        entries = json.loads(index.read_text()) if index.exists() else {}
+        self.entries: dict[str, Upload] = {key: Upload(**value) for key, value in entries.items()}
+
+    def _save(self) -> None:
+        tmp = self.folder / "index.json.tmp"
+        tmp.write_text(json.dumps({k: vars(v) for k, v in self.entries.items()}))
+        tmp.replace(self.folder / "index.json")
+
+    def add(self, name: str, data: bytes) -> str:
+        """Keep one uploaded file (the same content twice is kept once); checks that it decodes."""
+        key = hashlib.sha1(data).hexdigest()[:16]
+        if key not in self.entries:
+            try:
+                image = load_image(data, name=name)
+                entry = Upload(name, None, *image.size)
+                del image
+            except BgappError as error:
+                entry = Upload(name, str(error).removeprefix(f"{name}: "))
+            if entry.error is None:
+                (self.folder / key).write_bytes(data)
+            self.entries[key] = entry
+            self._save()
+        return key
+
+    def remove(self, key: str) -> None:
+        self.entries.pop(key, None)
+        (self.folder / key).unlink(missing_ok=True)
+        self._save()
+
+    def photos(self) -> list[Photo]:
+        return [Photo(key, entry.name) for key, entry in self.entries.items() if entry.error is None]
+
+    def problems(self) -> list[tuple[str, str, str]]:
+        """(key, file name, reason) of every refused file."""
+        return [(key, entry.name, entry.error) for key, entry in self.entries.items() if entry.error is not None]
+
+    def data(self, key: str) -> bytes:
+        return (self.folder / key).read_bytes()
+
+
+def sweep_old_sessions(now: float | None = None) -> None:
+    """Delete session folders nobody touched for ``SESSION_TTL_S`` (their photos and index)."""
+    now = now or time.time()
+    if not SESSION_ROOT.exists():
+        return
+    for folder in SESSION_ROOT.iterdir():
+        try:
+            if folder.is_dir() and now - folder.stat().st_mtime > SESSION_TTL_S:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def session_store() -> SessionStore:
+    """This browser session's store; its token lives in the address, so a reload finds it again."""
+    store = st.session_state.get("_photo_store")
+    if store is None:
+        token = str(st.query_params.get("s", ""))
+        if not token.isalnum() or len(token) < 16:  # never a path from the address bar, only our tokens
+            token = secrets.token_hex(16)
+            st.query_params["s"] = token
+            sweep_old_sessions()
+        store = SessionStore(SESSION_ROOT / token)
+        st.session_state["_photo_store"] = store
+    if st.query_params.get("s") != store.folder.name:
+        st.query_params["s"] = store.folder.name  # a page change clears the address's parameters: put it back
+    store.folder.touch(exist_ok=True)
+    return store
+
+
+def _bounded(name: str, limit: int) -> OrderedDict:
+    cache = st.session_state.get(name)
+    if cache is None:
+        cache = st.session_state[name] = OrderedDict()
+    while len(cache) > limit:
+        cache.popitem(last=False)
+    return cache
+
+
+def photo_image(photo: Photo) -> LoadedImage:
+    """The photo's pixels: samples from the render cache, uploads decoded from this session's store
+    (the last ``DECODED_PER_SESSION`` kept)."""
+    if photo.kind == "sample":
+        return _sample(photo.key)[0]
+    cache = _bounded("_decoded", DECODED_PER_SESSION)
+    if photo.key in cache:
+        cache.move_to_end(photo.key)
+        return cache[photo.key]
+    image = load_image(session_store().data(photo.key), name=photo.name)
+    cache[photo.key] = image
+    _bounded("_decoded", DECODED_PER_SESSION)
+    return image
+
+
+def photo_truth(photo: Photo) -> np.ndarray | None:
+    """The exact mask, known for the rendered samples only."""
+    return _sample(photo.key)[1] if photo.kind == "sample" else None
+
+
+def working_copy(photo: Photo, work_size: int) -> np.ndarray:
+    """The photo at the working size, kept for the last few photos of this session so a slider move
+    does not shrink a 24 MP photo again; exactly the copy the full-resolution download segments."""
+    cache = _bounded("_working", WORKING_PER_SESSION)
+    key = (photo.key, work_size)
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    copy = resize_longer_side(photo_image(photo).rgb, work_size)
+    cache[key] = copy
+    _bounded("_working", WORKING_PER_SESSION)
+    return copy
