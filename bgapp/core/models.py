@@ -24,7 +24,7 @@ class ModelConfig:
     size: int = 160
     width: float = 1.0
     decoder: tuple[int, ...] = (96, 64, 40, 24)
-    pretrained: str = ""  # "imagenet": the encoder starts from ImageNet weights (see deep/effnet.py)
+    pretrained: str = ""  # "imagenet": the encoder starts from ImageNet weights (see lab/effnet.py)
 
     def to_json(self) -> dict:
         return asdict(self)

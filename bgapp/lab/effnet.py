@@ -18,7 +18,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import keras
+from bgapp.lab.quiet import import_tensorflow
+
+import_tensorflow()
+import keras  # noqa: E402 - after TensorFlow's quiet start
 import numpy as np
 from keras import layers
 

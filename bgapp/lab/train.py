@@ -1,6 +1,6 @@
 """Training a named U-Net on labelled photo sets (``python -m bgapp train``).
 
-Any layout ``deep/data.py`` reads (Oxford-IIIT Pet trimaps, DUTS masks, images/ + masks/ folders),
+Any layout ``lab/datasets.py`` reads (Oxford-IIIT Pet trimaps, DUTS masks, images/ + masks/ folders),
 several at once with ``--mix``. Recipe (the same for every encoder, so the encoders are what is compared):
 - trainval is split into train and a seeded validation part (``val_fraction``); test is never read;
 - photos and trimaps are decoded once and kept in memory as uint8 at 1.25x the input size, so the
@@ -104,8 +104,10 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
         raise BgappError("no usable training or validation photos left")
     progress(f"decoded in {time.perf_counter() - start:.1f} s")
 
+    from bgapp.lab.quiet import import_tensorflow
+
+    tf = import_tensorflow()
     import keras
-    import tensorflow as tf
 
     from bgapp.lab.unet import build_unet
 

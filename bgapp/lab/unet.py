@@ -15,9 +15,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-import keras
 import numpy as np
-from keras import layers
+
+from bgapp.lab.quiet import import_tensorflow
+
+import_tensorflow()
+import keras  # noqa: E402 - after TensorFlow's quiet start
+from keras import layers  # noqa: E402
 
 from bgapp.core.errors import ModelUnavailableError
 from bgapp.core.models import ModelConfig

@@ -1,0 +1,111 @@
+"""What a slider move costs in the studio, beyond the method's own time, with few or many photos in
+the session: start the real server, upload ``--photos`` photos in headless Chromium, then move a
+slider ``--moves`` times with the keyboard and time each redraw (from the key press until the
+preview caption shows a new time). The method's own time is read from that caption, so the
+overhead is what the page adds: the rerun, the clean-up, three previews drawn and sent.
+
+    python scripts/studio_slider_timing.py --photos 1 25
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import statistics
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scripts.studio_memory import FLAGS, IDLE, SHOWN, make_photos, wait_until_shown  # noqa: E402
+
+CAPTION = """() => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+    .map(c => c.innerText).find(t => t.includes('ms for the preview')) || ''"""
+
+
+def measure(url: str, chromium: str, photos: list[Path], moves: int, method: str) -> tuple[list[float], list[float]]:
+    """(wall ms per redraw, the method's own ms per redraw) after uploading ``photos``."""
+    from playwright.sync_api import sync_playwright
+
+    walls, own = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.wait_for_function(SHOWN, timeout=180_000)
+        for photo in photos:
+            page.locator('[data-testid="stFileUploaderDropzoneInput"]').last.set_input_files(str(photo))
+            wait_until_shown(page, photo.name)
+            page.wait_for_function(SHOWN, timeout=180_000)
+            page.wait_for_function(IDLE, timeout=180_000)
+            page.wait_for_timeout(2000)
+        box = page.locator('input[aria-label="Method"]')
+        box.click()
+        page.get_by_role("option", name=re.compile(rf"^{re.escape(method)} ")).click()
+        page.wait_for_function(IDLE, timeout=180_000)
+        page.wait_for_timeout(2000)
+        slider = page.get_by_role("slider").first  # the method's first numeric setting
+        for move in range(moves):
+            before = page.evaluate(CAPTION)
+            slider.focus()
+            start = time.perf_counter()
+            slider.press("ArrowRight" if move % 2 == 0 else "ArrowLeft")
+            page.wait_for_function(f"() => ({CAPTION})() !== {before!r}", timeout=60_000)
+            page.wait_for_function(SHOWN, timeout=60_000)
+            walls.append((time.perf_counter() - start) * 1000.0)
+            own.append(float(re.search(r"(\d+) ms for the preview", page.evaluate(CAPTION)).group(1)))
+            page.wait_for_timeout(300)
+        browser.close()
+    return walls, own
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", type=int, nargs="+", default=[1, 25])
+    parser.add_argument("--moves", type=int, default=10)
+    parser.add_argument("--method", default="threshold")
+    args = parser.parse_args()
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        print("needs the system Chromium (apt-get install chromium)", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="bgapp-slider-"))
+    photos = make_photos(work, max(args.photos))
+    try:
+        for count in args.photos:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
+                                       str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
+                                      cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            url = f"http://127.0.0.1:{port}"
+            try:
+                while True:
+                    try:
+                        if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                            break
+                    except OSError:
+                        time.sleep(0.2)
+                walls, own = measure(url, chromium, photos[:count], args.moves, args.method)
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+            extra = [w - o for w, o in zip(walls, own)]
+            print(f"{count:>3} photo(s) in the session, {args.method}: redraw median {statistics.median(walls):.0f} ms "
+                  f"(method {statistics.median(own):.0f} ms, page {statistics.median(extra):.0f} ms beyond it; "
+                  f"worst {max(extra):.0f} ms beyond) over {len(walls)} moves", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
