@@ -8,70 +8,38 @@ drawn (Streamlit's loading skeleton gone). Prints one line per run; nothing is t
 from __future__ import annotations
 
 import argparse
-import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
-READY = """() => !document.querySelector('[data-testid="stAppSkeleton"]')
-    && [...document.querySelectorAll('[data-testid="stImage"] img')].filter(i => i.complete && i.naturalWidth > 0).length >= 3"""
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts._studio import FLAGS, SHOWN, chromium, studio_server  # noqa: E402
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def one_run(chromium: str) -> tuple[float, float]:
+def one_run(browser_path: str) -> tuple[float, float]:
     """(seconds from launch to the health check answering, seconds from then to the first cut-out)."""
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    start = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-                               "--server.address", "127.0.0.1", "--server.headless", "true"],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.05)
-            if time.perf_counter() - start > 120:
-                raise SystemExit("the server did not answer within 120 s")
+    with studio_server() as (url, _, up):
         answered = time.perf_counter()
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=FLAGS)
+            browser = p.chromium.launch(executable_path=browser_path, headless=True, args=FLAGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url)
-            page.wait_for_function(READY, timeout=120_000)
-            shown = time.perf_counter()
+            page.wait_for_function(SHOWN, timeout=120_000)
+            shown = time.perf_counter() - answered
             browser.close()
-        return answered - start, shown - answered
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    return up, shown
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        print("needs the system Chromium (apt-get install chromium)", file=sys.stderr)
-        return 2
+    browser_path = chromium()
     for run in range(1, args.runs + 1):
-        up, first = one_run(chromium)
+        up, first = one_run(browser_path)
         print(f"run {run}: server answering after {up:.1f} s; first cut-out {first:.1f} s later", flush=True)
     return 0
 

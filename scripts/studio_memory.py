@@ -14,25 +14,16 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts._studio import FLAGS, IDLE, SHOWN, chromium, studio_server  # noqa: E402
+
 SIZES = ((4000, 3000), (4896, 3264), (6000, 4000))  # 12, 16 and 24 MP
-SHOWN = """() => !document.querySelector('[data-testid="stAppSkeleton"]')
-    && [...document.querySelectorAll('[data-testid="stImage"] img')].filter(i => i.complete && i.naturalWidth > 0).length >= 3"""
-
-
-IDLE = """() => !document.querySelector('[data-testid="stStatusWidget"]')"""
-
 
 def rss_mb(pid: int) -> float:
     """Resident memory of the server process, MB."""
@@ -78,62 +69,50 @@ def main() -> int:
     parser.add_argument("--photos", type=int, default=25)
     parser.add_argument("--settle", type=int, default=75, help="seconds to wait after the last browser closes")
     args = parser.parse_args()
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        print("needs the system Chromium (apt-get install chromium)", file=sys.stderr)
-        return 2
-    from playwright.sync_api import sync_playwright
-
+    browser_path = chromium()
     work = Path(tempfile.mkdtemp(prefix="bgapp-memory-"))
     print(f"rendering {args.photos} photos of 12-24 MP...", flush=True)
     photos = make_photos(work, args.photos)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-                               "--server.address", "127.0.0.1", "--server.headless", "true"],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
     try:
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.2)
-        print(f"{'step':<34} {'server RSS MB':>14}", flush=True)
-        print(f"{'server started':<34} {rss_mb(server.pid):>14.0f}", flush=True)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=FLAGS)
-            baseline = None
-            for run in range(1, args.passes + 1):
-                context = browser.new_context(viewport={"width": 1400, "height": 1000})
-                page = context.new_page()
-                page.goto(url)
-                page.wait_for_function(SHOWN, timeout=180_000)
-                if baseline is None:
-                    baseline = rss_mb(server.pid)
-                    print(f"{'first page shown':<34} {baseline:>14.0f}", flush=True)
-                for index, photo in enumerate(photos, start=1):
-                    page.locator('[data-testid="stFileUploaderDropzoneInput"]').last.set_input_files(str(photo))
-                    wait_until_shown(page, photo.name)
-                    page.wait_for_function(SHOWN, timeout=180_000)
-                    page.wait_for_function(IDLE, timeout=180_000)
-                    page.wait_for_timeout(2000)  # the rerun after an upload replaces the uploader: let it land
-                    if index % 5 == 0 or index == len(photos):
-                        print(f"{f'pass {run}: {index} uploads':<34} {rss_mb(server.pid):>14.0f}", flush=True)
-                context.close()
-                print(f"{f'pass {run}: browser session closed':<34} {rss_mb(server.pid):>14.0f}", flush=True)
-            browser.close()
-        time.sleep(args.settle)
-        final = rss_mb(server.pid)
-        print(f"{f'{args.settle} s after the last session':<34} {final:>14.0f}", flush=True)
-        print(f"growth over the first page: {final - baseline:+.0f} MB")
+        with studio_server() as (url, server, _):
+            measure(url, server, browser_path, photos, args)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def measure(url: str, server, browser_path: str, photos: list[Path], args: argparse.Namespace) -> None:
+    """The passes, with the server's RSS printed per step."""
+    from playwright.sync_api import sync_playwright
+
+    print(f"{'step':<34} {'server RSS MB':>14}", flush=True)
+    print(f"{'server started':<34} {rss_mb(server.pid):>14.0f}", flush=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=browser_path, headless=True, args=FLAGS)
+        baseline = None
+        for run in range(1, args.passes + 1):
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            page.goto(url)
+            page.wait_for_function(SHOWN, timeout=180_000)
+            if baseline is None:
+                baseline = rss_mb(server.pid)
+                print(f"{'first page shown':<34} {baseline:>14.0f}", flush=True)
+            for index, photo in enumerate(photos, start=1):
+                page.locator('[data-testid="stFileUploaderDropzoneInput"]').last.set_input_files(str(photo))
+                wait_until_shown(page, photo.name)
+                page.wait_for_function(SHOWN, timeout=180_000)
+                page.wait_for_function(IDLE, timeout=180_000)
+                page.wait_for_timeout(2000)  # the rerun after an upload replaces the uploader: let it land
+                if index % 5 == 0 or index == len(photos):
+                    print(f"{f'pass {run}: {index} uploads':<34} {rss_mb(server.pid):>14.0f}", flush=True)
+            context.close()
+            print(f"{f'pass {run}: browser session closed':<34} {rss_mb(server.pid):>14.0f}", flush=True)
+        browser.close()
+    time.sleep(args.settle)
+    final = rss_mb(server.pid)
+    print(f"{f'{args.settle} s after the last session':<34} {final:>14.0f}", flush=True)
+    print(f"growth over the first page: {final - baseline:+.0f} MB")
 
 
 if __name__ == "__main__":

@@ -13,30 +13,27 @@ import argparse
 import re
 import shutil
 import statistics
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.studio_memory import FLAGS, IDLE, SHOWN, make_photos, wait_until_shown  # noqa: E402
+from scripts._studio import FLAGS, IDLE, SHOWN, chromium, studio_server  # noqa: E402
+from scripts.studio_memory import make_photos, wait_until_shown  # noqa: E402
 
 CAPTION = """() => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
     .map(c => c.innerText).find(t => t.includes('ms for the preview')) || ''"""
 
 
-def measure(url: str, chromium: str, photos: list[Path], moves: int, method: str) -> tuple[list[float], list[float]]:
+def measure(url: str, browser_path: str, photos: list[Path], moves: int, method: str) -> tuple[list[float], list[float]]:
     """(wall ms per redraw, the method's own ms per redraw) after uploading ``photos``."""
     from playwright.sync_api import sync_playwright
 
     walls, own = [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=FLAGS)
+        browser = p.chromium.launch(executable_path=browser_path, headless=True, args=FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
         page.wait_for_function(SHOWN, timeout=180_000)
@@ -72,32 +69,13 @@ def main() -> int:
     parser.add_argument("--moves", type=int, default=10)
     parser.add_argument("--method", default="threshold")
     args = parser.parse_args()
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        print("needs the system Chromium (apt-get install chromium)", file=sys.stderr)
-        return 2
+    browser_path = chromium()
     work = Path(tempfile.mkdtemp(prefix="bgapp-slider-"))
     photos = make_photos(work, max(args.photos))
     try:
         for count in args.photos:
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", 0))
-                port = sock.getsockname()[1]
-            server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
-                                       str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
-                                      cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            url = f"http://127.0.0.1:{port}"
-            try:
-                while True:
-                    try:
-                        if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                            break
-                    except OSError:
-                        time.sleep(0.2)
-                walls, own = measure(url, chromium, photos[:count], args.moves, args.method)
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
+            with studio_server() as (url, _, _):
+                walls, own = measure(url, browser_path, photos[:count], args.moves, args.method)
             extra = [w - o for w, o in zip(walls, own)]
             print(f"{count:>3} photo(s) in the session, {args.method}: redraw median {statistics.median(walls):.0f} ms "
                   f"(method {statistics.median(own):.0f} ms, page {statistics.median(extra):.0f} ms beyond it; "
