@@ -143,3 +143,14 @@ def test_train_loader_reports_and_skips_a_bad_pair(tmp_path):
     assert kept == [n for n in names if not n.endswith("002")] and images.shape == (4, 32, 32, 3)
     assert images.dtype == np.uint8 and set(np.unique(labels)) <= {0, 1, 2}
     assert len(problems) == 1 and "duts-tr_002" in problems[0]
+
+
+def test_make_scenes_takes_its_real_objects_from_a_duts_folder(tmp_path):
+    root = write_duts(tmp_path / "duts", train=3, test=1)
+    out = tmp_path / "scenes"
+    assert main(["make-scenes", "--out", str(out), "--count", "3", "--seed", "5", "--objects", str(root),
+                 "--size", "96x72"]) == 0
+    names = dataset.read_split(out, "trainval")
+    assert len(names) == 3
+    rgb, trimap = dataset.load_example(out, names[0])
+    assert rgb.shape == (72, 96, 3) and set(np.unique(trimap)) <= {1, 2, 3}

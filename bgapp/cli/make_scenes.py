@@ -25,7 +25,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", required=True, type=int, help="the same seed gives the same scenes")
     parser.add_argument("--split", default="trainval", choices=("trainval", "test"),
                         help="which list to write, and which Pet split to take pets from (default trainval)")
-    parser.add_argument("--pets", type=Path, default=None, help="Oxford-IIIT Pet folder (optional)")
+    parser.add_argument("--pets", "--objects", dest="pets", type=Path, default=None,
+                        help="labelled photos to cut real objects (and backgrounds) from: an Oxford-IIIT Pet, "
+                             "DUTS or images/ + masks/ folder (optional; its split of the same name is used)")
     parser.add_argument("--size", default="384x288", help="WIDTHxHEIGHT of each scene (default 384x288)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing list of this split")
     parser.set_defaults(handler=_cmd_make_scenes)
