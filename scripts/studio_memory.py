@@ -103,7 +103,7 @@ def measure(url: str, server, browser_path: str, photos: list[Path], args: argpa
                 wait_until_shown(page, photo.name)
                 page.wait_for_function(SHOWN, timeout=180_000)
                 page.wait_for_function(IDLE, timeout=180_000)
-                page.wait_for_timeout(2000)  # the rerun after an upload replaces the uploader: let it land
+                page.wait_for_timeout(300)
                 if index % 5 == 0 or index == len(photos):
                     print(f"{f'pass {run}: {index} uploads':<34} {rss_mb(server.pid):>14.0f}", flush=True)
             context.close()

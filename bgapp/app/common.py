@@ -20,7 +20,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import streamlit as st
 
-from bgapp.app.photos import Photo, photo_image, photo_truth, sample_photos, session_store, working_copy
+from bgapp.app.photos import (Photo, decoded_cache, photo_image, photo_truth, sample_photos, session_store,
+                              working_copy)
 from bgapp.core.compose import compose_on_checkerboard
 from bgapp.core.errors import BgappError
 from bgapp.core.export import EXPORT_PARAMS, PRESET_HELP, export_settings, frame, suffix
@@ -68,20 +69,20 @@ def photo_sidebar() -> list[Photo]:
     photos to work on: the seller's own first; the samples step aside once there are any."""
     store = session_store()
     st.sidebar.header("Photos")
-    round_ = st.session_state.get("_upload_round", 0)
     files = st.sidebar.file_uploader(
-        "Upload product photos", type=None, accept_multiple_files=True, key=f"uploads-{round_}",
+        "Upload product photos", type=None, accept_multiple_files=True, key="uploads",
         help=f"{SUPPORTED}. Your photos stay in this browser session (on this server) only.")
-    if files:
+    ingested: set[str] = st.session_state.setdefault("_ingested", set())
+    fresh = [file for file in files or [] if file.file_id not in ingested]
+    if fresh:  # each file once: the uploader keeps listing it, the store keeps it across pages
         had_photos = bool(store.photos())
-        keys = [store.add(file.name, file.getvalue()) for file in files]
+        keys = [store.add(file.name, file.getvalue(), decoded_cache()) for file in fresh]
+        ingested.update(file.file_id for file in fresh)
         good = [key for key in keys if store.entries[key].error is None]
         if good:
             st.session_state["_selected_photo"] = good[-1]  # the photo just uploaded is the one shown
             if not had_photos:
                 st.session_state["show_samples"] = False  # samples step aside (still one click away)
-        st.session_state["_upload_round"] = round_ + 1  # a fresh, empty uploader; the photos are kept
-        st.rerun()
     for key, name, reason in store.problems():
         box = st.sidebar.container(border=True)
         box.markdown(f":red[**{name}** was not added:] {reason}")

@@ -24,6 +24,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import MutableMapping
 
 import numpy as np
 import streamlit as st
@@ -104,14 +105,16 @@ class SessionStore:
         tmp.write_text(json.dumps({k: vars(v) for k, v in self.entries.items()}))
         tmp.replace(self.folder / "index.json")
 
-    def add(self, name: str, data: bytes) -> str:
-        """Keep one uploaded file (the same content twice is kept once); checks that it decodes."""
+    def add(self, name: str, data: bytes, decoded: MutableMapping[str, LoadedImage] | None = None) -> str:
+        """Keep one uploaded file (the same content twice is kept once); checks that it decodes, and
+        hands the decoded photo to ``decoded`` (a cache) so it is not decoded twice."""
         key = hashlib.sha1(data).hexdigest()[:16]
         if key not in self.entries:
             try:
                 image = load_image(data, name=name)
                 entry = Upload(name, None, *image.size)
-                del image
+                if decoded is not None:
+                    decoded[key] = image
             except BgappError as error:
                 entry = Upload(name, str(error).removeprefix(f"{name}: "))
             if entry.error is None:
@@ -173,6 +176,11 @@ def _bounded(name: str, limit: int) -> OrderedDict:
     while len(cache) > limit:
         cache.popitem(last=False)
     return cache
+
+
+def decoded_cache() -> OrderedDict:
+    """This session's decoded photos (the last ``DECODED_PER_SESSION``)."""
+    return _bounded("_decoded", DECODED_PER_SESSION)
 
 
 def photo_image(photo: Photo) -> LoadedImage:
