@@ -38,22 +38,31 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGES: dict[str, Any] = {}  # url path -> st.Page, filled by streamlit_app.py (for "open in the Studio")
 
 
-def _return_freed_memory_to_the_system() -> None:
-    """glibc keeps freed blocks below a moving threshold in its heap, so a server that decoded a few
-    24 MP photos looks as big afterwards as at its peak. A fixed 1 MB mmap threshold hands every large
-    array back to the system when it is freed (Linux only; elsewhere nothing happens)."""
+def _libc():
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        pass
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (macOS, Windows, musl): nothing to tune
+        return None
 
 
-_return_freed_memory_to_the_system()
+_LIBC = _libc()
+if _LIBC is not None:
+    # glibc keeps freed blocks below a moving threshold in its heap, so a server that decoded a few
+    # 24 MP photos looks as big afterwards as at its peak. A fixed 1 MB mmap threshold hands every
+    # large array back to the system when it is freed.
+    _LIBC.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+
+
+def release_memory() -> None:
+    """Give the heap's free pages back to the system (cheap; called once per page run), so memory
+    freed by closed sessions shows up as a smaller server, not as a heap that never shrinks."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 def show_errors(action: Callable[[], None]) -> None:
     """Run a page; a user-caused error becomes its one-line message, anything else a short apology, never a traceback."""
+    release_memory()
     try:
         action()
     except BgappError as error:
@@ -217,6 +226,7 @@ class PreviewResult:
     milliseconds: float
     iou: float | None
     device: str | None = None  # what ran a network ("CPU", "GPU (CUDA)"); None for classical methods
+    size: tuple[int, int] = (0, 0)  # the photo's full (width, height)
 
 
 def preview(photo: Photo, settings: Settings, side: int = PREVIEW_SIDE) -> PreviewResult:
@@ -224,19 +234,19 @@ def preview(photo: Photo, settings: Settings, side: int = PREVIEW_SIDE) -> Previ
     kernel size means the same in both), shown at most ``side`` px, with its time and the IoU against
     the exact mask when it is known."""
     loaded = settings.method.prepare(settings.method_params)  # a network loads once, outside the timing
-    work = working_copy(photo, int(settings.step_params["work_size"]))
+    working = working_copy(photo, int(settings.step_params["work_size"]))
+    work = working.rgb
     start = time.perf_counter()
     _, mask, _ = segment_working(work, settings)
     milliseconds = (time.perf_counter() - start) * 1000.0
     small = resize_longer_side(work, side)
     mask = resize_mask(mask, small.shape[:2])
-    image = photo_image(photo)
-    if image.alpha is not None:
-        mask = mask * resize_mask(image.alpha, small.shape[:2])
+    if working.alpha is not None:
+        mask = mask * resize_mask(working.alpha, small.shape[:2])
     truth = photo_truth(photo)
     iou = None if truth is None else binary_scores(mask, resize_mask(truth, small.shape[:2]))["iou"]
     return PreviewResult(small, mask, compose_on_checkerboard(small, mask), milliseconds, iou,
-                         getattr(loaded, "device", None))
+                         getattr(loaded, "device", None), working.size)
 
 
 def full_resolution(photo: Photo, settings: Settings, export: Mapping[str, ParamValue] | str = "transparent",

@@ -4,8 +4,9 @@ per-session caches of decoded pixels, all bounded.
 Why on disk: a 24 MP photo is 5-10 MB as a JPEG but 72 MB decoded; a seller with 25 uploads would
 hold 1.8 GB of pixels in the server if uploads lived decoded in memory (the earlier studio kept
 ~90 MB per upload in a cache shared by every session and never gave it back). Here the uploaded
-bytes go to a folder of the session's own under the system's temp folder, at most two photos are
-decoded at a time per session, and the working copies the previews run on are bounded too.
+bytes go to a folder of the session's own under the system's temp folder, a session keeps no photo
+decoded at full size (only the few working copies the previews run on, a few MB each), and a
+download decodes its photo when it is clicked.
 
 The folder is named by a random token in the page's address (``?s=...``), so a page reload finds
 the same photos; anyone with that address could see them, as with any share link, and folders
@@ -30,12 +31,11 @@ import numpy as np
 import streamlit as st
 
 from bgapp.core.errors import BgappError
-from bgapp.core.images import LoadedImage, load_image, resize_longer_side
+from bgapp.core.images import LoadedImage, load_image, resize_longer_side, resize_mask
 
 SESSION_ROOT = Path(tempfile.gettempdir()) / "bgapp-sessions"
 SESSION_TTL_S = 6 * 3600
-DECODED_PER_SESSION = 2  # full-resolution photos kept decoded per session (up to 72 MB each at 24 MP)
-WORKING_PER_SESSION = 4  # working copies (<= 2048 px, <= 12 MB each) per session
+WORKING_PER_SESSION = 4  # working copies (<= 2048 px, <= 12 MB each; 2.4 MB at the default 1024) per session
 THUMB_SIDE = 320
 
 SAMPLES = (  # (seed, background, product, pale): rendered by bgapp.lab.synth, exact masks known
@@ -179,23 +179,18 @@ def _bounded(name: str, limit: int) -> OrderedDict:
 
 
 def decoded_cache() -> OrderedDict:
-    """This session's decoded photos (the last ``DECODED_PER_SESSION``)."""
-    return _bounded("_decoded", DECODED_PER_SESSION)
+    """A one-photo hand-over: the decode that checked an upload serves its first preview, then goes."""
+    return _bounded("_decoded", 1)
 
 
 def photo_image(photo: Photo) -> LoadedImage:
-    """The photo's pixels: samples from the render cache, uploads decoded from this session's store
-    (the last ``DECODED_PER_SESSION`` kept)."""
+    """The photo's full-resolution pixels: samples from the render cache; uploads decoded from this
+    session's store each time (a download, or a new working size) and not kept, because a session
+    holding 24 MP photos decoded is what made the server grow by ~150 MB per visitor."""
     if photo.kind == "sample":
         return _sample(photo.key)[0]
-    cache = _bounded("_decoded", DECODED_PER_SESSION)
-    if photo.key in cache:
-        cache.move_to_end(photo.key)
-        return cache[photo.key]
-    image = load_image(session_store().data(photo.key), name=photo.name)
-    cache[photo.key] = image
-    _bounded("_decoded", DECODED_PER_SESSION)
-    return image
+    handed = st.session_state.get("_decoded", {}).pop(photo.key, None)
+    return handed if handed is not None else load_image(session_store().data(photo.key), name=photo.name)
 
 
 def photo_truth(photo: Photo) -> np.ndarray | None:
@@ -203,15 +198,29 @@ def photo_truth(photo: Photo) -> np.ndarray | None:
     return _sample(photo.key)[1] if photo.kind == "sample" else None
 
 
-def working_copy(photo: Photo, work_size: int) -> np.ndarray:
+@dataclass(frozen=True)
+class Working:
+    """What the live preview needs of a photo: the working copy, the input's alpha at that size
+    (None when the photo is opaque) and the photo's full size. At most 2048 px: a few MB."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    size: tuple[int, int]
+
+
+def working_copy(photo: Photo, work_size: int) -> Working:
     """The photo at the working size, kept for the last few photos of this session so a slider move
-    does not shrink a 24 MP photo again; exactly the copy the full-resolution download segments."""
+    neither decodes nor shrinks a 24 MP photo again; exactly the copy the full-resolution download
+    segments."""
     cache = _bounded("_working", WORKING_PER_SESSION)
     key = (photo.key, work_size)
     if key in cache:
         cache.move_to_end(key)
         return cache[key]
-    copy = resize_longer_side(photo_image(photo).rgb, work_size)
-    cache[key] = copy
+    image = photo_image(photo)
+    rgb = resize_longer_side(image.rgb, work_size)
+    alpha = None if image.alpha is None else resize_mask(image.alpha, rgb.shape[:2])
+    cache[key] = Working(rgb, alpha, image.size)
+    del image
     _bounded("_working", WORKING_PER_SESSION)
-    return copy
+    return cache[key]

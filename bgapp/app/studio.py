@@ -11,7 +11,7 @@ import streamlit as st
 
 from bgapp.app.common import (download_name, export_preview, export_widgets, full_resolution_file, method_picker,
                               photo_picker, photo_sidebar, preview, settings_widgets, show_errors, zip_of_results)
-from bgapp.app.photos import Photo, photo_image
+from bgapp.app.photos import Photo
 from bgapp.core.compose import mask_image
 from bgapp.core.errors import BgappError
 from bgapp.core.export import suffix
@@ -45,7 +45,7 @@ def _tuning(photo: Photo, method: Method, photos: tuple[Photo, ...]) -> None:
 
     with st.spinner(f"Running {method.name}..."):
         result = preview(photo, settings)
-    width, height = photo_image(photo).size
+    width, height = result.size
     summary = f"{method.name}: {result.milliseconds:.0f} ms for the preview"
     if result.device:
         summary += f" (network on the {result.device})"
