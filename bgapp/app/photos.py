@@ -70,14 +70,34 @@ def sample_photos() -> tuple[Photo, ...]:
                  for seed, background, product, pale in SAMPLES)
 
 
+SAMPLE_CACHE = Path.home() / ".cache" / "bgapp" / "samples"
+
+
 @lru_cache(maxsize=len(SAMPLES))
 def _sample(key: str) -> tuple[LoadedImage, np.ndarray]:
+    """(photo, exact mask) of one sample. Rendering one takes ~2.5 s, so the result is kept in the
+    user's cache folder, named by a hash of the renderer's source: a later server start (or a second
+    server) reads it in milliseconds, and a change to the renderer renders afresh."""
     from bgapp.lab import synth
 
     seed, background, product, pale = next(s for s in SAMPLES if f"sample-{s[0]}" == key)
-    scene = synth.render_scene(seed, (1200, 900), background, product, pale=pale)
     label = f"sample: {'pale ' if pale else ''}{product} on {background}"
-    return LoadedImage(rgb=scene.rgb, alpha=None, name=label, mode="RGB"), scene.mask
+    version = hashlib.sha1(Path(synth.__file__).read_bytes()).hexdigest()[:12]
+    cached = SAMPLE_CACHE / f"{key}-{version}.npz"
+    try:
+        with np.load(cached) as stored:
+            rgb, mask = stored["rgb"], stored["mask"].astype(np.float32)
+    except (OSError, KeyError, ValueError):
+        scene = synth.render_scene(seed, (1200, 900), background, product, pale=pale)
+        rgb, mask = scene.rgb, scene.mask
+        try:
+            SAMPLE_CACHE.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(".tmp.npz")
+            np.savez(tmp, rgb=rgb, mask=mask.astype(np.float16))
+            tmp.replace(cached)
+        except OSError:
+            pass  # a read-only home: render each time, nothing lost
+    return LoadedImage(rgb=rgb, alpha=None, name=label, mode="RGB"), mask
 
 
 # --- the session's uploads ------------------------------------------------------------------------
