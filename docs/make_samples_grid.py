@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from bgapp.core.compose import compose_on_checkerboard
 from bgapp.lab.metrics import binary_scores
 from bgapp.core.pipeline import cut_out, resolve_settings
-from bgapp.app.common import sample_photos
+from bgapp.app.photos import photo_image, photo_truth, sample_photos
 
 OUT = Path(__file__).resolve().parent / "samples-grid.png"
 TILE = (240, 180)
@@ -26,7 +26,7 @@ def main(methods: list[str]) -> None:
     sheet = Image.new("RGB", (label_w + TILE[0] * len(photos), (TILE[1] + 18) * (len(methods) + 1)), "white")
     draw = ImageDraw.Draw(sheet)
     for col, photo in enumerate(photos):
-        sheet.paste(Image.fromarray(cv2.resize(photo.image.rgb, TILE, interpolation=cv2.INTER_AREA)),
+        sheet.paste(Image.fromarray(cv2.resize(photo_image(photo).rgb, TILE, interpolation=cv2.INTER_AREA)),
                     (label_w + col * TILE[0], 18))
         draw.text((label_w + col * TILE[0] + 4, 3), photo.name.replace("sample: ", ""), fill=(0, 0, 0))
     draw.text((4, 90), "photo", fill=(0, 0, 0))
@@ -35,8 +35,8 @@ def main(methods: list[str]) -> None:
         draw.text((4, top + 90), method, fill=(0, 0, 0))
         settings = resolve_settings(method)
         for col, photo in enumerate(photos):
-            result = cut_out(photo.image, settings)
-            iou = binary_scores(result.alpha, photo.truth)["iou"]
+            result = cut_out(photo_image(photo), settings)
+            iou = binary_scores(result.alpha, photo_truth(photo))["iou"]
             small_rgb = cv2.resize(result.colours, TILE, interpolation=cv2.INTER_AREA)
             small_alpha = cv2.resize(result.alpha, TILE, interpolation=cv2.INTER_AREA)
             sheet.paste(Image.fromarray(compose_on_checkerboard(small_rgb, small_alpha)),
