@@ -1,5 +1,8 @@
 """The U-Net side: builders, the dataset reader, one training step, export/load, inference, evaluate.
 
+Tests that import TensorFlow (building, training, exporting networks) are in the slow tier: the
+fast tier runs the shipped networks on ONNX Runtime only, as users do.
+
 Everything runs on tiny synthetic images written in the Oxford-IIIT Pet layout; no test needs
 ../shared, and none trains beyond a step or two (CI never trains a real model).
 """
@@ -20,9 +23,6 @@ from bgapp.cli import main
 from bgapp.lab import datasets as dataset
 from bgapp.core.models import PRESETS, ModelConfig, model_files
 from bgapp.lab.metrics import binary_scores, trimap_accuracy
-
-pytest.importorskip("tensorflow")
-
 
 def write_tiny_dataset(root: Path, count: int = 6, size: tuple[int, int] = (96, 72)) -> Path:
     return dataset.write_synthetic_dataset(root, count, size, test_count=2)
@@ -75,8 +75,10 @@ def test_metrics_on_hand_made_masks():
     assert trimap_accuracy(predicted, trimap) == pytest.approx(0.95)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_builds_small_with_softmax_output(name):
+    pytest.importorskip("tensorflow")
     from bgapp.lab.unet import build_unet
 
     config = ModelConfig(**{**PRESETS[name].to_json(), "size": 64, "decoder": PRESETS[name].decoder})
@@ -87,7 +89,9 @@ def test_every_preset_builds_small_with_softmax_output(name):
     np.testing.assert_allclose(out.sum(-1), 1.0, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_size_must_be_a_multiple_of_32():
+    pytest.importorskip("tensorflow")
     from bgapp.lab.unet import build_unet
 
     with pytest.raises(ValueError, match="multiple of 32"):
@@ -96,6 +100,7 @@ def test_size_must_be_a_multiple_of_32():
 
 @pytest.mark.slow
 def test_train_a_step_resume_export_and_segment(tmp_path, monkeypatch):
+    pytest.importorskip("tensorflow")
     root = write_tiny_dataset(tmp_path / "set")
     out = tmp_path / "weights"
     args = ["train", "--model", "unet-plain", "--data", str(root), "--epochs", "1", "--size", "64",
@@ -174,9 +179,10 @@ def test_onnx_export_equals_the_keras_network(name, tmp_path):
         assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-4
 
 
+@pytest.mark.slow
 def test_mix_draws_each_folder_by_its_weight():
     """--mix: a small folder weighted 3:1 against a large one fills about three quarters of the batches."""
-    import tensorflow as tf
+    tf = pytest.importorskip("tensorflow")
 
     from bgapp.lab.train import _augmented
 
@@ -258,6 +264,7 @@ def test_committed_weights_segment_a_photo(name):
 
 
 @pytest.mark.dataset
+@pytest.mark.slow
 def test_every_pet_example_loads_with_a_matching_trimap(pet_data):
     for split in ("trainval", "test"):
         for name in dataset.read_split(pet_data, split):
@@ -278,7 +285,7 @@ def test_pretrained_model_on_real_pet_photos(pet_data):
 
 def test_prepare_loads_the_network_before_the_first_photo():
     """The studio calls prepare() outside its timing: the first photo then finds the network loaded."""
-    pytest.importorskip("tensorflow")
+    pytest.importorskip("onnxruntime")
     from bgapp.core.runtime import predictor
     from bgapp.core.methods import all_methods
 

@@ -109,6 +109,7 @@ def _center_square(rgb: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(rgb[top:top + side, left:left + side], (size, size), interpolation=cv2.INTER_AREA)
 
 
+@pytest.mark.slow
 def test_port_classifies_known_photos():
     pytest.importorskip("tensorflow")
     skimage_data = pytest.importorskip("skimage.data")
