@@ -222,11 +222,15 @@ def method_picker(label: str = "Method") -> Method:
 class PreviewResult:
     photo: np.ndarray
     mask: np.ndarray
-    cutout: np.ndarray
     milliseconds: float
     iou: float | None
     device: str | None = None  # what ran a network ("CPU", "GPU (CUDA)"); None for classical methods
     size: tuple[int, int] = (0, 0)  # the photo's full (width, height)
+
+    @property
+    def cutout(self) -> np.ndarray:
+        """The cut-out on a checkerboard, drawn only where a page shows it (not on every slider move)."""
+        return compose_on_checkerboard(self.photo, self.mask)
 
 
 def preview(photo: Photo, settings: Settings, side: int = PREVIEW_SIDE) -> PreviewResult:
@@ -245,7 +249,7 @@ def preview(photo: Photo, settings: Settings, side: int = PREVIEW_SIDE) -> Previ
         mask = mask * resize_mask(working.alpha, small.shape[:2])
     truth = photo_truth(photo)
     iou = None if truth is None else binary_scores(mask, resize_mask(truth, small.shape[:2]))["iou"]
-    return PreviewResult(small, mask, compose_on_checkerboard(small, mask), milliseconds, iou,
+    return PreviewResult(small, mask, milliseconds, iou,
                          getattr(loaded, "device", None), working.size)
 
 
