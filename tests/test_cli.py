@@ -114,6 +114,15 @@ def test_help_is_there_for_every_command():
         assert run.returncode == 0 and "usage" in run.stdout
 
 
+def test_the_core_never_imports_the_lab_or_the_front_ends():
+    code = ("import sys, importlib, pkgutil, bgapp.core; "
+            "[importlib.import_module(m.name) for m in pkgutil.walk_packages(bgapp.core.__path__, 'bgapp.core.')]; "
+            "from bgapp.core.methods import all_methods; all_methods(); "
+            "print(sorted({n.split('.')[1] for n in sys.modules if n.startswith('bgapp.') and n.count('.') >= 1}))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.stdout.strip() == "['api', 'core']", run.stdout + run.stderr  # bgapp/__init__ offers bgapp.cut
+
+
 def test_core_and_classical_methods_do_not_import_tensorflow():
     code = ("import sys, bgapp, bgapp.core.pipeline, bgapp.cli; from bgapp.core.methods import all_methods; "
             "all_methods(); print('tensorflow' in sys.modules)")

@@ -18,17 +18,15 @@ with 4:4:4 chroma; only blocks that touch the product's edge can round to 254 (t
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from bgapp.core.errors import BgappError
 from bgapp.core.compose import compose_on_colour
-from bgapp.core.images import encode_png, srgb_profile, to_uint8
+from bgapp.core.images import encode_jpeg, encode_png, to_uint8
 from bgapp.core.params import Param, ParamValue, resolve, rgb_of
 
 AMAZON_FILL = 0.85  # the product's longer side as a share of the frame
@@ -211,13 +209,10 @@ def _compose(premult: np.ndarray, alpha: np.ndarray, shadow: np.ndarray | None,
 
 
 def encode(framed: Framed, settings: Mapping[str, ParamValue]) -> bytes:
-    """PNG or JPEG bytes (quality 95, 4:4:4 chroma, sRGB profile embedded)."""
+    """PNG or JPEG bytes (the project's one encoder of each: ``images.encode_png`` / ``encode_jpeg``)."""
     if settings["format"] == "png":
         return encode_png(framed.pixels)
-    buffer = io.BytesIO()
-    Image.fromarray(framed.pixels[..., :3]).save(buffer, format="JPEG", quality=95, subsampling=0,
-                                                 icc_profile=srgb_profile().tobytes())
-    return buffer.getvalue()
+    return encode_jpeg(framed.pixels[..., :3], quality=95)
 
 
 def suffix(settings: Mapping[str, ParamValue]) -> str:

@@ -276,9 +276,11 @@ def encode_png(pixels: np.ndarray, compress_level: int = 1) -> bytes:
 
 
 def encode_jpeg(rgb: np.ndarray, quality: int = 95) -> bytes:
-    """Baseline sRGB JPEG with 4:4:4 chroma, so pure white stays exactly 255 and colours do not smear at edges."""
+    """The one JPEG encoder: baseline, 4:4:4 chroma (pure white stays exactly 255 and colours do not
+    smear at edges), labelled sRGB (the sRGB profile embedded, as shops ask)."""
     buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality, subsampling=0, optimize=True)
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality, subsampling=0,
+                              icc_profile=srgb_profile().tobytes())
     return buffer.getvalue()
 
 
