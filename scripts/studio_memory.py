@@ -45,6 +45,15 @@ def wait_until_shown(page, name: str, timeout: float = 180.0) -> None:
     raise SystemExit(f"{name} was not shown within {timeout:.0f} s (screenshot in the temp folder)")
 
 
+def upload(page, photo: Path) -> None:
+    """Upload one photo as a seller would and wait until its cut-out is drawn and the page is idle."""
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').last.set_input_files(str(photo))
+    wait_until_shown(page, photo.name)
+    page.wait_for_function(SHOWN, timeout=180_000)
+    page.wait_for_function(IDLE, timeout=180_000)
+    page.wait_for_timeout(300)
+
+
 def make_photos(folder: Path, count: int) -> list[Path]:
     import cv2
     from PIL import Image
@@ -99,11 +108,7 @@ def measure(url: str, server, browser_path: str, photos: list[Path], args: argpa
                 baseline = rss_mb(server.pid)
                 print(f"{'first page shown':<34} {baseline:>14.0f}", flush=True)
             for index, photo in enumerate(photos, start=1):
-                page.locator('[data-testid="stFileUploaderDropzoneInput"]').last.set_input_files(str(photo))
-                wait_until_shown(page, photo.name)
-                page.wait_for_function(SHOWN, timeout=180_000)
-                page.wait_for_function(IDLE, timeout=180_000)
-                page.wait_for_timeout(300)
+                upload(page, photo)
                 if index % 5 == 0 or index == len(photos):
                     print(f"{f'pass {run}: {index} uploads':<34} {rss_mb(server.pid):>14.0f}", flush=True)
             context.close()

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts._studio import FLAGS, IDLE, SHOWN, chromium, studio_server  # noqa: E402
-from scripts.studio_memory import make_photos, wait_until_shown  # noqa: E402
+from scripts.studio_memory import make_photos, upload  # noqa: E402
 
 CAPTION = """() => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
     .map(c => c.innerText).find(t => t.includes('ms for the preview')) || ''"""
@@ -38,11 +38,7 @@ def measure(url: str, browser_path: str, photos: list[Path], moves: int, method:
         page.goto(url)
         page.wait_for_function(SHOWN, timeout=180_000)
         for photo in photos:
-            page.locator('[data-testid="stFileUploaderDropzoneInput"]').last.set_input_files(str(photo))
-            wait_until_shown(page, photo.name)
-            page.wait_for_function(SHOWN, timeout=180_000)
-            page.wait_for_function(IDLE, timeout=180_000)
-            page.wait_for_timeout(2000)
+            upload(page, photo)
         box = page.locator('input[aria-label="Method"]')
         box.click()
         page.get_by_role("option", name=re.compile(rf"^{re.escape(method)} ")).click()

@@ -205,11 +205,12 @@ def load_truth(root: Path, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return load_pair(_pair(Path(root), name))
 
 
-def iter_examples(root: Path, split: str, limit: int | None = None,
-                  problems: list[str] | None = None) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+def iter_examples(root: Path, split: str, limit: int | None = None, problems: list[str] | None = None,
+                  listing: Listing | None = None) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     """(name, RGB, trimap, truth) for each usable pair of ``split``; a pair that fails to load is
-    skipped and its one-line reason appended to ``problems`` (as are the ones found when listing)."""
-    listing = list_split(Path(root), split)
+    skipped and its one-line reason appended to ``problems`` (as are the ones found when listing).
+    ``listing``: the split already listed by the caller, so the folder is not read twice."""
+    listing = listing or list_split(Path(root), split)
     if problems is not None:
         problems.extend(listing.problems)
     for pair in listing.pairs[: limit or None]:

@@ -43,12 +43,13 @@ def evaluate(method: str | Method, root: Path, split: str = "test", limit: int |
     missing = settings.method.available()
     if missing:
         raise ModelUnavailableError(f"{settings.method.name} is not available: {missing}")
-    total = min(len(dataset.read_split(root, split)), limit or 10**9)
+    listing = dataset.list_split(root, split)
+    total = min(len(listing.pairs), limit or len(listing.pairs))
     rows: list[dict[str, Any]] = []
     problems: list[str] = []
     curves = []
     three_class = dataset.layout(root) == "pet" and settings.method.trimap is not None  # masks have no real border class
-    for index, (name, rgb, trimap, truth) in enumerate(dataset.iter_examples(root, split, limit, problems), start=1):
+    for index, (name, rgb, trimap, truth) in enumerate(dataset.iter_examples(root, split, limit, problems, listing), start=1):
         image = LoadedImage(rgb=rgb, alpha=None, name=name, mode="RGB")
         start = time.perf_counter()
         result = cut_out(image, settings)
