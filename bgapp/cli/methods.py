@@ -18,18 +18,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _cmd_methods(args: argparse.Namespace) -> int:
     from bgapp.core.methods import all_methods
-    from bgapp.core.pipeline import STEP_PARAMS, step_defaults
+    from bgapp.core.pipeline import STEP_PARAMS
 
     methods = all_methods()
     if args.json:
-        payload = {
-            "methods": {m.name: {"summary": m.summary, "family": m.family,
-                                 "available": m.available() is None,
-                                 "params": [_param_json(p) for p in m.params],
-                                 "step_defaults": step_defaults(m)} for m in methods.values()},
-            "steps": [_param_json(p) for p in STEP_PARAMS],
-        }
-        print(json.dumps(payload, indent=2))
+        print(json.dumps(methods_payload(), indent=2))
         return 0
     for method in methods.values():
         missing = method.available()
@@ -45,6 +38,19 @@ def _cmd_methods(args: argparse.Namespace) -> int:
     for param in STEP_PARAMS:
         print(_param_line(param))
     return 0
+
+
+def methods_payload() -> dict:
+    """Every method's declaration as JSON-ready data: ``methods --json`` and the server's ``GET /methods``."""
+    from bgapp.core.methods import all_methods
+    from bgapp.core.pipeline import STEP_PARAMS, step_defaults
+
+    return {
+        "methods": {m.name: {"summary": m.summary, "family": m.family, "available": m.available() is None,
+                             "params": [_param_json(p) for p in m.params],
+                             "step_defaults": step_defaults(m)} for m in all_methods().values()},
+        "steps": [_param_json(p) for p in STEP_PARAMS],
+    }
 
 
 def _param_line(param: Param) -> str:

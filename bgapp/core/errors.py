@@ -15,6 +15,10 @@ class ImageLoadError(BgappError):
     """The file is not an image we can read (empty, truncated, corrupt, too large, unsupported)."""
 
 
+class ImageTooLargeError(ImageLoadError):
+    """The photo is over the pixel limit (told apart so a server can answer 413, not 400)."""
+
+
 class ParamError(BgappError):
     """An unknown method or parameter, or a value outside its declared range or choices."""
 

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from bgapp.core.errors import ImageLoadError, OutputExistsError
+from bgapp.core.errors import ImageLoadError, ImageTooLargeError, OutputExistsError
 
 DEFAULT_MAX_MEGAPIXELS = 100.0
 SUPPORTED = "JPEG, PNG, WebP, HEIC, AVIF, TIFF, BMP or GIF"
@@ -75,7 +75,7 @@ def load_image(source: ImageSource, name: str | None = None,
             width, height = image.size
             megapixels = width * height / 1e6
             if megapixels > max_megapixels:
-                raise ImageLoadError(
+                raise ImageTooLargeError(
                     f"{label}: the image is {width}x{height} ({megapixels:.0f} MP), over the "
                     f"{max_megapixels:g} MP limit; shrink it first or raise the limit")
             image.load()
@@ -84,7 +84,7 @@ def load_image(source: ImageSource, name: str | None = None,
     except Image.DecompressionBombError as error:  # PIL's own guard fires first on enormous headers
         pixels = re.search(r"\((\d+) pixels\)", str(error))
         size = f" ({int(pixels.group(1)) / 1e6:.0f} MP)" if pixels else ""
-        raise ImageLoadError(f"{label}: the image{size} is over the {max_megapixels:g} MP limit; "
+        raise ImageTooLargeError(f"{label}: the image{size} is over the {max_megapixels:g} MP limit; "
                              "shrink it first") from None
     except UnidentifiedImageError:
         raise ImageLoadError(f"{label}: not an image file we can read (use {SUPPORTED})") from None
@@ -113,7 +113,7 @@ def as_image(photo: PhotoLike, name: str | None = None, max_megapixels: float = 
     if isinstance(photo, Image.Image):
         label = name or getattr(photo, "filename", "") or "image"
         if photo.width * photo.height / 1e6 > max_megapixels:
-            raise ImageLoadError(f"{label}: the image is {photo.width}x{photo.height}, over the "
+            raise ImageTooLargeError(f"{label}: the image is {photo.width}x{photo.height}, over the "
                                  f"{max_megapixels:g} MP limit; shrink it first or raise the limit")
         try:
             photo = ImageOps.exif_transpose(photo)
@@ -131,7 +131,7 @@ def _from_array(array: np.ndarray, label: str, max_megapixels: float) -> LoadedI
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)) or 0 in array.shape[:2]:
         raise ImageLoadError(f"{label}: an image array is (H, W), (H, W, 3) or (H, W, 4), not {array.shape}")
     if array.shape[0] * array.shape[1] / 1e6 > max_megapixels:
-        raise ImageLoadError(f"{label}: {array.shape[1]}x{array.shape[0]} is over the {max_megapixels:g} MP limit")
+        raise ImageTooLargeError(f"{label}: {array.shape[1]}x{array.shape[0]} is over the {max_megapixels:g} MP limit")
     if array.dtype == np.uint16:
         array = np.rint(array.astype(np.float64) / 257.0)
     elif array.dtype.kind == "f":

@@ -1,0 +1,366 @@
+"""``python -m bgapp serve``: the remove.bg-compatible API against a real server process, its error
+shapes and limits, the URL guard (no network needed), the admission counter and the field mapping."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from bgapp.cli import main
+from bgapp.core.errors import ParamError
+from bgapp.core.export import export_settings
+from bgapp.lab import synth
+from bgapp.serve import removebg
+from bgapp.serve.config import ServeConfig, config_problem, is_loopback_host
+from bgapp.serve.guard import UrlRefused, UrlTooLarge, address_refusal, check_url, fetch_url
+from bgapp.serve.limits import Admission, Slot
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "test-key-0123456789"
+
+
+# ---------------------------------------------------------------- the URL guard, offline
+
+
+@pytest.mark.parametrize("address, word", [
+    ("127.0.0.1", "loopback"), ("127.8.9.10", "loopback"), ("10.1.2.3", "private"), ("192.168.1.20", "private"),
+    ("172.16.0.5", "private"), ("169.254.169.254", "link-local"), ("::1", "loopback"), ("fe80::1", "link-local"),
+    ("::ffff:127.0.0.1", "loopback"), ("::ffff:10.0.0.1", "private"), ("0.0.0.0", "unspecified"),
+    ("100.64.0.1", "not globally reachable"), ("224.0.0.1", "multicast"), ("fc00::1", "private"),
+])
+def test_address_guard_refuses_what_is_not_public(address: str, word: str) -> None:
+    assert word in (address_refusal(address) or "")
+
+
+@pytest.mark.parametrize("address", ["93.184.215.14", "8.8.8.8", "2606:4700:4700::1111"])
+def test_address_guard_allows_public_addresses(address: str) -> None:
+    assert address_refusal(address) is None
+
+
+def test_every_resolved_address_is_checked_and_the_checked_one_is_used() -> None:
+    both = lambda host, port: ["93.184.215.14", "10.0.0.7"]  # noqa: E731 - one public, one private
+    with pytest.raises(UrlRefused, match="10.0.0.7 is a private address"):
+        check_url("https://shop.example/p.jpg", both)
+    target = check_url("https://shop.example:8443/a/p.jpg?v=2", lambda host, port: ["93.184.215.14"])
+    assert (target.address, target.port, target.path, target.host) == ("93.184.215.14", 8443, "/a/p.jpg?v=2", "shop.example")
+    for url, words in [("file:///etc/passwd", "only http and https"), ("ftp://x.example/p", "only http"),
+                       ("http://user:pw@x.example/p", "user name"), ("http:///p.jpg", "no host")]:
+        with pytest.raises(UrlRefused, match=words):
+            check_url(url, lambda host, port: ["93.184.215.14"])
+
+
+class _Origin(BaseHTTPRequestHandler):
+    """A loopback web server for the fetcher: a photo, a redirect into the private network, a big file."""
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        if self.path == "/photo.png":
+            body = b"\x89PNG fake bytes"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif self.path == "/hop":
+            self.send_response(302)
+            self.send_header("Location", "http://10.0.0.1/photo.png")
+            self.end_headers()
+        else:  # /big: no Content-Length, more than the limit
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"x" * 300_000)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_fetch_connects_to_the_checked_address_and_checks_every_redirect(monkeypatch: pytest.MonkeyPatch) -> None:
+    origin = ThreadingHTTPServer(("127.0.0.1", 0), _Origin)
+    threading.Thread(target=origin.serve_forever, daemon=True).start()
+    port = origin.server_address[1]
+    # The test lets this one loopback server count as public; everything else keeps the real rules.
+    import bgapp.serve.guard as guard
+    real = guard.address_refusal
+    monkeypatch.setattr(guard, "address_refusal", lambda a: None if a == "127.0.0.1" else real(a))
+    resolve = lambda host, port: ["127.0.0.1"] if host == "shop.test" else [host]  # noqa: E731
+    try:
+        # "shop.test" has no DNS entry: the body arrives only because the checked address is dialled.
+        assert fetch_url(f"http://shop.test:{port}/photo.png", 1000, 5.0, resolve) == b"\x89PNG fake bytes"
+        with pytest.raises(UrlRefused, match="10.0.0.1 is a private address"):
+            fetch_url(f"http://shop.test:{port}/hop", 1000, 5.0, resolve)
+        with pytest.raises(UrlTooLarge, match="over the 0.1 MB limit"):
+            fetch_url(f"http://shop.test:{port}/big", 100_000, 5.0, resolve)
+    finally:
+        origin.shutdown()
+
+
+# ---------------------------------------------------------------- admission, config, field mapping
+
+
+def test_admission_refuses_beyond_its_limit_and_slots_give_back_once() -> None:
+    admission = Admission(2)
+    assert admission.try_enter() and admission.try_enter()
+    assert not admission.try_enter()
+    slot = Slot(admission)
+    slot.release()
+    slot.release()  # a second release (the answer started, then the request ended) gives back nothing more
+    assert admission.held == 1 and admission.try_enter() and not admission.try_enter()
+
+
+def test_config_needs_a_key_off_localhost() -> None:
+    assert config_problem(ServeConfig()) is None
+    assert config_problem(ServeConfig(host="::1")) is None and is_loopback_host("localhost")
+    problem = config_problem(ServeConfig(host="0.0.0.0"))
+    assert problem and "without an API key" in problem and "\n" not in problem
+    assert config_problem(ServeConfig(host="0.0.0.0", api_key=KEY)) is None
+    assert "empty" in (config_problem(ServeConfig(api_key=" ")) or "")
+    assert "--queue" in (config_problem(ServeConfig(queue=0)) or "")
+
+
+def test_serve_refuses_to_start_on_a_public_address_without_a_key(monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("BGAPP_API_KEY", raising=False)
+    assert main(["serve", "--host", "0.0.0.0", "--port", "7000"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: refusing to listen on 0.0.0.0 without an API key") and err.count("\n") == 1
+
+
+def test_removebg_fields_map_onto_bgapp_exports() -> None:
+    plain = removebg.parse_job({})
+    assert not plain.mask and plain.max_megapixels is None and plain.foreground_type == "product"
+    assert {k: v for k, v in plain.export.items() if k != "preset"} == export_settings("transparent")
+    on_colour = removebg.parse_job({"bg_color": "81d4fa", "crop": "true", "crop_margin": "30px", "type": "car"})
+    assert on_colour.export["format"] == "jpeg" and on_colour.export["colour"] == "#81d4fa"
+    assert (on_colour.export["crop"], on_colour.export["margin"], on_colour.export["margin_unit"]) == (True, 30.0, "px")
+    assert on_colour.foreground_type == "car"
+    png_on_colour = removebg.parse_job({"bg_color": "green", "format": "png", "crop": "1", "crop_margin": "10%"})
+    assert (png_on_colour.export["format"], png_on_colour.export["colour"], png_on_colour.export["margin_unit"]) == \
+        ("png", "#008000", "%")
+    jpg_alone = removebg.parse_job({"format": "jpg"})
+    assert (jpg_alone.export["background"], jpg_alone.export["colour"]) == ("colour", "#ffffff")
+    alpha = removebg.parse_job({"channels": "alpha", "size": "preview", "add_shadow": "true"})
+    assert alpha.mask and alpha.mask_format == "png" and alpha.max_megapixels == 0.25
+    assert removebg.parse_job({"scale": "original", "position": "original"}).export == plain.export
+    for fields, words in [({"format": "zip"}, "format=zip is not supported"), ({"bg_image_url": "http://x"}, "bg_image_url"),
+                          ({"scale": "50%"}, "scale is not supported"), ({"size": "huge"}, "size='huge'"),
+                          ({"crop": "maybe"}, "crop='maybe'"), ({"crop": "true", "crop_margin": "lots"}, "crop_margin"),
+                          ({"bg_color": "81d4fa77"}, "transparency"), ({"colour": "red"}, "unknown field 'colour'")]:
+        with pytest.raises(ParamError, match=words):
+            removebg.parse_job(fields)
+
+
+def test_size_names_become_a_longer_side() -> None:
+    assert removebg.longer_side_for(None, 4000, 3000) is None
+    assert removebg.longer_side_for(0.25, 400, 300) is None  # already small enough: never enlarged
+    longer = removebg.longer_side_for(0.25, 4000, 3000)
+    assert longer == 577 and 577 * 433 <= 250_000 < 578 * 434
+
+
+def test_the_core_and_the_other_commands_never_import_fastapi() -> None:
+    code = ("import sys, bgapp, bgapp.api, bgapp.cli; bgapp.cli.build_parser(); "
+            "print(sorted(m for m in ('fastapi', 'uvicorn', 'starlette') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------- a real server process
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """One ``python -m bgapp serve`` for the module: a key, a one-request queue and small limits."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bgapp", "serve", "--port", str(port), "--api-key", KEY, "--queue", "1",
+         "--max-upload-mb", "1", "--max-megapixels", "0.5", "--allow-urls"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "BGAPP_API_KEY": ""})
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited: {process.stdout.read().decode()}")
+        try:
+            if requests.get(f"{base}/health", timeout=2).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the server did not answer /health within 120 s")
+        time.sleep(0.2)
+    yield base
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("serve") / "bottle.jpg"
+    Image.fromarray(synth.render_scene(11, (320, 240), "grey", "bottle").rgb).save(path, quality=92)
+    return path
+
+
+def _errors(response: requests.Response) -> tuple[str, str]:
+    body = response.json()
+    assert list(body) == ["errors"] and len(body["errors"]) == 1
+    title, code = body["errors"][0]["title"], body["errors"][0]["code"]
+    assert title and "\n" not in title and "Traceback" not in title
+    return title, code
+
+
+def test_removebg_call_returns_the_same_png_as_cut(server: str, photo: Path, tmp_path: Path) -> None:
+    with photo.open("rb") as handle:
+        response = requests.post(f"{server}/v1.0/removebg", headers={"X-Api-Key": KEY},
+                                 files={"image_file": ("bottle.jpg", handle, "image/jpeg")},
+                                 data={"size": "auto"}, timeout=120)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/png"
+    assert (response.headers["X-Width"], response.headers["X-Height"], response.headers["X-Type"]) == ("320", "240", "product")
+    assert main(["cut", str(photo), "--out", str(tmp_path)]) == 0
+    from_cli = (tmp_path / "bottle.png").read_bytes()
+    served = np.asarray(Image.open(io.BytesIO(response.content)))
+    assert served.shape == (240, 320, 4)
+    np.testing.assert_array_equal(served[..., 3], np.asarray(Image.open(tmp_path / "bottle.png"))[..., 3])
+    assert response.content == from_cli
+    assert 0 < (served[..., 3] > 127).mean() < 0.9  # a product was found, not the whole frame
+
+
+def test_removebg_json_body_with_colour_crop_and_mask(server: str, photo: Path) -> None:
+    import base64
+
+    encoded = base64.b64encode(photo.read_bytes()).decode()
+    response = requests.post(f"{server}/v1.0/removebg", headers={"X-Api-Key": KEY}, timeout=120,
+                             json={"image_file_b64": encoded, "bg_color": "ffffff", "crop": True, "crop_margin": "0"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/jpeg"
+    cropped = Image.open(io.BytesIO(response.content))
+    assert cropped.size == (int(response.headers["X-Width"]), int(response.headers["X-Height"]))
+    assert cropped.width < 320 and cropped.height < 240
+    mask = requests.post(f"{server}/v1.0/removebg", headers={"X-Api-Key": KEY}, timeout=120,
+                         data={"channels": "alpha", "size": "preview"},
+                         files={"image_file": ("bottle.jpg", photo.read_bytes())})
+    assert mask.status_code == 200 and Image.open(io.BytesIO(mask.content)).mode == "L"
+
+
+def test_cut_route_methods_and_health(server: str, photo: Path) -> None:
+    response = requests.post(f"{server}/cut", headers={"X-Api-Key": KEY}, timeout=120,
+                             files={"image_file": ("bottle.jpg", photo.read_bytes())},
+                             data={"method": "threshold", "settings": json.dumps({"blur": 5}), "export": "white"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-disposition"] == 'attachment; filename="bottle-white.jpg"'
+    assert (response.headers["X-Method"], response.headers["X-Export"]) == ("threshold", "white")
+    assert Image.open(io.BytesIO(response.content)).format == "JPEG"
+    bad = requests.post(f"{server}/cut", headers={"X-Api-Key": KEY}, timeout=60,
+                        files={"image_file": ("bottle.jpg", photo.read_bytes())},
+                        data={"method": "kmeans", "settings": '{"k": 99}'})
+    assert bad.status_code == 400 and _errors(bad) == ("k=99 is out of range: allowed 2..8", "invalid_parameters")
+    methods = requests.get(f"{server}/methods", timeout=30).json()
+    assert {"threshold", "grabcut", "unet-product"} <= set(methods["methods"]) and methods["steps"]
+    assert requests.get(f"{server}/health", timeout=30).json()["status"] == "ok"
+    assert "/v1.0/removebg" in requests.get(f"{server}/openapi.json", timeout=30).json()["paths"]
+
+
+def test_bad_input_is_a_4xx_with_one_line(server: str, photo: Path) -> None:
+    url = f"{server}/v1.0/removebg"
+    not_image = requests.post(url, headers={"X-Api-Key": KEY}, files={"image_file": ("notes.txt", b"hello, not a photo")},
+                              timeout=60)
+    assert not_image.status_code == 400
+    assert _errors(not_image) == ("notes.txt: not an image file we can read (use JPEG, PNG, WebP, HEIC, AVIF, TIFF, "
+                                  "BMP or GIF)", "invalid_input")
+    for data, files, words in [({"size": "huge"}, {"image_file": photo.read_bytes()}, "size='huge'"),
+                               ({}, None, "multipart"),
+                               ({"format": "png"}, {"other": b"x"}, "only image_file"),
+                               ({"image_file_b64": "%%%"}, None, "not valid base64"),
+                               ({"type": "product", "crop": "true"}, {"unused": ("a.txt", b"")}, "only image_file")]:
+        response = requests.post(url, headers={"X-Api-Key": KEY}, data=data, files=files, timeout=60)
+        assert response.status_code == 400, (data, response.text)
+        assert words in _errors(response)[0]
+    no_photo = requests.post(url, headers={"X-Api-Key": KEY}, data={"size": "auto"}, timeout=60)
+    assert no_photo.status_code == 400 and "send exactly one of image_file" in _errors(no_photo)[0]
+
+
+def test_key_is_required_and_checked(server: str, photo: Path) -> None:
+    for headers, title in [({}, "missing API key: send it in the X-Api-Key header"),
+                           ({"X-Api-Key": KEY + "x"}, "invalid API key"), ({"X-Api-Key": ""}, "missing API key")]:
+        for path in ("/v1.0/removebg", "/cut"):
+            response = requests.post(f"{server}{path}", headers=headers, timeout=60,
+                                     files={"image_file": ("bottle.jpg", photo.read_bytes())})
+            assert response.status_code == 403
+            assert _errors(response)[0].startswith(title) and _errors(response)[1] == "auth_failed"
+
+
+def test_too_large_upload_and_too_many_megapixels_are_413(server: str) -> None:
+    url = f"{server}/v1.0/removebg"
+    big = requests.post(url, headers={"X-Api-Key": KEY}, files={"image_file": ("big.jpg", os.urandom(1_500_000))},
+                        timeout=60)
+    assert big.status_code == 413 and _errors(big)[1] == "file_too_large"
+    buffer = io.BytesIO()
+    Image.new("RGB", (1000, 800), (200, 200, 200)).save(buffer, format="PNG")  # 0.8 MP, a few kB
+    wide = requests.post(url, headers={"X-Api-Key": KEY}, files={"image_file": ("wide.png", buffer.getvalue())},
+                         timeout=60)
+    assert wide.status_code == 413
+    assert _errors(wide) == ("wide.png: the image is 1000x800 (1 MP), over the 0.5 MP limit; shrink it first or raise "
+                             "the limit", "file_too_large")
+
+
+def test_image_url_to_loopback_is_refused(server: str) -> None:
+    port = server.rsplit(":", 1)[1]
+    for url in (f"http://127.0.0.1:{port}/health", f"http://localhost:{port}/health", "http://[::1]/x.jpg",
+                "http://169.254.169.254/latest/meta-data/", "file:///etc/passwd"):
+        response = requests.post(f"{server}/v1.0/removebg", headers={"X-Api-Key": KEY}, data={"image_url": url},
+                                 timeout=60)
+        assert response.status_code == 400, url
+        title = _errors(response)[0]
+        assert "only public addresses" in title or "only http and https" in title, title
+
+
+def test_a_full_queue_answers_429(server: str, photo: Path) -> None:
+    """The server admits one request (``--queue 1``): an upload that has not finished holds the slot."""
+    release = threading.Event()
+
+    def slow_body() -> Iterator[bytes]:
+        yield b"--b\r\nContent-Disposition: form-data; name=\"size\"\r\n\r\nauto\r\n"
+        release.wait(60)
+        yield b"--b--\r\n"
+
+    holder = threading.Thread(target=lambda: requests.post(
+        f"{server}/v1.0/removebg", data=slow_body(), timeout=90,
+        headers={"X-Api-Key": KEY, "Content-Type": "multipart/form-data; boundary=b"}))
+    holder.start()
+    try:
+        deadline = time.monotonic() + 60
+        while requests.get(f"{server}/health", timeout=30).json()["in_progress"] < 1:  # the upload is admitted
+            assert time.monotonic() < deadline, "the slow upload was never admitted"
+            time.sleep(0.05)
+        response = requests.post(f"{server}/v1.0/removebg", headers={"X-Api-Key": KEY}, timeout=60,
+                                 files={"image_file": ("bottle.jpg", photo.read_bytes())})
+    finally:
+        release.set()
+        holder.join(90)
+    assert response.status_code == 429
+    assert _errors(response)[1] == "rate_limit_exceeded" and response.headers["Retry-After"] == "1"
+    after = requests.post(f"{server}/v1.0/removebg", headers={"X-Api-Key": KEY}, timeout=60,
+                          files={"image_file": ("bottle.jpg", photo.read_bytes())})
+    assert after.status_code == 200  # the slot came back
