@@ -6,13 +6,16 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from bgapp.core.errors import BgappError, ModelUnavailableError
 from bgapp.core.export import EXPORT_PARAMS, PRESET_HELP
 from bgapp.core.export import PRESETS as EXPORT_PRESETS
 from bgapp.core.params import parse_assignments
 from bgapp.cli.common import EXIT_FAILURE
+
+if TYPE_CHECKING:
+    from bgapp.core.pipeline import Settings
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -26,6 +29,14 @@ def register(commands: argparse._SubParsersAction) -> None:
                "  python -m bgapp cut photo.png --export white --shadow --out white",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="photo files (JPEG, PNG, WebP, TIFF, BMP)")
+    add_pipeline_flags(parser)
+    parser.set_defaults(handler=_cmd_cut)
+
+
+def add_pipeline_flags(parser: argparse.ArgumentParser,
+                       overwrite_help: str = "replace results that already exist") -> None:
+    """The flags ``cut`` and ``batch`` share (method, settings, export and framing, mask, overwrite,
+    pixel limit), declared once so the two commands cannot drift apart."""
     parser.add_argument("--method", default=None,
                         help="method name (see `methods`); default unet-product, or grabcut without TensorFlow")
     parser.add_argument("--out", required=True, type=Path, help="folder for the results (created if missing)")
@@ -43,17 +54,18 @@ def register(commands: argparse._SubParsersAction) -> None:
             framing.add_argument(flag, dest=f"export_{param.name}", default=None, metavar=param.kind.upper(),
                                  help=f"{param.help} [{param.describe_range()}]".replace("%", "%%"))
     parser.add_argument("--mask", action="store_true", help="write the mask (white = product) instead")
-    parser.add_argument("--overwrite", action="store_true", help="replace results that already exist")
+    parser.add_argument("--overwrite", action="store_true", help=overwrite_help)
     parser.add_argument("--max-megapixels", type=float, default=None, metavar="MP",
                         help="refuse larger photos (default 100)")
-    parser.set_defaults(handler=_cmd_cut)
 
 
-def _cmd_cut(args: argparse.Namespace) -> int:
+def pipeline_choices(args: argparse.Namespace) -> tuple["Settings", dict, float]:
+    """Checked (settings, export settings with their preset, megapixel limit) from the shared flags;
+    a bad method, setting or value, or a method that cannot run here, is a one-line ``BgappError``."""
     from bgapp.core.export import export_settings
-    from bgapp.core.images import DEFAULT_MAX_MEGAPIXELS, load_image, write_new_file
+    from bgapp.core.images import DEFAULT_MAX_MEGAPIXELS
     from bgapp.core.methods import default_method
-    from bgapp.core.pipeline import process, resolve_settings
+    from bgapp.core.pipeline import resolve_settings
 
     settings = resolve_settings(args.method or default_method(), parse_assignments(args.param))
     missing = settings.method.available()
@@ -62,7 +74,14 @@ def _cmd_cut(args: argparse.Namespace) -> int:
     overrides = {p.name: getattr(args, f"export_{p.name}") for p in EXPORT_PARAMS
                  if getattr(args, f"export_{p.name}") is not None}
     export = {"preset": args.export, **export_settings(args.export, overrides)}
-    limit = args.max_megapixels or DEFAULT_MAX_MEGAPIXELS
+    return settings, export, args.max_megapixels or DEFAULT_MAX_MEGAPIXELS
+
+
+def _cmd_cut(args: argparse.Namespace) -> int:
+    from bgapp.core.images import load_image, write_new_file
+    from bgapp.core.pipeline import process
+
+    settings, export, limit = pipeline_choices(args)
     inputs = [Path(p) for p in args.images]
     protected = frozenset(p.resolve() for p in inputs)
     failed = 0
