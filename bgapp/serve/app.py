@@ -95,12 +95,12 @@ class Gate:
         headers = {k.decode("latin-1").lower(): v for k, v in scope["headers"]}
         refusal = key_refusal(self.config.api_key, headers.get("x-api-key"))
         if refusal:
-            await send_error(send, 403, "auth_failed", refusal)
+            await self.refuse(receive, send, headers, 403, "auth_failed", refusal)
             return
         if not self.admission.try_enter():
-            await send_error(send, 429, "rate_limit_exceeded",
-                             f"the server is busy ({self.admission.limit} requests in progress); retry shortly",
-                             [(b"retry-after", b"1")])
+            await self.refuse(receive, send, headers, 429, "rate_limit_exceeded",
+                              f"the server is busy ({self.admission.limit} requests in progress); retry shortly",
+                              [(b"retry-after", b"1")])
             return
         slot = Slot(self.admission)
         try:
@@ -122,6 +122,18 @@ class Gate:
             await self.app(scope, replay(body, receive), release_on_start)
         finally:
             slot.release()
+
+
+    async def refuse(self, receive: Receive, send: Send, headers: Mapping[str, bytes], status: int, code: str,
+                     title: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+        """Answer without admitting. The body is read and dropped first (never kept), because closing a
+        connection with unread data resets it and the client may lose the answer; a client that waits
+        for ``100 Continue`` has sent nothing, and a body over the limit is not read at all."""
+        declared = headers.get("content-length", b"")
+        over = declared.isdigit() and int(declared) > self.config.max_body_bytes
+        drained = not over and b"100-continue" not in headers.get("expect", b"").lower() \
+            and await drain(receive, self.config.max_body_bytes)
+        await send_error(send, status, code, title, extra, close=not drained)
 
 
 def key_refusal(expected: str | None, given: bytes | None) -> str | None:
@@ -152,6 +164,20 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
+async def drain(receive: Receive, limit: int) -> bool:
+    """Read and drop the request body; True if it ended within ``limit`` bytes."""
+    total = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return False
+        total += len(message.get("body", b""))
+        if total > limit:
+            return False
+        if not message.get("more_body", False):
+            return True
+
+
 def replay(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that hands the routes the body already read, then waits on the real one."""
     sent = False
@@ -167,10 +193,10 @@ def replay(body: bytes, receive: Receive) -> Receive:
 
 
 async def send_error(send: Send, status: int, code: str, title: str,
-                     extra: list[tuple[bytes, bytes]] | None = None) -> None:
+                     extra: list[tuple[bytes, bytes]] | None = None, close: bool = True) -> None:
     body = error_body(code, title)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-               (b"connection", b"close"), *(extra or [])]
+               *([(b"connection", b"close")] if close else []), *(extra or [])]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
