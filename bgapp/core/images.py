@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import struct
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -149,8 +150,13 @@ def _from_array(array: np.ndarray, label: str, max_megapixels: float) -> LoadedI
 
 @lru_cache(maxsize=1)
 def srgb_profile() -> ImageCms.ImageCmsProfile:
-    """The sRGB profile (Pillow's LittleCMS): what loaded photos are converted to and exports are labelled with."""
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    """The sRGB profile (Pillow's LittleCMS): what loaded photos are converted to and exports are labelled with.
+
+    LittleCMS stamps a new profile with the time it was made, which made two runs' JPEGs differ in
+    those bytes; a fixed date (2000-01-01) makes every export byte-identical from run to run."""
+    data = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    data[24:36] = struct.pack(">6H", 2000, 1, 1, 0, 0, 0)  # the header's creation date (no profile ID to redo)
+    return ImageCms.ImageCmsProfile(io.BytesIO(bytes(data)))
 
 
 def _to_srgb(image: Image.Image) -> Image.Image:
