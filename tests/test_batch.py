@@ -222,6 +222,16 @@ def test_gpus_workers_and_progress():
     assert "2/4  50%" in lines[1] and "photos/s ETA" in lines[1] and lines[1].endswith("1 failed")
 
 
+def test_exports_carry_no_creation_time():
+    """`batch` results are byte-identical to `cut`'s made in another process at another second: the
+    embedded sRGB profile must not carry the time it was made (LittleCMS stamps one)."""
+    import struct
+
+    from bgapp.core.images import srgb_profile
+
+    assert srgb_profile().tobytes()[24:36] == struct.pack(">6H", 2000, 1, 1, 0, 0, 0)
+
+
 # --- slow tier: a real local Ray ------------------------------------------------------------------------
 
 
@@ -258,7 +268,8 @@ def test_killed_run_resumes_without_losing_or_redoing_a_photo(tmp_path):
                             stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 150
-        while len(journal_lines(out)) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        while (sum(r["status"] == "ok" for r in journal_lines(out)) < 4 and proc.poll() is None
+               and time.monotonic() < deadline):
             time.sleep(0.01)
         os.killpg(proc.pid, signal.SIGKILL)
     finally:
