@@ -5,6 +5,7 @@
     result.save("shoe.png")
     white = bgapp.cut(pil_image, export="amazon")                    # square, pure white, 2000 px JPEG
     mask = bgapp.cut(array, method="grabcut", mask=True, iterations=8).pixels
+    fixed = bgapp.cut("flatlay.jpg", keep=[(410, 230)], remove=[(90, 600)])   # the studio's clicks
 
 It is the same pipeline the command line, the studio and the benchmark run: the same settings mean
 the same result everywhere.
@@ -12,16 +13,19 @@ the same result everywhere.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from bgapp.core.export import export_settings
 from bgapp.core.images import DEFAULT_MAX_MEGAPIXELS, PhotoLike, as_image
+from bgapp.core.marks import Marks
 from bgapp.core.methods import default_method
 from bgapp.core.pipeline import Result, process, resolve_settings
 
 
 def cut(photo: PhotoLike, method: str | None = None, export: str = "transparent", *,
         framing: Mapping[str, Any] | None = None, mask: bool = False,
+        keep: Sequence[tuple[float, float]] = (), remove: Sequence[tuple[float, float]] = (),
+        box: tuple[float, float, float, float] | None = None,
         max_megapixels: float = DEFAULT_MAX_MEGAPIXELS, **params: Any) -> Result:
     """Cut the product out of ``photo`` and return the finished result.
 
@@ -30,6 +34,8 @@ def cut(photo: PhotoLike, method: str | None = None, export: str = "transparent"
     ``export``: ``transparent`` (RGBA PNG), ``white``, ``amazon`` or ``custom``; ``framing`` overrides
     any framing setting of it (``{"crop": True, "margin": 10, "colour": "#f4f4f4"}``).
     ``mask``: return the mask (grey PNG, white = product) instead of the cut-out.
+    ``keep``/``remove``/``box``: fixes, as the studio's clicks, in the photo's pixels (x, y): points
+    that are product, points that are background, a box the product lies in.
     ``params``: the method's and the shared steps' settings, checked like ``--param`` (``k=4``,
     ``work_size=1536``, ``refine=False``).
     Returns a ``Result``: ``.pixels`` (uint8 array), ``.data`` (encoded bytes), ``.suffix``,
@@ -38,4 +44,11 @@ def cut(photo: PhotoLike, method: str | None = None, export: str = "transparent"
     """
     settings = resolve_settings(method or default_method(), params)
     chosen = {"preset": export, **export_settings(export, framing)}
-    return process(as_image(photo, max_megapixels=max_megapixels), settings, chosen, mask)
+    marks = Marks()
+    for point in keep:
+        marks = marks.add("keep", point)
+    for point in remove:
+        marks = marks.add("remove", point)
+    if box is not None:
+        marks = marks.add("box", box)
+    return process(as_image(photo, max_megapixels=max_megapixels), settings, chosen, mask, marks)

@@ -25,6 +25,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "PNG of the photo's own size (default); NAME-white.jpg, NAME-amazon.jpg or NAME-custom.EXT "
                     "for the other exports; NAME-mask.png with --mask. Input files are never modified.",
         epilog="examples:\n  python -m bgapp cut shots/*.jpg --method kmeans --param k=4 --out cutouts\n"
+               "  python -m bgapp cut photo.jpg --keep 410,230 --remove 90,600 --out fixed   # the studio's clicks\n"
                "  python -m bgapp cut shots/*.jpg --export amazon --out amazon      # OUT/<name>.jpg\n"
                "  python -m bgapp cut photo.png --export white --shadow --out white",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -53,6 +54,14 @@ def add_pipeline_flags(parser: argparse.ArgumentParser,
         else:
             framing.add_argument(flag, dest=f"export_{param.name}", default=None, metavar=param.kind.upper(),
                                  help=f"{param.help} [{param.describe_range()}]".replace("%", "%%"))
+    fixes = parser.add_argument_group(
+        "fixes (replay the studio's clicks; photo pixels, x from the left, y from the top)")
+    fixes.add_argument("--keep", action="append", default=[], metavar="X,Y",
+                       help="this point is product: add the part around it the method missed (repeatable)")
+    fixes.add_argument("--remove", action="append", default=[], metavar="X,Y",
+                       help="this point is background: take away the part around it (repeatable)")
+    fixes.add_argument("--box", default=None, metavar="X0,Y0,X1,Y1",
+                       help="the product lies inside this box: nothing outside it is kept")
     parser.add_argument("--mask", action="store_true", help="write the mask (white = product) instead")
     parser.add_argument("--overwrite", action="store_true", help=overwrite_help)
     parser.add_argument("--max-megapixels", type=float, default=None, metavar="MP",
@@ -79,9 +88,11 @@ def pipeline_choices(args: argparse.Namespace) -> tuple["Settings", dict, float]
 
 def _cmd_cut(args: argparse.Namespace) -> int:
     from bgapp.core.images import load_image, write_new_file
+    from bgapp.core.marks import marks_from_arguments
     from bgapp.core.pipeline import process
 
     settings, export, limit = pipeline_choices(args)
+    marks = marks_from_arguments(args.keep, args.remove, args.box)  # malformed: one line, before any work
     inputs = [Path(p) for p in args.images]
     protected = frozenset(p.resolve() for p in inputs)
     failed = 0
@@ -92,7 +103,7 @@ def _cmd_cut(args: argparse.Namespace) -> int:
     for index, (source, target) in enumerate(zip(inputs, output_paths(inputs, args.out, export, args.mask)), start=1):
         start = time.perf_counter()
         try:
-            result = process(load_image(source, max_megapixels=limit), settings, export, mask=args.mask)
+            result = process(load_image(source, max_megapixels=limit), settings, export, mask=args.mask, marks=marks)
             write_new_file(target, result.data, overwrite=args.overwrite, protected=protected)
         except BgappError as error:
             failed += 1

@@ -1,7 +1,7 @@
 """The one pipeline that the CLI, the app, the benchmark and the tests all drive.
 
     load -> working copy (longer side ``work_size``) -> method(params) -> mask 0..1
-         -> clean-up -> refine (full-resolution soft alpha, edge colours) -> x input alpha
+         -> clean-up -> the user's marks (keep/remove clicks, box) -> refine (full-resolution soft alpha, edge colours) -> x input alpha
          -> compose -> encode
 
 Methods always see the working copy, so a kernel size or block size means the same thing in the
@@ -24,6 +24,7 @@ from bgapp.core.compose import mask_image
 from bgapp.core.export import encode, export_settings, frame, suffix
 from bgapp.core.refine import REFINE_PARAMS, estimate_foreground, refine_alpha
 from bgapp.core.errors import ParamError
+from bgapp.core.marks import Marks, ZoomFn, correct_mask
 from bgapp.core.images import LoadedImage, encode_png, resize_longer_side, resize_mask, write_new_file
 from bgapp.core.methods import Method, get_method
 from bgapp.core.params import Param, ParamValue, defaults
@@ -32,6 +33,7 @@ WORK_SIZE = Param(
     "work_size", "int", 1024, min=256, max=2048, step=64,
     help="Methods run on a copy this many px on its longer side; the mask is scaled back to the "
          "photo's full size. Larger follows fine detail, smaller is faster.")
+PRODUCT_NETWORK = "unet-product"  # the network that looks again around a "keep" click
 STEP_PARAMS: tuple[Param, ...] = (WORK_SIZE, *CLEANUP_PARAMS, *REFINE_PARAMS)
 
 
@@ -85,8 +87,10 @@ def resolve_settings(method_name: str | Method, given: Mapping[str, Any] | None 
     return Settings(method, method_params, step_params)
 
 
-def segment_working(rgb: np.ndarray, settings: Settings) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
-    """Working copy, method and clean-up; returns (working copy, cleaned mask, timings in ms)."""
+def segment_working(rgb: np.ndarray, settings: Settings, marks: Marks | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """Working copy, method, clean-up and the user's ``marks`` (in ``rgb``'s pixels); returns
+    (working copy, mask, timings in ms)."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     work = resize_longer_side(rgb, int(settings.step_params["work_size"]))
@@ -97,12 +101,30 @@ def segment_working(rgb: np.ndarray, settings: Settings) -> tuple[np.ndarray, np
     start = time.perf_counter()
     mask = clean_mask(raw, settings.step_params)
     timings["cleanup"] = _ms(start)
+    if marks:
+        start = time.perf_counter()
+        mask = correct_mask(work, mask, marks.scaled(work.shape[1] / rgb.shape[1]), click_zoom())
+        timings["marks"] = _ms(start)
     return work, mask, timings
 
 
-def cut_out(image: LoadedImage, settings: Settings) -> Cutout:
-    """The whole pipeline on a loaded photo: working-size mask, full-size alpha and edge colours."""
-    _, mask, timings = segment_working(image.rgb, settings)
+def click_zoom() -> ZoomFn | None:
+    """The product network that looks again around a "keep" click (``marks.correct_mask``), whatever
+    method made the mask; None where it cannot run (the clicks then work from colours alone)."""
+    from bgapp.core.methods import all_methods
+
+    network = all_methods().get(PRODUCT_NETWORK)
+    if network is None or network.available() is not None:
+        return None
+    return lambda crop: network.run(crop, {})
+
+
+def cut_out(image: LoadedImage, settings: Settings, marks: Marks | None = None) -> Cutout:
+    """The whole pipeline on a loaded photo: working-size mask, full-size alpha and edge colours.
+    ``marks`` are in the photo's pixels; one outside the photo is refused."""
+    if marks:
+        marks.check(image.rgb.shape[1], image.rgb.shape[0])
+    _, mask, timings = segment_working(image.rgb, settings, marks)
     start = time.perf_counter()
     if settings.step_params["refine"]:
         alpha = refine_alpha(image.rgb, mask, int(settings.step_params["edge_band"]))
@@ -162,9 +184,9 @@ def finish(cutout: Cutout, export: str | Mapping[str, Any] = "transparent", mask
 
 
 def process(image: LoadedImage, settings: Settings, export: str | Mapping[str, Any] = "transparent",
-            mask: bool = False) -> Result:
-    """The whole pipeline on a loaded photo: cut out, then ``finish``."""
-    return finish(cut_out(image, settings), export, mask)
+            mask: bool = False, marks: Marks | None = None) -> Result:
+    """The whole pipeline on a loaded photo: cut out (with the user's ``marks``), then ``finish``."""
+    return finish(cut_out(image, settings, marks), export, mask)
 
 
 def result_name(stem: str, kind: str, extension: str) -> str:

@@ -1,0 +1,132 @@
+"""Fixing a cut-out with clicks: the core correction, the marks' bookkeeping, the CLI and the click simulator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import bgapp
+from bgapp.cli import main
+from bgapp.core.marks import MarkError, Marks, correct_mask, marks_from_arguments
+from bgapp.lab.clicks import click_until, iou, next_click
+
+
+def scene() -> tuple[np.ndarray, np.ndarray]:
+    """A dark square product and a small orange box on a light, slightly noisy backdrop (RGB, truth)."""
+    rng = np.random.default_rng(0)
+    rgb = np.clip(rng.normal(215, 6, (240, 320, 3)), 0, 255).astype(np.uint8)
+    truth = np.zeros((240, 320), bool)
+    truth[60:180, 80:200] = True
+    rgb[truth] = (40, 50, 70)
+    rgb[20:50, 250:290] = (230, 120, 30)  # a second item that is not the product
+    return rgb, truth
+
+
+def test_keep_click_adds_the_missed_part_and_nothing_far_away():
+    rgb, truth = scene()
+    mask = truth.astype(np.float32)
+    mask[60:180, 140:200] = 0.0  # the method missed the right half
+    fixed = correct_mask(rgb, mask, Marks().add("keep", (170, 120)))
+    assert iou(mask > 0.5, truth) < 0.55
+    assert iou(fixed > 0.5, truth) > 0.95
+    assert not (fixed[20:50, 250:290] > 0.5).any()  # the orange box stays out
+
+
+def test_remove_click_drops_a_separate_blob_whole_and_keeps_the_product():
+    rgb, truth = scene()
+    mask = truth.astype(np.float32)
+    mask[20:50, 250:290] = 1.0  # the method also took the orange box
+    fixed = correct_mask(rgb, mask, Marks().add("remove", (270, 35)))
+    assert not (fixed[20:50, 250:290] > 0.5).any()
+    np.testing.assert_array_equal(fixed[truth], 1.0)
+
+
+def test_box_clears_everything_outside_and_starts_from_an_empty_mask():
+    rgb, truth = scene()
+    everything = np.ones(truth.shape, np.float32)
+    boxed = correct_mask(rgb, everything, Marks().add("box", (70, 50, 210, 190)))
+    assert not (boxed[:50] > 0.5).any() and not (boxed[:, 210:] > 0.5).any()
+    found = correct_mask(rgb, np.zeros(truth.shape, np.float32), Marks().add("box", (70, 50, 210, 190)))
+    assert iou(found > 0.5, truth) > 0.9
+
+
+def test_no_marks_change_nothing_and_unchanged_pixels_keep_soft_values():
+    rgb, truth = scene()
+    soft = np.where(truth, 0.8, 0.1).astype(np.float32)
+    assert np.array_equal(correct_mask(rgb, soft, Marks()), soft)
+    fixed = correct_mask(rgb, soft, Marks().add("remove", (270, 35)))
+    assert fixed[200, 10] == pytest.approx(0.1)  # far from the click: the method's own value
+
+
+def test_marks_undo_order_scaling_and_json():
+    marks = Marks().add("keep", (10, 20)).add("remove", (30, 40)).add("box", (50, 60, 5, 6)).add("keep", (1, 2))
+    assert marks.box == (5.0, 6.0, 50.0, 60.0)  # corners in any order
+    assert marks.undo().keep == ((10.0, 20.0),)
+    assert marks.undo().undo().box is None
+    assert marks.undo().undo().undo().remove == ()
+    assert not Marks().undo()
+    assert Marks.from_json(marks.to_json()) == marks
+    assert marks.scaled(0.5).keep == ((5.0, 10.0), (0.5, 1.0))
+    assert marks.cli_arguments() == "--keep 10,20 --keep 1,2 --remove 30,40 --box 5,6,50,60"
+
+
+@pytest.mark.parametrize("keep, remove, box, message", [
+    (["12"], [], None, "--keep '12': expected 2 numbers"),
+    (["a,b"], [], None, "--keep 'a,b': expected X,Y"),
+    ([], ["1,2,3"], None, "--remove '1,2,3': expected 2 numbers"),
+    ([], [], "1,2,3", "--box '1,2,3': expected 4 numbers"),
+    ([], [], "1,nan,3,4", "--box '1,nan,3,4': expected 4 numbers"),
+])
+def test_malformed_marks_are_one_line_errors(keep, remove, box, message):
+    with pytest.raises(MarkError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
+        marks_from_arguments(keep, remove, box)
+
+
+def test_marks_outside_the_photo_are_refused_by_name():
+    with pytest.raises(MarkError, match=r"--keep 500,10 is outside the 320x240 photo"):
+        Marks().add("keep", (500, 10)).check(320, 240)
+    with pytest.raises(MarkError, match=r"--box 0,0,400,100 is outside"):
+        Marks().add("box", (0, 0, 400, 100)).check(320, 240)
+    with pytest.raises(MarkError, match="is empty"):
+        Marks().add("box", (10, 10, 11, 50)).check(320, 240)
+
+
+def test_cli_replays_the_marks_like_the_library_and_refuses_bad_ones(tmp_path, capsys):
+    rgb, truth = scene()
+    photo = tmp_path / "shot.png"
+    Image.fromarray(rgb).save(photo)
+    args = ["--method", "threshold", "--param", "refine=false", "--mask"]
+    assert main(["cut", str(photo), "--out", str(tmp_path / "plain"), *args]) == 0
+    assert main(["cut", str(photo), "--out", str(tmp_path / "fixed"), *args, "--box", "70,50,210,190"]) == 0
+    plain = np.asarray(Image.open(tmp_path / "plain" / "shot-mask.png")) > 127
+    fixed = np.asarray(Image.open(tmp_path / "fixed" / "shot-mask.png")) > 127
+    assert plain[:50].any() or plain[:, 210:].any()  # the threshold takes more than the product...
+    assert not fixed[:50].any() and not fixed[:, 210:].any()  # ...the box keeps it inside
+    library = bgapp.cut(photo, "threshold", mask=True, refine=False, box=(70, 50, 210, 190))
+    assert np.array_equal(library.pixels > 127, fixed)
+    capsys.readouterr()
+    assert main(["cut", str(photo), "--out", str(tmp_path / "bad"), *args, "--keep", "900,10"]) == 1
+    assert "--keep 900,10 is outside the 320x240 photo" in capsys.readouterr().err
+    assert main(["cut", str(photo), "--out", str(tmp_path / "bad"), *args, "--keep", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "expected X,Y in photo pixels" in err
+
+
+def test_simulated_user_clicks_the_centre_of_the_largest_error():
+    truth = np.zeros((100, 100), bool)
+    truth[20:80, 20:80] = True
+    prediction = truth.copy()
+    prediction[40:70, 50:80] = False  # a large miss on the right, 30 px square
+    prediction[0:6, 0:6] = True  # a small extra speck
+    kind, (x, y) = next_click(prediction, truth)
+    assert kind == "keep" and 62 <= x <= 67 and 52 <= y <= 57
+    assert next_click(truth, truth) is None
+
+
+def test_clicking_until_90_percent_on_a_clear_photo():
+    rgb, truth = scene()
+    mask = np.zeros(truth.shape, np.float32)
+    run = click_until(rgb, mask, truth, target=0.9, max_clicks=5, keep_going=2)
+    assert run.ious[0] == 0.0
+    assert run.clicks_to_target <= 2 and run.iou_after(2) >= 0.9
