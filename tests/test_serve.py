@@ -364,3 +364,13 @@ def test_a_full_queue_answers_429(server: str, photo: Path) -> None:
     after = requests.post(f"{server}/v1.0/removebg", headers={"X-Api-Key": KEY}, timeout=60,
                           files={"image_file": ("bottle.jpg", photo.read_bytes())})
     assert after.status_code == 200  # the slot came back
+
+
+@pytest.mark.slow
+def test_soak_script_meets_its_targets_on_a_small_run() -> None:
+    """The soak script end to end on a short run: a 2-worker server, mixed 1-12 MP photos and every kind of
+    bad request; it exits 1 when a target (no 5xx, no loss, 4xx for bad input, RSS growth) is missed."""
+    run = subprocess.run([sys.executable, "scripts/serve_soak.py", "--requests", "24", "--bad", "9", "--clients", "4",
+                          "--compare", "0"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "[met] every bad input a 4xx with a one-line reason: 9 of 9" in run.stdout

@@ -259,6 +259,7 @@ async def read_photo(fields: dict[str, Any], upload: UploadFile | None, config: 
     limit = config.max_upload_bytes
     if upload is not None:
         data = await upload.read()
+        await upload.close()  # a large upload was spooled to a temporary file: free it now
         name = PurePath(upload.filename or "image_file").name or "image_file"
     elif given[0] == "image_file_b64":
         text = str(fields["image_file_b64"]).strip()
