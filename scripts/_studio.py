@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 SHOWN = """() => !document.querySelector('[data-testid="stAppSkeleton"]')
-    && [...document.querySelectorAll('[data-testid="stImage"] img')].filter(i => i.complete && i.naturalWidth > 0).length >= 3"""
+    && document.querySelector('iframe[title*="streamlit_image_coordinates"]')
+    && [...document.querySelectorAll('[data-testid="stImage"] img')].filter(i => i.complete && i.naturalWidth > 0).length >= 2"""
 IDLE = """() => !document.querySelector('[data-testid="stStatusWidget"]')"""
 
 

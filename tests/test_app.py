@@ -24,7 +24,7 @@ def labels(at: AppTest) -> set[str]:
 
 def test_app_opens_on_the_samples_and_shows_results(app):
     assert not app.exception and not app.error
-    assert len(app.image) == 3  # photo, mask, cut-out
+    assert len(app.image) == 2  # mask, cut-out (the photo is the clickable component)
     assert any("IoU with the exact mask" in c.value for c in app.caption)
 
 
@@ -36,7 +36,7 @@ def test_every_method_gets_its_declared_widgets(app, name):
     for param in all_methods()[name].params:
         assert param.title in shown, param.name
     assert {"Open size", "Close size", "Fill holes", "Keep largest"} <= shown
-    assert len(app.image) == 3
+    assert len(app.image) == 2
 
 
 def test_moving_a_slider_redraws(app):
@@ -124,10 +124,10 @@ def test_downloads_are_full_resolution_files():
 
 
 def test_export_choice_changes_the_preview_and_the_download(app):
-    assert app.image[2].captions == ["Export: transparent"]
+    assert app.image[1].captions == ["Export: transparent"]
     app.sidebar.selectbox(key="export.preset").set_value("amazon").run()
     assert not app.exception and not app.error, [e.value for e in app.error]
-    assert app.image[2].captions == ["Export: amazon"]
+    assert app.image[1].captions == ["Export: amazon"]
     assert app.get("download_button")[0].label == "Amazon JPG"
     app.sidebar.selectbox(key="export.preset").set_value("custom").run()
     assert not app.exception
@@ -155,7 +155,7 @@ def test_a_deep_method_runs_in_the_studio_with_its_declared_widgets(app, name):
     app.sidebar.selectbox(key="method").set_value(name).run()
     assert not app.exception and not app.error
     assert {"Network input (px)", "Cut-off", "Soft mask"} <= labels(app)
-    assert len(app.image) == 3
+    assert len(app.image) == 2
     assert any("network on the CPU" in c.value for c in app.caption)  # the page says what runs the network
 
 
@@ -201,7 +201,7 @@ def test_heic_and_avif_uploads_load(session_root, fmt, name):
     at.sidebar.file_uploader[0].set_value((name, photo_bytes(fmt), "image/" + fmt.lower())).run()
     assert not at.exception and not at.error and not [m for m in at.sidebar.markdown if "was not added" in m.value]
     chosen = at.selectbox(key="photo_choice")
-    assert chosen.format_func(chosen.value).startswith(name) and len(at.image) == 3
+    assert chosen.format_func(chosen.value).startswith(name) and len(at.image) == 2
 
 
 def test_a_refused_file_is_named_with_its_reason(session_root):
@@ -210,7 +210,7 @@ def test_a_refused_file_is_named_with_its_reason(session_root):
                                            ("good.png", photo_bytes("PNG"), "image/png")]).run()
     refused = [m.value for m in at.sidebar.markdown if "was not added" in m.value]
     assert len(refused) == 1 and "notes.txt" in refused[0] and "not an image file" in refused[0]
-    assert not at.exception and len(at.image) == 3  # the good photo goes on
+    assert not at.exception and len(at.image) == 2  # the good photo goes on
 
 
 def test_a_setting_without_effect_is_disabled_with_the_reason(app):
@@ -229,3 +229,67 @@ def test_no_two_widgets_share_a_label(app):
         app.sidebar.selectbox(key="export.preset").set_value("custom").run()
         shown = [w.label for w in [*app.slider, *app.selectbox, *app.toggle, *app.color_picker]]  # the whole page
         assert len(shown) == len(set(shown)), [x for x in shown if shown.count(x) > 1]
+
+
+def _iou_caption(at: AppTest) -> str:
+    """The preview caption from its IoU on (the time before it changes from run to run)."""
+    return next(c.value for c in at.caption if "IoU with the exact mask" in c.value).split("· IoU")[1]
+
+
+def test_marks_fix_the_preview_and_undo_takes_them_back(app):
+    from bgapp.app.fixes import current_marks, set_marks  # noqa: F401 (the keys the page reads)
+    from bgapp.core.marks import Marks
+
+    app.sidebar.selectbox(key="method").set_value("threshold").run()
+    photo_key = app.session_state["_selected_photo"] if "_selected_photo" in app.session_state else None
+    before = _iou_caption(app)
+    stored = app.session_state["marks"] if "marks" in app.session_state else {}
+    assert not stored  # nothing marked yet
+    # A box around nothing but the top-left corner: everything else must go, so the IoU falls.
+    key = next(iter(app.session_state["method_masks"]))[0]
+    app.session_state["marks"] = {f"{key}|threshold": Marks().add("box", (0, 0, 40, 40)).to_json()}
+    app.run()
+    assert not app.exception and not app.error
+    after = _iou_caption(app)
+    assert "a box" in after and after != before
+    assert float(after.split("with the exact mask ")[1].split()[0]) < 0.2
+    assert any("--box 0,0,40,40" in c.value for c in app.caption)
+    app.button(key="fix_undo").click().run()
+    assert _iou_caption(app) == before
+    assert photo_key is None or isinstance(photo_key, str)
+
+
+def test_click_events_become_marks_in_photo_pixels():
+    from bgapp.app.fixes import click_to_mark, draw_marks
+    from bgapp.core.marks import Marks
+
+    shown = {"width": 400, "height": 300}
+    marks = click_to_mark(Marks(), "keep", {**shown, "x1": 100, "y1": 50, "x2": 101, "y2": 51}, (1600, 1200))
+    assert marks.keep == ((400.0, 200.0),)
+    marks = click_to_mark(marks, "box", {**shown, "x1": 10, "y1": 10, "x2": 11, "y2": 10}, (1600, 1200))
+    assert marks.box is None  # a click in box mode is not a box
+    marks = click_to_mark(marks, "box", {**shown, "x1": 300, "y1": 200, "x2": 20, "y2": 10}, (1600, 1200))
+    assert marks.box == (80.0, 40.0, 1201.0, 801.0)
+    marks = click_to_mark(marks, "remove", {**shown, "x1": 399, "y1": 299, "x2": 399, "y2": 299}, (1600, 1200))
+    assert marks.remove == ((1596.0, 1196.0),)
+    image = np.full((300, 400, 3), 128, np.uint8)
+    drawn = draw_marks(image, marks, (1600, 1200))
+    assert tuple(drawn[50, 100]) == (40, 200, 70) and tuple(drawn[10, 200]) != (128, 128, 128)
+
+
+def test_downloads_and_zip_carry_the_fix():
+    from bgapp.app.photos import sample_photos
+    from bgapp.core.marks import Marks
+
+    photo = sample_photos()[0]
+    settings = resolve_settings("threshold", {"refine": False})
+    plain = common.full_resolution(photo, settings, mask=True)
+    boxed = common.full_resolution(photo, settings, mask=True, marks=Marks().add("box", (0, 0, 40, 40)))
+    assert plain.pixels[100:].any() and not boxed.pixels[41:].any()
+    import io
+    import zipfile
+
+    data = common.zip_of_results([photo], settings, "transparent", {photo.key: Marks().add("box", (0, 0, 40, 40))})
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        alpha = np.asarray(Image.open(io.BytesIO(archive.read(archive.namelist()[0]))))[..., 3]
+    assert not alpha[41:].any()

@@ -55,7 +55,9 @@ def server():
     process.wait(timeout=20)
 
 
-def wait_for_results(page, count: int = 3) -> None:
+def wait_for_results(page, count: int = 2) -> None:
+    """Streamlit's skeleton gone and ``count`` result images drawn (the studio: mask and export; the
+    photo itself is the clickable component, an iframe)."""
     page.wait_for_function(
         """n => !document.querySelector('[data-testid="stAppSkeleton"]')
               && [...document.querySelectorAll('[data-testid="stImage"] img')]
@@ -133,4 +135,55 @@ def test_an_upload_stays_the_photo_shown_through_a_slider_and_another_page(serve
         page.wait_for_selector('h1:has-text("All photos")', timeout=60_000)
         wait_for_results(page, 1)
         page.screenshot(path=str(out / "all-photos.png"), full_page=True)
+        browser.close()
+
+
+def test_a_click_on_the_photo_fixes_the_mask_where_it_landed(server, tmp_path):
+    """Remove mode, one click on the wood seen through a mug's handle: the mask there turns from
+    product to background, and nowhere far away changes."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from scripts._studio import IDLE
+    from scripts.studio_clicks import MASK_SRC, ONE_PHOTO, flat_lay
+
+    photo = tmp_path / "flat-lay.jpg"
+    x, y = flat_lay(photo)
+    width, height = Image.open(photo).size
+
+    def mask(page) -> np.ndarray:
+        src = page.evaluate(MASK_SRC)
+        return np.asarray(Image.open(io.BytesIO(page.request.get(src).body())).convert("L")) > 127
+
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server)
+        wait_for_results(page)
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo))
+        page.wait_for_function("""() => (document.querySelector('input[aria-label="Photo"]') || {}).value
+            ?.includes('flat-lay.jpg')""", timeout=60_000)
+        wait_for_results(page)
+        page.get_by_text("Remove", exact=True).first.click()
+        time.sleep(0.5)
+        page.wait_for_function(IDLE, timeout=60_000)
+        page.wait_for_function(ONE_PHOTO, timeout=60_000)
+        before_src = page.evaluate(MASK_SRC)
+        before = mask(page)
+        scale = before.shape[1] / width
+        assert before[round(y * scale), round(x * scale)]  # the network fills the handle in
+        image = page.frame_locator('iframe[title*="streamlit_image_coordinates"]').locator("img")
+        image.wait_for(state="visible", timeout=60_000)
+        box = image.bounding_box()
+        image.click(position={"x": x * box["width"] / width, "y": y * box["height"] / height})
+        page.wait_for_function(f"() => ({MASK_SRC})() !== {before_src!r}", timeout=60_000)
+        after = mask(page)
+        assert not after[round(y * scale), round(x * scale)]
+        far = np.ones(before.shape, bool)
+        far[round((y - 250) * scale):round((y + 250) * scale), round((x - 250) * scale):round((x + 250) * scale)] = False
+        assert (before[far] == after[far]).mean() > 0.999
+        assert page.locator('[data-testid="stCaptionContainer"]', has_text="--remove").count() == 1
+        assert "Traceback" not in page.content()
         browser.close()

@@ -27,9 +27,11 @@ from bgapp.core.errors import BgappError
 from bgapp.core.export import EXPORT_PARAMS, PRESET_HELP, export_settings, frame, suffix
 from bgapp.core.export import PRESETS as EXPORT_PRESETS
 from bgapp.core.images import SUPPORTED, resize_longer_side, resize_mask
+from bgapp.core.marks import Marks, correct_mask
 from bgapp.core.methods import Method, all_methods, default_method
 from bgapp.core.params import Param, ParamValue
-from bgapp.core.pipeline import STEP_PARAMS, Result, Settings, process, result_name, segment_working, step_defaults
+from bgapp.core.pipeline import (STEP_PARAMS, Result, Settings, click_zoom, process, result_name, segment_working,
+                                 step_defaults)
 from bgapp.core.pipeline import unique_stems
 from bgapp.lab.metrics import binary_scores
 
@@ -233,15 +235,17 @@ class PreviewResult:
         return compose_on_checkerboard(self.photo, self.mask)
 
 
-def preview(photo: Photo, settings: Settings, side: int = PREVIEW_SIDE) -> PreviewResult:
-    """The live preview: the method and clean-up on the same working copy the download uses (so a
-    kernel size means the same in both), shown at most ``side`` px, with its time and the IoU against
-    the exact mask when it is known."""
+def preview(photo: Photo, settings: Settings, side: int = PREVIEW_SIDE, marks: Marks | None = None) -> PreviewResult:
+    """The live preview: the method, clean-up and the user's ``marks`` (photo pixels) on the same
+    working copy the download uses (so a kernel size means the same in both), shown at most ``side``
+    px, with its time and the IoU against the exact mask when it is known."""
     loaded = settings.method.prepare(settings.method_params)  # a network loads once, outside the timing
     working = working_copy(photo, int(settings.step_params["work_size"]))
     work = working.rgb
     start = time.perf_counter()
-    _, mask, _ = segment_working(work, settings)
+    mask = _method_mask(photo, work, settings)
+    if marks:  # a click costs the correction only: the method's mask is kept from the last run
+        mask = correct_mask(work, mask, marks.scaled(work.shape[1] / working.size[0]), click_zoom())
     milliseconds = (time.perf_counter() - start) * 1000.0
     small = resize_longer_side(work, side)
     mask = resize_mask(mask, small.shape[:2])
@@ -253,16 +257,34 @@ def preview(photo: Photo, settings: Settings, side: int = PREVIEW_SIDE) -> Previ
                          getattr(loaded, "device", None), working.size)
 
 
+MASKS_KEPT = 3  # method masks kept per session (working size, ~3 MB each), so clicks skip the method
+
+
+def _method_mask(photo: Photo, work: np.ndarray, settings: Settings) -> np.ndarray:
+    """The method's cleaned mask on the working copy: computed once per photo and settings, so that
+    a click, an undo or an export change does not run the method again."""
+    key = (photo.key, settings.method.name, tuple(sorted((k, str(v)) for k, v in settings.all.items())))
+    kept: dict = st.session_state.setdefault("method_masks", {})
+    if key in kept:
+        kept[key] = kept.pop(key)  # most recent last
+        return kept[key]
+    _, mask, _ = segment_working(work, settings)
+    kept[key] = mask
+    while len(kept) > MASKS_KEPT:
+        kept.pop(next(iter(kept)))
+    return mask
+
+
 def full_resolution(photo: Photo, settings: Settings, export: Mapping[str, ParamValue] | str = "transparent",
-                    mask: bool = False) -> Result:
-    """One download at the photo's full resolution, through the one pipeline."""
-    return process(photo_image(photo), settings, export, mask)
+                    mask: bool = False, marks: Marks | None = None) -> Result:
+    """One download at the photo's full resolution, through the one pipeline (with the user's fixes)."""
+    return process(photo_image(photo), settings, export, mask, marks)
 
 
 def full_resolution_file(photo: Photo, settings: Settings, export: Mapping[str, ParamValue] | str = "transparent",
-                         mask: bool = False) -> bytes:
+                         mask: bool = False, marks: Marks | None = None) -> bytes:
     """Bytes of one download at the photo's full resolution: the chosen export, or the mask."""
-    return full_resolution(photo, settings, export, mask).data
+    return full_resolution(photo, settings, export, mask, marks).data
 
 
 def download_name(photo: Photo, export: Mapping[str, ParamValue] | str = "transparent", mask: bool = False) -> str:
@@ -274,15 +296,16 @@ def download_name(photo: Photo, export: Mapping[str, ParamValue] | str = "transp
     return result_name(photo.stem, kind, suffix(settings))
 
 
-def zip_of_results(photos: list[Photo], settings: Settings, export: Mapping[str, ParamValue] | str = "transparent") -> bytes:
+def zip_of_results(photos: list[Photo], settings: Settings, export: Mapping[str, ParamValue] | str = "transparent",
+                   marks: Mapping[str, Marks] | None = None) -> bytes:
     """A ZIP with the chosen export of every photo, named as ``cut`` names its files (repeated names
-    numbered); a photo that fails gets a .txt saying why."""
+    numbered), each with its own fixes (``marks`` by photo key); a photo that fails gets a .txt saying why."""
     buffer = io.BytesIO()
     stems = unique_stems([photo.stem for photo in photos])
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for photo, stem in zip(photos, stems):
             try:
-                result = full_resolution(photo, settings, export)
+                result = full_resolution(photo, settings, export, marks=(marks or {}).get(photo.key))
                 archive.writestr(result.file_name(stem), result.data)
             except BgappError as error:
                 archive.writestr(f"{stem}.FAILED.txt", str(error))

@@ -1,0 +1,108 @@
+"""Fixing a cut-out by clicking, in the real studio: upload a photo, click on it in headless Chromium,
+and time each click until the corrected mask is drawn. Saves before/after screenshots.
+
+    python scripts/studio_clicks.py [--photo shot.jpg --mode remove --click 600,300 ...] [--out docs]
+
+Without --photo it makes a flat-lay on a wooden table (a blue mug, the product, and an orange box) and
+clicks "remove" on the wood seen through the mug's handle. Prints one line per click; nothing is
+timed inside the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts._studio import FLAGS, IDLE, SHOWN, chromium, studio_server  # noqa: E402
+
+ONE_PHOTO = """() => { const frames = document.querySelectorAll('iframe[title*="streamlit_image_coordinates"]');
+    return frames.length === 1 && frames[0].offsetHeight > 0; }"""
+MASK_SRC = """() => { const imgs = [...document.querySelectorAll('[data-testid="stImage"] img')];
+    return imgs.length ? imgs[0].src : ''; }"""
+
+
+def flat_lay(path: Path) -> tuple[int, int]:
+    """A 1600x1200 flat-lay: a mug (the product) and an orange box beside it; returns the point inside
+    the handle."""
+    import cv2
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    height, width = 1200, 1600
+    grain = cv2.GaussianBlur(rng.normal(0, 1, (height, width)).astype(np.float32), (0, 0), sigmaX=40, sigmaY=2)
+    wood = np.stack([150 + 25 * grain, 105 + 20 * grain, 70 + 15 * grain], -1)
+    image = np.clip(wood + rng.normal(0, 4, wood.shape), 0, 255).astype(np.uint8)
+    cv2.ellipse(image, (640, 620), (260, 300), 0, 0, 360, (40, 80, 170), -1, cv2.LINE_AA)
+    cv2.ellipse(image, (910, 620), (90, 130), 0, 0, 360, (40, 80, 170), 40, cv2.LINE_AA)
+    cv2.rectangle(image, (1130, 250), (1420, 520), (235, 130, 40), -1, cv2.LINE_AA)
+    Image.fromarray(image).save(path, quality=92)
+    return 910, 620  # the wood inside the mug's handle, which the network fills in
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photo", type=Path, help="the photo to fix (default: a generated flat-lay)")
+    parser.add_argument("--mode", default="remove", choices=("keep", "remove"))
+    parser.add_argument("--click", action="append", default=[], metavar="X,Y", help="photo pixels, repeatable")
+    parser.add_argument("--out", type=Path, default=None, help="folder for the before/after screenshots")
+    args = parser.parse_args()
+    browser_path = chromium()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as scratch:
+        photo = args.photo
+        clicks = [tuple(float(v) for v in c.split(",")) for c in args.click]
+        if photo is None:
+            photo = Path(scratch) / "flat-lay.jpg"
+            clicks = clicks or [flat_lay(photo)]
+        from PIL import Image
+
+        width, height = Image.open(photo).size
+        with studio_server() as (url, _, _), sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=browser_path, headless=True, args=FLAGS)
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            page.goto(url)
+            page.wait_for_function(SHOWN, timeout=180_000)
+            page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo))
+            page.wait_for_function(f"""() => [...document.querySelectorAll('input[aria-label="Photo"]')]
+                .some(i => i.value.includes({photo.name!r}))""", timeout=120_000)
+            page.wait_for_function(SHOWN, timeout=120_000)
+            page.wait_for_function(IDLE, timeout=120_000)
+            if args.out:
+                page.screenshot(path=str(args.out / "studio-fix-before.png"), full_page=True)
+            page.get_by_text("Remove" if args.mode == "remove" else "Keep", exact=True).first.click()
+            page.wait_for_function(IDLE, timeout=60_000)
+            page.wait_for_function(ONE_PHOTO, timeout=60_000)
+            frame = page.frame_locator('iframe[title*="streamlit_image_coordinates"]')
+            image = frame.locator("img")
+            for number, (x, y) in enumerate(clicks, start=1):
+                before = page.evaluate(MASK_SRC)
+                image.wait_for(state="visible", timeout=60_000)
+                box = image.bounding_box()
+                scale = box["width"] / width
+                start = time.perf_counter()
+                image.click(position={"x": x * scale, "y": y * scale})
+                page.wait_for_function(f"() => ({MASK_SRC})() !== {before!r}", timeout=60_000)
+                drawn = time.perf_counter() - start
+                page.wait_for_function(IDLE, timeout=60_000)
+                page.wait_for_function(ONE_PHOTO, timeout=60_000)
+                print(f"click {number} ({args.mode} at {x:.0f},{y:.0f}): corrected mask drawn after "
+                      f"{drawn * 1000:.0f} ms", flush=True)
+            if args.out:
+                time.sleep(1.0)
+                page.wait_for_function(IDLE, timeout=60_000)
+                page.screenshot(path=str(args.out / "studio-fix-after.png"), full_page=True)
+            assert "Traceback" not in page.content()
+            browser.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
