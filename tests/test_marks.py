@@ -130,3 +130,25 @@ def test_clicking_until_90_percent_on_a_clear_photo():
     run = click_until(rgb, mask, truth, target=0.9, max_clicks=5, keep_going=2)
     assert run.ious[0] == 0.0
     assert run.clicks_to_target <= 2 and run.iou_after(2) >= 0.9
+
+
+def test_bench_clicks_reports_noc_per_method_and_set(tmp_path, capsys):
+    import json
+
+    root = tmp_path / "shop"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for i in range(3):
+        rgb, truth = scene()
+        Image.fromarray(np.roll(rgb, 10 * i, axis=1)).save(root / "images" / f"p{i}.png")
+        Image.fromarray((np.roll(truth, 10 * i, axis=1) * 255).astype(np.uint8)).save(root / "masks" / f"p{i}.png")
+    out = tmp_path / "out"
+    assert main(["bench", "--clicks", "--methods", "threshold", "--real-data", str(root), "--out", str(out)]) == 0
+    report = json.loads((out / "clicks.json").read_text())
+    row = report["methods"]["threshold"]["real photos"]
+    assert row["photos"] == 3 and 0 <= row["noc90"] <= 20
+    assert row["iou_5"] >= row["iou_0"] - 0.05  # clicking must not make a clear photo worse
+    assert "| threshold | real photos | 3 |" in (out / "clicks.md").read_text()
+    assert main(["bench", "--clicks", "--methods", "threshold", "--real-data", str(root), "--out", str(out)]) == 2
+    assert main(["bench", "--clicks", "--methods", "threshold"]) == 2
+    assert "--clicks needs --real-data" in capsys.readouterr().err

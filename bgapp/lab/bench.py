@@ -201,6 +201,43 @@ def run_cli(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_clicks(args: argparse.Namespace) -> int:
+    """``bench --clicks``: NoC@90 per method and photo set, as the interactive-segmentation field counts it."""
+    from bgapp.lab.clicks import clicks_on_set, clicks_table
+
+    sets = {name: folder for name, folder in (("real photos", args.real_data), ("generated scenes", args.scenes_data))
+            if folder is not None}
+    if not sets:
+        raise BgappError("--clicks needs --real-data and/or --scenes-data (labelled photos to click on)")
+    names = list(args.methods or ("unet-product", "grabcut"))
+    methods = [resolve_settings(name).method for name in names]
+    for method in methods:
+        missing = method.available()
+        if missing:
+            raise ModelUnavailableError(f"{method.name} cannot run here: {missing}")
+    if args.out is not None and (args.out / "clicks.json").exists() and not args.overwrite:
+        raise OutputExistsError(f"{args.out / 'clicks.json'} already exists; use --overwrite to replace it")
+    results: dict[str, dict] = {}
+    for method in methods:
+        results[method.name] = {}
+        for set_name, folder in sets.items():
+            limit = args.real_limit if folder is args.real_data else args.limit
+            say = lambda done, m=method.name, s=set_name: print(f"{m} on {s}: {done}", file=sys.stderr, flush=True)  # noqa: E731
+            results[method.name][set_name] = clicks_on_set(method, folder, "test", limit, progress=say)
+    report = {"machine": machine(), "protocol": "clicks at the centre of the largest error region, at most 20; "
+              "NoC@90 counts 20 when 90 % IoU is never reached", "methods": results,
+              "settings": {"real_data": str(args.real_data) if args.real_data else None, "real_limit": args.real_limit,
+                           "scenes_data": str(args.scenes_data) if args.scenes_data else None, "limit": args.limit}}
+    table = clicks_table(report)
+    print(table)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "clicks.json").write_text(json.dumps(report, indent=2) + "\n")
+        (args.out / "clicks.md").write_text(table + "\n")
+        print(f"wrote {args.out / 'clicks.json'} and {args.out / 'clicks.md'}", file=sys.stderr)
+    return 0
+
+
 def _earlier_report(args: argparse.Namespace) -> dict | None:
     """With ``--update``: the report in ``--out`` that the new rows go into, after checking that it was
     measured the same way (otherwise its rows and the new ones could not be compared)."""
