@@ -282,6 +282,23 @@ def test_cut_route_methods_and_health(server: str, photo: Path) -> None:
     assert "/v1.0/removebg" in requests.get(f"{server}/openapi.json", timeout=30).json()["paths"]
 
 
+def test_cut_route_takes_the_studio_fixes_like_the_cli(server: str, photo: Path, tmp_path: Path) -> None:
+    fields = {"method": "threshold", "mask": "true", "box": "40,30,200,180", "remove": "5,5;300,220"}
+    response = requests.post(f"{server}/cut", headers={"X-Api-Key": KEY}, timeout=120,
+                             files={"image_file": ("bottle.jpg", photo.read_bytes())}, data=fields)
+    assert response.status_code == 200, response.text
+    assert main(["cut", str(photo), "--out", str(tmp_path), "--method", "threshold", "--mask",
+                 "--box", "40,30,200,180", "--remove", "5,5", "--remove", "300,220"]) == 0
+    assert response.content == (tmp_path / "bottle-mask.png").read_bytes()
+    served = np.asarray(Image.open(io.BytesIO(response.content)))
+    assert not served[:30].any() and not served[:, 200:].any()
+    outside = requests.post(f"{server}/cut", headers={"X-Api-Key": KEY}, timeout=60,
+                            files={"image_file": ("bottle.jpg", photo.read_bytes())},
+                            data={"method": "threshold", "keep": "900,10"})
+    assert outside.status_code == 400
+    assert _errors(outside)[0] == "--keep 900,10 is outside the 320x240 photo"
+
+
 def test_bad_input_is_a_4xx_with_one_line(server: str, photo: Path) -> None:
     url = f"{server}/v1.0/removebg"
     not_image = requests.post(url, headers={"X-Api-Key": KEY}, files={"image_file": ("notes.txt", b"hello, not a photo")},

@@ -39,6 +39,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bgapp.core.errors import BgappError, ImageTooLargeError, ParamError
 from bgapp.core.export import PRESETS, export_settings
 from bgapp.core.images import LoadedImage, encode_jpeg, load_image, resize_longer_side, resize_mask
+from bgapp.core.marks import Marks, marks_from_arguments
 from bgapp.core.methods import default_method
 from bgapp.core.pipeline import Result, Settings, process, resolve_settings
 from bgapp.serve import removebg
@@ -296,10 +297,10 @@ def shrink(image: LoadedImage, max_megapixels: float | None) -> LoadedImage:
 
 
 def run_pipeline(photo: Photo, settings: Settings, export: Mapping[str, Any], mask: bool,
-                 max_megapixels: float, cap_megapixels: float | None = None) -> Result:
+                 max_megapixels: float, cap_megapixels: float | None = None, marks: Marks | None = None) -> Result:
     """Load, size and cut one photo: the same ``pipeline.process`` as ``cut`` and the studio."""
     image = shrink(load_image(photo.data, name=photo.name, max_megapixels=max_megapixels), cap_megapixels)
-    return process(image, settings, export, mask)
+    return process(image, settings, export, mask, marks)
 
 
 def json_object(value: Any, name: str) -> dict[str, Any]:
@@ -352,6 +353,10 @@ CUT_FIELDS = {
     "export": ("string", "transparent (default), white, amazon or custom."),
     "framing": ("object", 'Framing overrides as a JSON object, e.g. {"crop": true, "margin": 8, "square": true}.'),
     "mask": ("boolean", "Return the mask (white = product) instead of the cut-out."),
+    "keep": ("string", "Fixes, as the studio's clicks: points that are product, X,Y in photo pixels; several "
+                       "separated by ';' (e.g. 410,230;120,80)."),
+    "remove": ("string", "Points that are background, X,Y in photo pixels, ';' between points."),
+    "box": ("string", "X0,Y0,X1,Y1 in photo pixels: the product lies inside this box."),
 }
 
 
@@ -459,7 +464,12 @@ def create_app(config: ServeConfig) -> Gate:
         export = {"preset": export_name, **export_settings(export_name, json_object(fields.get("framing"), "framing"))}
         mask = removebg.parse_bool(text_fields(fields), "mask", False)
         photo = await read_photo(fields, upload, config)
-        result: Result = await in_pool(lambda: run_pipeline(photo, chosen, export, mask, config.max_megapixels))
+        texts = text_fields(fields)
+        marks = marks_from_arguments([p for p in texts.get("keep", "").split(";") if p.strip()],
+                                     [p for p in texts.get("remove", "").split(";") if p.strip()],
+                                     texts.get("box") or None)
+        result: Result = await in_pool(lambda: run_pipeline(photo, chosen, export, mask, config.max_megapixels,
+                                                            marks=marks))
         file_name = result.file_name(PurePath(photo.name).stem)
         return Response(result.data, media_type="image/png" if result.suffix == ".png" else "image/jpeg",
                         headers=result_headers(result, {
