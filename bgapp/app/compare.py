@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from bgapp.app.fixes import current_marks
 from bgapp.app.common import photo_picker, photo_sidebar, preview, stored_settings
 from bgapp.core.compose import mask_image
 from bgapp.core.errors import BgappError
@@ -29,11 +30,12 @@ def compare_page() -> None:
     for name in picked:
         method = methods[name]
         try:
-            result = preview(photo, resolve_settings(name, stored_settings(method)))
+            marks = current_marks(photo, method)
+            result = preview(photo, resolve_settings(name, stored_settings(method)), marks=marks)
         except BgappError as error:
             st.error(f"{name}: {error}")
             continue
-        line = f"**{name}** · {result.milliseconds:.0f} ms"
+        line = f"**{name}** · {result.milliseconds:.0f} ms" + (" · with your fixes from the Studio" if marks else "")
         if result.iou is not None:
             line += f" · IoU {result.iou:.3f}"
         st.markdown(line)

@@ -8,6 +8,7 @@ import json
 
 import streamlit as st
 
+from bgapp.app.fixes import current_marks
 from bgapp.app.common import PAGES, method_picker, photo_sidebar, preview, stored_settings
 from bgapp.app.photos import Photo, session_store
 from bgapp.core.errors import BgappError
@@ -21,12 +22,16 @@ TILES_PER_SESSION = 60  # small previews kept per session (~0.3 MB each)
 def _tile(photo: Photo, method_name: str, values: dict) -> tuple[object, str]:
     """(cut-out thumbnail or None, status line) of one photo, cached per session and settings."""
     cache = st.session_state.setdefault("_tiles", {})
-    key = (photo.key, method_name, hashlib.sha1(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest())
+    marks = current_marks(photo, method_name)  # the Studio's fixes, as the ZIP uses them
+    key = (photo.key, method_name, hashlib.sha1(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest(),
+           marks.to_json())
     if key not in cache:
         try:
-            result = preview(photo, resolve_settings(method_name, values), side=TILE_SIDE)
+            result = preview(photo, resolve_settings(method_name, values), side=TILE_SIDE, marks=marks)
             share = float((result.mask >= 0.5).mean())
             status = f"done · {result.milliseconds:.0f} ms · product {share:.0%} of the frame"
+            if marks:
+                status += " · fixed by hand"
             if share < 0.005:
                 status = "check: the mask is empty (try another method)"
             cache[key] = (result.cutout, status)
