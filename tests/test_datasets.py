@@ -154,3 +154,20 @@ def test_make_scenes_takes_its_real_objects_from_a_duts_folder(tmp_path):
     assert len(names) == 3
     rgb, trimap = dataset.load_example(out, names[0])
     assert rgb.shape == (72, 96, 3) and set(np.unique(trimap)) <= {1, 2, 3}
+
+
+def test_evaluate_holdout_scores_exactly_what_train_holds_out(tmp_path, capsys):
+    duts = write_duts(tmp_path / "duts", train=12, test=2)
+    other = write_duts(tmp_path / "other", train=8, test=1)
+    roots = [duts, other]
+    held = dataset.holdout_names(roots, 0, fraction=0.25, seed=3)
+    names = [f"{i}/{p.name}" for i, r in enumerate(roots) for p in dataset.list_split(r, "trainval").pairs]
+    _, val = dataset.split_holdout(names, 0.25, 3)  # what train does with the same folders
+    assert held == {n[2:] for n in val if n.startswith("0/")} and held
+    assert main(["evaluate", "--method", "threshold", "--data", str(duts), "--holdout-of", str(duts), str(other),
+                 "--val-fraction", "0.25", "--seed", "3", "--json"]) == 0
+    import json
+
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["split"] == "trainval" and summary["images"] == len(held)
+    assert main(["evaluate", "--method", "threshold", "--data", str(duts), "--holdout-of", str(other)]) == 2

@@ -28,6 +28,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--worst", type=int, default=5, help="how many lowest-IoU images to name (default 5)")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N images")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a setting, repeatable")
+    parser.add_argument("--holdout-of", nargs="+", type=Path, default=None, metavar="DIR",
+                        help="score the validation hold-out that `train --data DIR...` keeps out of DATA's "
+                             "trainval (same --seed and --val-fraction), e.g. to choose a setting without "
+                             "looking at the test split")
+    parser.add_argument("--seed", type=int, default=0, help="with --holdout-of: train's --seed (default 0)")
+    parser.add_argument("--val-fraction", type=float, default=0.1,
+                        help="with --holdout-of: train's --val-fraction (default 0.1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument("--record", action="store_true",
                         help="also copy the printed figures into the model's card (deep methods only)")
@@ -47,8 +54,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         if done == total or done % 10 == 0:
             print(f"[{done}/{total}] {name}  {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
 
+    only = None
+    if args.holdout_of:
+        from bgapp.lab.datasets import holdout_names
+
+        roots = [Path(p).resolve() for p in args.holdout_of]
+        if args.data.resolve() not in roots:
+            raise ParamError(f"--holdout-of must list --data {args.data} among the training folders")
+        only = holdout_names(roots, roots.index(args.data.resolve()), args.val_fraction, args.seed)
+        args.split = "trainval"
     summary = evaluate(args.method, args.data, args.split, args.limit, parse_assignments(args.param), progress,
-                       worst=max(0, args.worst))
+                       worst=max(0, args.worst), only=only)
     text = format_summary(summary, args.data)
     print(json.dumps(summary) if args.json else text)
     if args.record:

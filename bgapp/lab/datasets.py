@@ -246,6 +246,17 @@ def split_holdout(names: list[str], fraction: float, seed: int) -> tuple[list[st
     return [n for n in names if n not in held], [n for n in names if n in held]
 
 
+def holdout_names(roots: list[Path], which: int, fraction: float = 0.1, seed: int = 0) -> set[str]:
+    """The names of ``roots[which]`` that ``train --data ROOTS...`` (same ``--val-fraction`` and
+    ``--seed``) holds out for validation: what model selection may look at, never the test split."""
+    names = []
+    for index, root in enumerate(roots):
+        names += [f"{index}/{pair.name}" for pair in list_split(Path(root), "trainval").pairs]
+    _, held = split_holdout(names, fraction, seed)
+    prefix = f"{which}/"
+    return {name[len(prefix):] for name in held if name.startswith(prefix)}
+
+
 def trimap_from_mask(mask: np.ndarray, border: int = 2) -> np.ndarray:
     """A trimap from a 0..1 mask, in the Pet coding: the object's inner ``border``-px rim and every
     partly covered pixel are border, the rest of the object is object, the rest is background.

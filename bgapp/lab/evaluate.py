@@ -36,14 +36,18 @@ WORST = 5
 
 def evaluate(method: str | Method, root: Path, split: str = "test", limit: int | None = None,
              params: Mapping[str, Any] | None = None,
-             progress: Callable[[int, int, str], None] | None = None, worst: int = WORST) -> dict[str, Any]:
+             progress: Callable[[int, int, str], None] | None = None, worst: int = WORST,
+             only: set[str] | None = None) -> dict[str, Any]:
     """Scores of ``method`` on ``split`` of ``root``: the keys in ``KEYS`` plus method, split, images,
-    the ``worst`` images by IoU and the pairs ``skipped`` as unusable (with their reasons)."""
+    the ``worst`` images by IoU and the pairs ``skipped`` as unusable (with their reasons).
+    ``only``: score just these names of the split (a training run's validation hold-out)."""
     settings = resolve_settings(method, params)
     missing = settings.method.available()
     if missing:
         raise ModelUnavailableError(f"{settings.method.name} is not available: {missing}")
     listing = dataset.list_split(root, split)
+    if only is not None:
+        listing = dataset.Listing([pair for pair in listing.pairs if pair.name in only], listing.problems)
     total = min(len(listing.pairs), limit or len(listing.pairs))
     rows: list[dict[str, Any]] = []
     problems: list[str] = []
