@@ -52,7 +52,10 @@ def write_card(name: str, folder: Path) -> Path:
         f"- **Network**: encoder `{config['encoder']}` (width {config['width']}), decoder {list(config['decoder'])}, "
         f"{meta['parameters']:,} parameters; weights file `{files['weights'].name}` {size_mb:.1f} MB "
         "(float16 kernels, float32 vectors).",
-        f"- **Input**: RGB 0..255 squashed to {config['size']}x{config['size']}; normalisation is inside the network.",
+        f"- **Input**: RGB 0..255 squashed to {config['size']}x{config['size']} in training"
+        + (f", to {meta['inference_size']}x{meta['inference_size']} when cutting out (the default `size`, chosen on "
+           "the validation hold-out)" if meta.get("inference_size") not in (None, config["size"]) else "")
+        + "; normalisation is inside the network.",
         "- **Output**: 3 classes, object / background / border (the Oxford-IIIT Pet trimap coding 1/2/3). "
         "A cut-out's foreground is object + border.",
         f"- **Data**: `{training['split']}` split of `{training['data']}`, {training.get('images', 'all')} images, "

@@ -24,10 +24,14 @@ def unet_method(name: str, summary: str, made_for: str = "product") -> Method:
     """A ``Method`` for the shipped model ``name`` (weights in the weights folder)."""
     meta = read_config(name) or {}
     trained = min(512, max(64, int(meta.get("config", {}).get("size", DEFAULT_SIZE))))
+    # A card may name a larger input than the training size, chosen on the validation hold-out
+    # (``evaluate --holdout-of``): a fully convolutional network sees small objects better there.
+    chosen = min(512, max(64, int(meta.get("inference_size", trained))))
     params = (
-        Param("size", "int", trained, min=64, max=512, step=32, label="Network input (px)",
-              help=f"Network input in px (the photo is squashed to a square). It was trained at {trained}; "
-                   "larger sees finer detail but costs time and may drift from what it learned."),
+        Param("size", "int", chosen, min=64, max=512, step=32, label="Network input (px)",
+              help=f"Network input in px (the photo is squashed to a square). It was trained at {trained}"
+                   + (f" and runs at {chosen} by default (better on held-out photos)" if chosen != trained else "")
+                   + "; larger sees finer detail but costs time and may drift from what it learned."),
         Param("threshold", "float", 0.5, min=0.05, max=0.95, step=0.05, label="Cut-off",
               help="A pixel is product when the network's object+edge probability is above this. "
                    "Lower keeps more of the product, higher removes more background.",
