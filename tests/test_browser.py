@@ -65,6 +65,14 @@ def wait_for_results(page, count: int = 2) -> None:
         arg=count, timeout=120_000)
 
 
+def upload(page, photo: Path) -> None:
+    """Upload ``photo`` through the sidebar and wait until it is the photo shown with its results."""
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo))
+    page.wait_for_function("""name => (document.querySelector('input[aria-label="Photo"]') || {}).value
+        ?.includes(name)""", arg=photo.name, timeout=60_000)
+    wait_for_results(page)
+
+
 def selected_photo(page) -> str:
     """The text of the Photo select box as the seller sees it."""
     return page.locator('input[aria-label="Photo"]').first.input_value()
@@ -106,10 +114,7 @@ def test_an_upload_stays_the_photo_shown_through_a_slider_and_another_page(serve
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(server)
         wait_for_results(page)
-        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo))
-        page.wait_for_function("""() => (document.querySelector('input[aria-label="Photo"]') || {}).value
-            ?.includes('my-blue-box.jpg')""", timeout=60_000)
-        wait_for_results(page)
+        upload(page, photo)
         assert "my-blue-box.jpg" in selected_photo(page)
         # move a slider with the keyboard, as a seller would
         slider = page.get_by_role("slider").first
@@ -162,10 +167,7 @@ def test_a_click_on_the_photo_fixes_the_mask_where_it_landed(server, tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(server)
         wait_for_results(page)
-        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo))
-        page.wait_for_function("""() => (document.querySelector('input[aria-label="Photo"]') || {}).value
-            ?.includes('flat-lay.jpg')""", timeout=60_000)
-        wait_for_results(page)
+        upload(page, photo)
         page.get_by_text("Remove", exact=True).first.click()
         time.sleep(0.5)
         page.wait_for_function(IDLE, timeout=60_000)

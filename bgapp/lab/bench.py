@@ -24,6 +24,7 @@ import platform
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 import cv2
@@ -192,12 +193,7 @@ def run_cli(args: argparse.Namespace) -> int:
     if earlier is not None:
         report = _merged(earlier, report)
     table = markdown_table(report)
-    print(table)
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
-        (args.out / "bench.md").write_text(table + "\n")
-        print(f"wrote {args.out / 'bench.json'} and {args.out / 'bench.md'}", file=sys.stderr)
+    _publish(report, table, args.out, "bench")
     return 0
 
 
@@ -229,13 +225,18 @@ def run_clicks(args: argparse.Namespace) -> int:
               "settings": {"real_data": str(args.real_data) if args.real_data else None, "real_limit": args.real_limit,
                            "scenes_data": str(args.scenes_data) if args.scenes_data else None, "limit": args.limit}}
     table = clicks_table(report)
-    print(table)
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "clicks.json").write_text(json.dumps(report, indent=2) + "\n")
-        (args.out / "clicks.md").write_text(table + "\n")
-        print(f"wrote {args.out / 'clicks.json'} and {args.out / 'clicks.md'}", file=sys.stderr)
+    _publish(report, table, args.out, "clicks")
     return 0
+
+
+def _publish(report: dict, table: str, out: Path | None, stem: str) -> None:
+    """Print the table; with ``out``, also write ``STEM.json`` (every figure) and ``STEM.md`` (the table)."""
+    print(table)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
+        (out / f"{stem}.md").write_text(table + "\n")
+        print(f"wrote {out / (stem + '.json')} and {out / (stem + '.md')}", file=sys.stderr)
 
 
 def _earlier_report(args: argparse.Namespace) -> dict | None:
