@@ -391,3 +391,19 @@ def test_soak_script_meets_its_targets_on_a_small_run() -> None:
                           "--compare", "0"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "[met] every bad input a 4xx with a one-line reason: 9 of 9" in run.stdout
+
+
+def test_several_workers_share_the_cores(monkeypatch) -> None:
+    import cv2
+
+    from bgapp.core import runtime
+
+    monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
+    before = cv2.getNumThreads()
+    try:
+        assert runtime.share_cores(1) == 0 and runtime.THREADS_ENV not in os.environ
+        share = runtime.share_cores(2)
+        assert share == max(1, (os.cpu_count() or 1) // 2)
+        assert os.environ[runtime.THREADS_ENV] == str(share) and cv2.getNumThreads() == share
+    finally:
+        cv2.setNumThreads(before)

@@ -193,11 +193,16 @@ def encode_write(batch: "Any", spec: BatchSpec) -> "Any":
 
 
 def _quiet_worker(threads: int) -> None:
-    """A worker shares the machine with the others: cap OpenCV's threads to its share of the cores."""
+    """A worker shares the machine with the others: cap OpenCV's and the network's threads to its share."""
     if threads > 0:
+        import os
+
         import cv2
 
+        from bgapp.core.runtime import THREADS_ENV
+
         cv2.setNumThreads(threads)
+        os.environ[THREADS_ENV] = str(threads)  # and ONNX Runtime's, for networks loaded after this
 
 
 # --- the driver ------------------------------------------------------------------------------------

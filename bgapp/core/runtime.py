@@ -12,6 +12,7 @@ in the app never reloads a network.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
@@ -55,6 +56,24 @@ def predictor_unavailable(name: str, folder: Path | None = None) -> str | None:
     return None
 
 
+THREADS_ENV = "BGAPP_THREADS"
+"""Threads a network may use in this process (unset: all cores). ``serve --workers N`` and ``batch``
+set it so that N processes do not each start a thread per core and fight over them."""
+
+
+def share_cores(workers: int) -> int:
+    """Cap this process's network and OpenCV threads to its share of the cores among ``workers``
+    processes; returns the share (nothing is capped for one worker)."""
+    if workers <= 1:
+        return 0
+    import cv2
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    os.environ[THREADS_ENV] = str(threads)
+    cv2.setNumThreads(threads)
+    return threads
+
+
 @lru_cache(maxsize=8)
 def predictor(name: str, size: int, folder: str | None = None) -> Predictor:
     """The cached predictor for model ``name`` at input ``size`` (files from the weights folder)."""
@@ -66,6 +85,10 @@ def predictor(name: str, size: int, folder: str | None = None) -> Predictor:
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # errors only: nothing on a seller's terminal
+    threads = int(os.environ.get(THREADS_ENV, "0") or 0)
+    if threads > 0:  # one of several worker processes: its share of the cores, not all of them each
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
     providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
                  if p in onnxruntime.get_available_providers()]
     session = onnxruntime.InferenceSession(str(model_files(name, where)["onnx"]), options, providers=providers)

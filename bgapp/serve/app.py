@@ -501,6 +501,11 @@ def _safe_name(name: str) -> str:
 
 
 def app_from_env() -> Gate:
-    """uvicorn's factory in each worker process: the settings come from ``BGAPP_SERVE_CONFIG``."""
-    return create_app(ServeConfig.from_env())
+    """uvicorn's factory in each worker process: the settings come from ``BGAPP_SERVE_CONFIG``; with
+    several workers each takes its share of the cores (else two processes each run a thread per core)."""
+    from bgapp.core.runtime import share_cores
+
+    config = ServeConfig.from_env()
+    share_cores(config.workers)
+    return create_app(config)
 
