@@ -3,8 +3,8 @@ and time each click until the corrected mask is drawn. Saves before/after screen
 
     python scripts/studio_clicks.py [--photo shot.jpg --mode remove --click 600,300 ...] [--out docs]
 
-Without --photo it makes a flat-lay on a wooden table (a blue mug, the product, and an orange box) and
-clicks "remove" on the wood seen through the mug's handle. Prints one line per click; nothing is
+Without --photo it makes a flat-lay on a wooden table (a blue mug and an orange box that belongs to
+the same listing; the network keeps only the mug) and clicks "keep" on the box. Prints one line per click; nothing is
 timed inside the tests.
 """
 
@@ -24,13 +24,13 @@ from scripts._studio import FLAGS, IDLE, SHOWN, chromium, studio_server  # noqa:
 
 ONE_PHOTO = """() => { const frames = document.querySelectorAll('iframe[title*="streamlit_image_coordinates"]');
     return frames.length === 1 && frames[0].offsetHeight > 0; }"""
+MUG_CENTRE = (640, 620)  # in the flat-lay: the middle of the mug's body, product for any sensible method
 MASK_SRC = """() => { const imgs = [...document.querySelectorAll('[data-testid="stImage"] img')];
     return imgs.length ? imgs[0].src : ''; }"""
 
 
 def flat_lay(path: Path) -> tuple[int, int]:
-    """A 1600x1200 flat-lay: a mug (the product) and an orange box beside it; returns the point inside
-    the handle."""
+    """A 1600x1200 flat-lay: a blue mug and an orange box beside it; returns the box's centre."""
     import cv2
     from PIL import Image
 
@@ -43,13 +43,13 @@ def flat_lay(path: Path) -> tuple[int, int]:
     cv2.ellipse(image, (910, 620), (90, 130), 0, 0, 360, (40, 80, 170), 40, cv2.LINE_AA)
     cv2.rectangle(image, (1130, 250), (1420, 520), (235, 130, 40), -1, cv2.LINE_AA)
     Image.fromarray(image).save(path, quality=92)
-    return 910, 620  # the wood inside the mug's handle, which the network fills in
+    return 1275, 385  # the middle of the orange box
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photo", type=Path, help="the photo to fix (default: a generated flat-lay)")
-    parser.add_argument("--mode", default="remove", choices=("keep", "remove"))
+    parser.add_argument("--mode", default="keep", choices=("keep", "remove"))
     parser.add_argument("--click", action="append", default=[], metavar="X,Y", help="photo pixels, repeatable")
     parser.add_argument("--out", type=Path, default=None, help="folder for the before/after screenshots")
     args = parser.parse_args()
