@@ -26,6 +26,7 @@ EPILOG = """examples:
   python -m bgapp cut photo.jpg --export white --out white
   python -m bgapp cut shots/*.jpg --method grabcut --export amazon --out amazon
   python -m bgapp cut photo.jpg --export custom --crop --margin 40 --margin-unit px --square --out shop
+  python -m bgapp cut photo.jpg --keep 410,230 --remove 90,600 --out fixed   the studio's click fixes
   python -m bgapp batch shots/ --out cutouts    a whole folder on Ray, resumable (run again to resume)
   python -m bgapp evaluate --method kmeans --data oxford-iiit-pet --limit 50
   python -m bgapp train --model unet-mobilenetv2 --data oxford-iiit-pet --epochs 40
