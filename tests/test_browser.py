@@ -6,6 +6,7 @@ to $BGAPP_SCREENSHOT_DIR when set (docs/ is refreshed that way), else to pytest'
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -65,6 +66,20 @@ def wait_for_results(page, count: int = 2) -> None:
         arg=count, timeout=120_000)
 
 
+@contextlib.contextmanager
+def studio(server: str):
+    """The studio in headless Chromium, its first results drawn; the browser closes afterwards."""
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server)
+            wait_for_results(page)
+            yield page
+        finally:
+            browser.close()
+
+
 def upload(page, photo: Path) -> None:
     """Upload ``photo`` through the sidebar and wait until it is the photo shown with its results."""
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo))
@@ -83,11 +98,7 @@ def test_studio_renders_results_and_reports_a_bad_upload(server, tmp_path):
     out.mkdir(parents=True, exist_ok=True)
     bad = tmp_path / "broken-photo.jpg"
     bad.write_bytes(b"this is not a jpeg")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(server)
-        wait_for_results(page)
+    with studio(server) as page:
         assert page.locator('[data-testid="stCaptionContainer"]', has_text="IoU with the exact mask").count() >= 1
         assert "Traceback" not in page.content()
         page.screenshot(path=str(out / "studio.png"), full_page=True)
@@ -98,7 +109,6 @@ def test_studio_renders_results_and_reports_a_bad_upload(server, tmp_path):
         wait_for_results(page)  # the samples still render next to the message
         assert "Traceback" not in page.content()
         page.screenshot(path=str(out / "studio-bad-upload.png"), full_page=True)
-        browser.close()
 
 
 def test_an_upload_stays_the_photo_shown_through_a_slider_and_another_page(server, tmp_path):
@@ -109,11 +119,7 @@ def test_an_upload_stays_the_photo_shown_through_a_slider_and_another_page(serve
     out = Path(os.environ.get("BGAPP_SCREENSHOT_DIR", tmp_path))
     photo = tmp_path / "my-blue-box.jpg"
     Image.fromarray(synth.render_scene(77, (900, 700), "wood", "box").rgb).save(photo, quality=92)
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(server)
-        wait_for_results(page)
+    with studio(server) as page:
         upload(page, photo)
         assert "my-blue-box.jpg" in selected_photo(page)
         # move a slider with the keyboard, as a seller would
@@ -140,7 +146,6 @@ def test_an_upload_stays_the_photo_shown_through_a_slider_and_another_page(serve
         page.wait_for_selector('h1:has-text("All photos")', timeout=60_000)
         wait_for_results(page, 1)
         page.screenshot(path=str(out / "all-photos.png"), full_page=True)
-        browser.close()
 
 
 def test_a_click_on_the_photo_fixes_the_mask_where_it_landed(server, tmp_path):
@@ -163,11 +168,7 @@ def test_a_click_on_the_photo_fixes_the_mask_where_it_landed(server, tmp_path):
         src = page.evaluate(MASK_SRC)
         return np.asarray(Image.open(io.BytesIO(page.request.get(src).body())).convert("L")) > 127
 
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(server)
-        wait_for_results(page)
+    with studio(server) as page:
         upload(page, photo)
         page.get_by_text("Remove", exact=True).first.click()
         time.sleep(0.5)
@@ -189,4 +190,3 @@ def test_a_click_on_the_photo_fixes_the_mask_where_it_landed(server, tmp_path):
         assert (before[far] == after[far]).mean() > 0.999
         assert page.locator('[data-testid="stCaptionContainer"]', has_text="--remove").count() == 1
         assert "Traceback" not in page.content()
-        browser.close()
