@@ -42,6 +42,27 @@ def test_remove_click_drops_a_separate_blob_whole_and_keeps_the_product():
     np.testing.assert_array_equal(fixed[truth], 1.0)
 
 
+def test_remove_click_takes_a_joined_part_of_its_own_colour_and_no_more():
+    """A hand holding the product: joined to it, so not a separate blob; one click in the middle of
+    the hand removes the hand (its colour region, as wide as the click is deep), not a dot."""
+    rgb, truth = scene()
+    rgb[100:140, 200:300] = (200, 150, 120)  # an arm reaching in from the right, touching the product
+    mask = truth.astype(np.float32)
+    mask[100:140, 200:300] = 1.0  # the method took the arm with the product
+    fixed = correct_mask(rgb, mask, Marks().add("remove", (260, 120))) > 0.5
+    assert (fixed[100:140, 200:300]).mean() < 0.05
+    assert iou(fixed, truth) > 0.97
+
+
+def test_a_click_on_a_thin_wrong_rim_stays_local():
+    rgb, truth = scene()
+    mask = truth.astype(np.float32)
+    mask[60:180, 200:203] = 1.0  # a 3-px rim of backdrop along the right edge
+    fixed = correct_mask(rgb, mask, Marks().add("remove", (201, 120))) > 0.5
+    assert fixed[truth].mean() > 0.99  # the product is not eaten
+    assert not (fixed & ~truth)[:, 205:].any()
+
+
 def test_box_clears_everything_outside_and_starts_from_an_empty_mask():
     rgb, truth = scene()
     everything = np.ones(truth.shape, np.float32)
