@@ -300,3 +300,22 @@ def test_prepare_loads_the_network_before_the_first_photo():
     method.run(synth.render_scene(5, (120, 90), "white", "jar").rgb, params)
     after = predictor.cache_info()
     assert after.misses == 1 and after.hits > loaded.hits
+
+
+def test_mirror_averages_the_photo_and_its_mirror_image():
+    """``mirror`` is test-time augmentation: the answer on the mirrored photo, mirrored back, averaged
+    with the plain one (a network that only sees the left half shows it)."""
+    from bgapp.core.runtime import Predictor
+
+    def left_half(batch: np.ndarray) -> np.ndarray:
+        probs = np.zeros(batch.shape[:3] + (3,), np.float32)
+        probs[..., 1] = 1.0
+        probs[:, :, : batch.shape[2] // 2] = (1.0, 0.0, 0.0)  # "object" on the left half, whatever the photo
+        return probs
+
+    network = Predictor("fake", 32, left_half)
+    rgb = np.zeros((20, 40, 3), np.uint8)
+    plain, mirrored = network.probabilities(rgb), network.probabilities(rgb, mirror=True)
+    assert plain[:, :18, 0].min() > 0.99 and plain[:, 22:, 0].max() < 0.01
+    np.testing.assert_allclose(mirrored[:, :, 0], 0.5, atol=0.02)  # left in one view, right in the other
+    np.testing.assert_allclose(mirrored.sum(axis=-1), 1.0, atol=1e-5)

@@ -35,12 +35,17 @@ class Predictor:
     run: Callable[[np.ndarray], np.ndarray]
     device: str = "CPU"  # what runs it, in words the app shows: "CPU" or "GPU (CUDA)"
 
-    def probabilities(self, rgb: np.ndarray) -> np.ndarray:
-        """(H, W, 3) float32 probabilities of object, background, border at the photo's own size."""
+    def probabilities(self, rgb: np.ndarray, mirror: bool = False) -> np.ndarray:
+        """(H, W, 3) float32 probabilities of object, background, border at the photo's own size.
+
+        ``mirror``: also run the left-right mirrored photo and average the two answers (twice the
+        network's time; a network's mistakes are not symmetric, so the average is steadier)."""
         height, width = rgb.shape[:2]
         shrink = cv2.INTER_AREA if min(height, width) > self.size else cv2.INTER_LINEAR
         square = cv2.resize(rgb, (self.size, self.size), interpolation=shrink).astype(np.float32)
         probs = self.run(square[None])[0]
+        if mirror:
+            probs = 0.5 * (probs + self.run(np.ascontiguousarray(square[:, ::-1])[None])[0][:, ::-1])
         return cv2.resize(probs, (width, height), interpolation=cv2.INTER_LINEAR)
 
 

@@ -36,6 +36,11 @@ def unet_method(name: str, summary: str, made_for: str = "product") -> Method:
               help="A pixel is product when the network's object+edge probability is above this. "
                    "Lower keeps more of the product, higher removes more background.",
               only_when=("soft", (False,)), why_inactive="a soft mask uses the probability itself, no cut-off"),
+        # On the validation hold-out (unet-product, 288 px) mirroring lifted cut-out IoU on real photos
+        # 0.8738 -> 0.8787, generated scenes 0.9502 -> 0.9524, pets 0.8496 -> 0.8590: on by default.
+        Param("mirror", "bool", True, label="Also look mirrored",
+              help="Run the network on the photo and on its mirror image and average the two: "
+                   "steadier edges and fewer missed parts, at twice the network's time."),
         Param("soft", "bool", False, label="Soft mask",
               help="Use the probability itself as the mask (soft, semi-transparent where the network "
                    "is unsure) instead of cutting at the threshold."),
@@ -49,7 +54,7 @@ def unet_method(name: str, summary: str, made_for: str = "product") -> Method:
         return predictor(name, int(params["size"]), str(weights_dir()))
 
     def probabilities(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
-        return prepare(params).probabilities(rgb)
+        return prepare(params).probabilities(rgb, bool(params.get("mirror", False)))
 
     def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
         probs = probabilities(rgb, params)
