@@ -144,3 +144,22 @@ def test_cli_amazon_writes_stem_amazon_jpg_and_respects_input_alpha(tmp_path):
     alpha = np.asarray(Image.open(tmp_path / "t" / "shot.png"))[..., 3]
     assert alpha[:, :200].max() == 0 and alpha[:, 200:].max() == 255
     assert main(["cut", str(source), "--out", str(tmp_path / "x"), "--export", "custom", "--format", "jpeg"]) == 2
+
+
+def test_checkerboard_preview_blends_the_product_over_the_squares():
+    from bgapp.core.compose import checkerboard, compose_on_checkerboard
+
+    rgb = np.full((40, 64, 3), (10, 200, 30), np.uint8)
+    alpha = np.zeros((40, 64), np.float32)
+    alpha[:, 32:] = 1.0
+    alpha[:, 16:32] = 0.5
+    shown = compose_on_checkerboard(rgb, alpha)
+    board = checkerboard(40, 64)
+    assert shown.dtype == np.uint8 and shown.shape == (40, 64, 3)
+    assert (shown[:, :16] == board[:, :16]).all()  # transparent: the squares
+    assert (shown[:, 32:] == rgb[:, 32:]).all()  # opaque: the product
+    half = (rgb[:, 16:32].astype(int) + board[:, 16:32]) / 2
+    assert np.abs(shown[:, 16:32] - half).max() <= 1
+    assert set(np.unique(board)) == {204, 255} and board[0, 0, 0] != board[0, 16, 0]
+    board[:] = 0  # the caller's copy: the next board is unharmed
+    assert checkerboard(40, 64).max() == 255

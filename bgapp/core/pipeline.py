@@ -116,7 +116,8 @@ def click_zoom() -> ZoomFn | None:
     network = all_methods().get(PRODUCT_NETWORK)
     if network is None or network.available() is not None:
         return None
-    return lambda crop: network.run(crop, {})
+    # one look, not two: a click must redraw fast, and GrabCut has the last word on the crop's answer
+    return lambda crop: network.run(crop, {"mirror": False})
 
 
 def cut_out(image: LoadedImage, settings: Settings, marks: Marks | None = None) -> Cutout:
