@@ -319,3 +319,16 @@ def test_mirror_averages_the_photo_and_its_mirror_image():
     assert plain[:, :18, 0].min() > 0.99 and plain[:, 22:, 0].max() < 0.01
     np.testing.assert_allclose(mirrored[:, :, 0], 0.5, atol=0.02)  # left in one view, right in the other
     np.testing.assert_allclose(mirrored.sum(axis=-1), 1.0, atol=1e-5)
+
+
+def test_a_card_sets_the_cut_out_size_and_mirror_defaults(monkeypatch):
+    """The defaults chosen on the hold-out live in the model's card, not in code: a card without them
+    keeps the training size and a single look (what the pet models' recorded figures used)."""
+    from bgapp.core.methods import _unet
+
+    chosen = {"config": {"size": 224}, "inference_size": 288, "inference_mirror": True}
+    monkeypatch.setattr(_unet, "read_config", lambda name: chosen if name == "chosen" else {"config": {"size": 160}})
+    assert _unet.unet_method("chosen", "").resolve({})["size"] == 288
+    assert _unet.unet_method("chosen", "").resolve({})["mirror"] is True
+    plain = _unet.unet_method("plain", "").resolve({})
+    assert plain["size"] == 160 and plain["mirror"] is False

@@ -55,6 +55,8 @@ def write_card(name: str, folder: Path) -> Path:
         f"- **Input**: RGB 0..255 squashed to {config['size']}x{config['size']} in training"
         + (f", to {meta['inference_size']}x{meta['inference_size']} when cutting out (the default `size`, chosen on "
            "the validation hold-out)" if meta.get("inference_size") not in (None, config["size"]) else "")
+        + ("; the answer is averaged with the one on the mirrored photo (the default `mirror`, chosen the "
+           "same way)" if meta.get("inference_mirror") else "")
         + "; normalisation is inside the network.",
         "- **Output**: 3 classes, object / background / border (the Oxford-IIIT Pet trimap coding 1/2/3). "
         "A cut-out's foreground is object + border.",
