@@ -3,8 +3,8 @@ and time each click until the corrected mask is drawn. Saves before/after screen
 
     python scripts/studio_clicks.py [--photo shot.jpg --mode remove --click 600,300 ...] [--out docs]
 
-Without --photo it makes a flat-lay on a wooden table (a blue mug and an orange box that belongs to
-the same listing; the network keeps only the mug) and clicks "keep" on the box. Prints one line per click; nothing is
+Without --photo it makes a flat-lay on a wooden table (a blue mug and an orange box; the listing is
+for the mug, the network keeps both) and clicks "remove" on the box. Prints one line per click; nothing is
 timed inside the tests.
 """
 
@@ -49,7 +49,8 @@ def flat_lay(path: Path) -> tuple[int, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photo", type=Path, help="the photo to fix (default: a generated flat-lay)")
-    parser.add_argument("--mode", default="keep", choices=("keep", "remove"))
+    parser.add_argument("--mode", default=None, choices=("keep", "remove"),
+                        help="what the clicks mark (default: keep; remove for the generated flat-lay)")
     parser.add_argument("--click", action="append", default=[], metavar="X,Y", help="photo pixels, repeatable")
     parser.add_argument("--out", type=Path, default=None, help="folder for the before/after screenshots")
     args = parser.parse_args()
@@ -62,6 +63,8 @@ def main() -> int:
         if photo is None:
             photo = Path(scratch) / "flat-lay.jpg"
             clicks = clicks or [flat_lay(photo)]
+            args.mode = args.mode or "remove"
+        args.mode = args.mode or "keep"
         from PIL import Image
 
         width, height = Image.open(photo).size
@@ -75,12 +78,14 @@ def main() -> int:
                 .some(i => i.value.includes({photo.name!r}))""", timeout=120_000)
             page.wait_for_function(SHOWN, timeout=120_000)
             page.wait_for_function(IDLE, timeout=120_000)
-            if args.out:
-                page.screenshot(path=str(args.out / "studio-fix-before.png"), full_page=True)
             page.get_by_text("Remove" if args.mode == "remove" else "Keep", exact=True).first.click()
             page.wait_for_function(IDLE, timeout=60_000)
             page.wait_for_function(ONE_PHOTO, timeout=60_000)
-            frame = page.frame_locator('iframe[title*="streamlit_image_coordinates"]')
+            if args.out:  # the uploaded photo in the chosen mode, before any click
+                time.sleep(1.0)
+                page.wait_for_function(IDLE, timeout=60_000)
+                page.screenshot(path=str(args.out / "studio-fix-before.png"), full_page=True)
+            frame = page.frame_locator('iframe[title*="streamlit_image_coordinates"]:not([width="-1"])')
             image = frame.locator("img")
             for number, (x, y) in enumerate(clicks, start=1):
                 before = page.evaluate(MASK_SRC)
