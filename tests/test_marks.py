@@ -173,3 +173,19 @@ def test_bench_clicks_reports_noc_per_method_and_set(tmp_path, capsys):
     assert main(["bench", "--clicks", "--methods", "threshold", "--real-data", str(root), "--out", str(out)]) == 2
     assert main(["bench", "--clicks", "--methods", "threshold"]) == 2
     assert "--clicks needs --real-data" in capsys.readouterr().err
+
+
+def test_a_removed_part_leaves_no_ghost_outline():
+    """GrabCut decides at <= 512 px: the removed part's rim at the working size, and the method's soft
+    values under 0.5 around it, must go with it (they were a faint outline of it in the alpha)."""
+    rng = np.random.default_rng(1)
+    rgb = np.clip(rng.normal(150, 4, (960, 1280, 3)), 0, 255).astype(np.uint8)
+    rgb[300:700, 200:600] = (40, 50, 200)  # the product
+    rgb[81:201, 1001:1161] = (230, 120, 30)  # a second item, off the pixel grid of a 512 px copy
+    mask = np.zeros((960, 1280), np.float32)
+    mask[300:700, 200:600] = 1.0
+    mask[81:201, 1001:1161] = 1.0
+    mask[79:81, 999:1163] = 0.3  # the method's soft rim above the item
+    fixed = correct_mask(rgb, mask, Marks().add("remove", (1080, 140)))
+    assert fixed[60:220, 980:1180].max() < 0.01
+    np.testing.assert_array_equal(fixed[310:690, 210:590], 1.0)
