@@ -10,9 +10,9 @@ instead of hunting for a slider. Marks are given in the photo's own pixels (what
    photo's longer side) its pixels become "probably" product or background, as the method said.
 2. Each click becomes a hard seed (a small disk) and claims the region of like colour around it, as
    far as its distance from the wrong side's edge suggests (``_grow_clicks``). A "remove" click on a
-   separate blob (a cloud, a second item) drops that whole blob. A "keep" click where the mask is empty asks the product
-   network to look again at a zoomed crop around the click: most misses on real photos are small,
-   far objects, which the network finds once they fill the crop.
+   separate blob (a cloud, a second item) drops that whole blob. A "keep" click where the mask is
+   empty asks the product network to look again at a zoomed crop around the click: most misses on
+   real photos are small, far objects, which the network finds once they fill the crop.
 3. GrabCut (Rother et al. 2004) decides the "probably" pixels from the colours of both sides.
 4. A box clears everything outside it; a box around an empty mask starts GrabCut from the box.
 
@@ -214,8 +214,8 @@ def correct_mask(rgb: np.ndarray, mask: np.ndarray, marks: Marks, zoom: ZoomFn |
     if scale < 1:
         changed = cv2.resize(changed.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
         corrected = cv2.resize(corrected.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-    result[changed] = np.asarray(corrected, np.float32)[changed]  # unchanged pixels keep their soft values
     corrected = np.asarray(corrected, np.float32)
+    result[changed] = corrected[changed]  # unchanged pixels keep their soft values
     _clear_fringe(result, changed & (corrected < 0.5), corrected)
     if marks.box is not None:
         _clear_outside(result, marks.box)
@@ -232,7 +232,8 @@ def _grow_clicks(rgb: np.ndarray, labels: np.ndarray, foreground: np.ndarray, ma
     the click's distance from that side's edge: a click in the middle of a wide wrong part reaches
     far, one on a thin wrong rim along the edge stays small. The region becomes "probably" the
     clicked kind and its interior certain; GrabCut still settles the edges. On 60 hard DUTS-TR
-    validation photos it took NoC@90 from 3.37 to 3.17 and the IoU after 5 clicks from 0.886 to 0.911.
+    validation photos it took NoC@90 from 3.37 to 3.17 and the IoU after 5 clicks from 0.886 to 0.911
+    (3.07 and 0.912 with ``_clear_fringe``).
     """
     lab = cv2.cvtColor(cv2.medianBlur(np.ascontiguousarray(rgb), 5), cv2.COLOR_RGB2LAB)
     current = foreground.copy()
