@@ -63,8 +63,7 @@ def main() -> int:
         if photo is None:
             photo = Path(scratch) / "flat-lay.jpg"
             clicks = clicks or [flat_lay(photo)]
-            args.mode = args.mode or "remove"
-        args.mode = args.mode or "keep"
+        args.mode = args.mode or ("remove" if args.photo is None else "keep")
         from PIL import Image
 
         width, height = Image.open(photo).size

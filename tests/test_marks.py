@@ -189,3 +189,9 @@ def test_a_removed_part_leaves_no_ghost_outline():
     fixed = correct_mask(rgb, mask, Marks().add("remove", (1080, 140)))
     assert fixed[60:220, 980:1180].max() < 0.01
     np.testing.assert_array_equal(fixed[310:690, 210:590], 1.0)
+
+
+def test_clicks_come_in_the_order_made():
+    marks = Marks().add("remove", (1, 2)).add("box", (0, 0, 5, 5)).add("keep", (3, 4)).add("remove", (5, 6))
+    assert marks.clicks() == [("remove", (1.0, 2.0)), ("keep", (3.0, 4.0)), ("remove", (5.0, 6.0))]
+    assert Marks(keep=((1.0, 1.0),), remove=((2.0, 2.0),)).clicks() == [("keep", (1.0, 1.0)), ("remove", (2.0, 2.0))]

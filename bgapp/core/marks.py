@@ -75,6 +75,15 @@ class Marks:
             return Marks(self.keep, self.remove + (point,), self.box, self.order + ("remove",))
         raise MarkError(f"unknown mark {kind!r}: keep, remove or box")
 
+    def clicks(self) -> list[tuple[str, Point]]:
+        """Every keep/remove point with its kind, in the order made (keeps, then removes, for marks
+        built without an order)."""
+        order = [kind for kind in self.order if kind != "box"]
+        if len(order) != len(self.keep) + len(self.remove):
+            order = ["keep"] * len(self.keep) + ["remove"] * len(self.remove)
+        points = {"keep": iter(self.keep), "remove": iter(self.remove)}
+        return [(kind, next(points[kind])) for kind in order]
+
     def undo(self) -> "Marks":
         """These marks without the last one made."""
         if not self.order:
@@ -237,12 +246,8 @@ def _grow_clicks(rgb: np.ndarray, labels: np.ndarray, foreground: np.ndarray, ma
     """
     lab = cv2.cvtColor(cv2.medianBlur(np.ascontiguousarray(rgb), 5), cv2.COLOR_RGB2LAB)
     current = foreground.copy()
-    points = {"keep": list(marks.keep), "remove": list(marks.remove)}
-    for kind in marks.order:
-        if kind == "box" or not points[kind]:
-            continue
-        at = _pixel((points[kind][0][0] * scale, points[kind][0][1] * scale), current.shape)
-        points[kind].pop(0)
+    for kind, (x, y) in marks.clicks():
+        at = _pixel((x * scale, y * scale), current.shape)
         side = ~current if kind == "keep" else current
         if not side[at]:
             continue

@@ -56,7 +56,7 @@ def unet_method(name: str, summary: str, made_for: str = "product") -> Method:
         return predictor(name, int(params["size"]), str(weights_dir()))
 
     def probabilities(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
-        return prepare(params).probabilities(rgb, bool(params.get("mirror", False)))
+        return prepare(params).probabilities(rgb, bool(params["mirror"]))
 
     def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
         probs = probabilities(rgb, params)
