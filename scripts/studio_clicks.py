@@ -46,6 +46,16 @@ def flat_lay(path: Path) -> tuple[int, int]:
     return 1275, 385  # the middle of the orange box
 
 
+def _undo_all(page, count: int) -> None:
+    """Take back ``count`` marks with the Undo button, waiting for each redraw."""
+    for _ in range(count):
+        before = page.evaluate(MASK_SRC)
+        page.get_by_role("button", name="Undo").click()
+        page.wait_for_function(f"() => ({MASK_SRC})() !== {before!r}", timeout=60_000)
+        page.wait_for_function(IDLE, timeout=60_000)
+        page.wait_for_function(ONE_PHOTO, timeout=60_000)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photo", type=Path, help="the photo to fix (default: a generated flat-lay)")
@@ -53,6 +63,8 @@ def main() -> int:
                         help="what the clicks mark (default: keep; remove for the generated flat-lay)")
     parser.add_argument("--click", action="append", default=[], metavar="X,Y", help="photo pixels, repeatable")
     parser.add_argument("--out", type=Path, default=None, help="folder for the before/after screenshots")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="make the clicks N times, pressing Undo between, and print the median per click")
     args = parser.parse_args()
     browser_path = chromium()
     from playwright.sync_api import sync_playwright
@@ -86,7 +98,8 @@ def main() -> int:
                 page.screenshot(path=str(args.out / "studio-fix-before.png"), full_page=True)
             frame = page.frame_locator('iframe[title*="streamlit_image_coordinates"]:not([width="-1"])')
             image = frame.locator("img")
-            for number, (x, y) in enumerate(clicks, start=1):
+            times: dict[int, list[float]] = {}
+            for number, (x, y) in [(n, c) for _ in range(args.repeat) for n, c in enumerate(clicks, start=1)]:
                 before = page.evaluate(MASK_SRC)
                 image.wait_for(state="visible", timeout=60_000)
                 box = image.bounding_box()
@@ -99,6 +112,13 @@ def main() -> int:
                 page.wait_for_function(ONE_PHOTO, timeout=60_000)
                 print(f"click {number} ({args.mode} at {x:.0f},{y:.0f}): corrected mask drawn after "
                       f"{drawn * 1000:.0f} ms", flush=True)
+                times.setdefault(number, []).append(drawn * 1000)
+                if args.repeat > 1 and number == len(clicks) and len(times[number]) < args.repeat:
+                    _undo_all(page, len(clicks))
+            for number, values in times.items():
+                if len(values) > 1:
+                    print(f"click {number}: median {np.median(values):.0f} ms of {len(values)} "
+                          f"(min {min(values):.0f}, max {max(values):.0f})")
             if args.out:
                 time.sleep(1.0)
                 page.wait_for_function(IDLE, timeout=60_000)

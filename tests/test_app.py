@@ -293,3 +293,25 @@ def test_downloads_and_zip_carry_the_fix():
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         alpha = np.asarray(Image.open(io.BytesIO(archive.read(archive.namelist()[0]))))[..., 3]
     assert not alpha[41:].any()
+
+
+def test_the_studio_draws_its_images_at_the_shown_size_and_fixes_on_the_working_copy(monkeypatch):
+    """A click's redraw encodes three images and the browser decodes them: they are drawn at most
+    ``SHOWN_SIDE`` px (a third of the page), while the method and the fixes still run on the 1024 px copy."""
+    from bgapp.app import studio
+
+    seen = []
+
+    def recording(photo, settings, side=common.PREVIEW_SIDE, marks=None):
+        result = common.preview(photo, settings, side=side, marks=marks)
+        seen.append(result)
+        return result
+
+    monkeypatch.setattr(studio, "preview", recording)
+    at = AppTest.from_file("../streamlit_app.py", default_timeout=120).run()
+    assert not at.exception and not at.error and seen
+    shown = seen[-1]
+    assert max(shown.photo.shape[:2]) == min(studio.SHOWN_SIDE, max(shown.size)) < common.PREVIEW_SIDE
+    assert shown.mask.shape == shown.photo.shape[:2]
+    work = next(iter(at.session_state["method_masks"].values()))
+    assert max(work.shape) == min(common.PREVIEW_SIDE, max(shown.size))  # the method ran on the working copy

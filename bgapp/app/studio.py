@@ -19,6 +19,11 @@ from bgapp.core.export import suffix
 from bgapp.core.methods import Method
 from bgapp.core.pipeline import resolve_settings
 
+SHOWN_SIDE = 768
+"""The three images are drawn at most this many px: each fills a third of the page (~400-550 px wide), and
+a click's redraw costs encoding them and the browser's decoding them; the method and the fixes still work
+on the 1024 px working copy, and the downloads on the full photo."""
+
 
 def studio_page() -> None:
     """Pick a photo and a method, tune it live, download the full-resolution result."""
@@ -47,7 +52,7 @@ def _tuning(photo: Photo, method: Method, photos: tuple[Photo, ...]) -> None:
     mode = fix_controls(photo, method, st)
     marks = current_marks(photo, method)
     with st.spinner(f"Running {method.name}..."):
-        result = preview(photo, settings, marks=marks)
+        result = preview(photo, settings, side=SHOWN_SIDE, marks=marks)
     width, height = result.size
     summary = f"{method.name}: {result.milliseconds:.0f} ms for the preview"
     if result.device:
