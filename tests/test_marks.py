@@ -171,6 +171,13 @@ def test_bench_clicks_reports_noc_per_method_and_set(tmp_path, capsys):
     assert row["iou_5"] >= row["iou_0"] - 0.05  # clicking must not make a clear photo worse
     assert "| threshold | real photos | 3 |" in (out / "clicks.md").read_text()
     assert main(["bench", "--clicks", "--methods", "threshold", "--real-data", str(root), "--out", str(out)]) == 2
+    # --update redoes only the rows of --methods and keeps the others; measured otherwise, it refuses
+    assert main(["bench", "--clicks", "--methods", "kmeans", "--real-data", str(root), "--out", str(out), "--update"]) == 0
+    merged = json.loads((out / "clicks.json").read_text())["methods"]
+    assert merged["threshold"] == report["methods"]["threshold"] and "real photos" in merged["kmeans"]
+    assert "| kmeans | real photos | 3 |" in (out / "clicks.md").read_text()
+    assert main(["bench", "--clicks", "--methods", "kmeans", "--real-data", str(root), "--real-limit", "2",
+                 "--out", str(out), "--update"]) == 2
     assert main(["bench", "--clicks", "--methods", "threshold"]) == 2
     assert "--clicks needs --real-data" in capsys.readouterr().err
 
@@ -195,3 +202,22 @@ def test_clicks_come_in_the_order_made():
     marks = Marks().add("remove", (1, 2)).add("box", (0, 0, 5, 5)).add("keep", (3, 4)).add("remove", (5, 6))
     assert marks.clicks() == [("remove", (1.0, 2.0)), ("keep", (3.0, 4.0)), ("remove", (5.0, 6.0))]
     assert Marks(keep=((1.0, 1.0),), remove=((2.0, 2.0),)).clicks() == [("keep", (1.0, 1.0)), ("remove", (2.0, 2.0))]
+
+
+def test_a_click_near_the_edge_of_a_good_mask_re_decides_only_its_neighbourhood():
+    """On a mask that is already good, the wrong part the user clicks is a thin rim along the edge: how
+    far GrabCut may change the mask follows the click's depth in its wrong part (3x), not a fixed fifth
+    of the photo, where colours shared by product and backdrop would let it move the rest of the edge."""
+    rng = np.random.default_rng(4)
+    truth = np.zeros((240, 320), bool)
+    truth[60:180, 80:240] = True
+    base = np.where(truth[..., None], 120, 135).astype(np.float64)  # product and backdrop barely differ
+    rgb = np.clip(base + rng.normal(0, 25, (240, 320, 3)), 0, 255).astype(np.uint8)
+    mask = truth.astype(np.float32)
+    mask[60:180, 240:244] = 1.0  # a 4-px rim of backdrop along the right edge
+    click = (242, 120)
+    fixed = correct_mask(rgb, mask, Marks().add("remove", click)) > 0.5
+    changed = np.argwhere(fixed != (mask > 0.5))
+    assert len(changed)  # the click did something
+    far = np.hypot(changed[:, 1] - click[0], changed[:, 0] - click[1]).max()
+    assert far <= 0.22 * 320 / 2, far  # well inside the old fixed reach (70 px)

@@ -211,8 +211,12 @@ def run_clicks(args: argparse.Namespace) -> int:
         missing = method.available()
         if missing:
             raise ModelUnavailableError(f"{method.name} cannot run here: {missing}")
-    if args.out is not None and (args.out / "clicks.json").exists() and not args.overwrite:
-        raise OutputExistsError(f"{args.out / 'clicks.json'} already exists; use --overwrite to replace it")
+    settings = {"real_data": str(args.real_data) if args.real_data else None, "real_limit": args.real_limit,
+                "scenes_data": str(args.scenes_data) if args.scenes_data else None, "limit": args.limit}
+    earlier = _earlier_report(args, "clicks", settings)
+    if args.out is not None and earlier is None and (args.out / "clicks.json").exists() and not args.overwrite:
+        raise OutputExistsError(f"{args.out / 'clicks.json'} already exists; use --overwrite to replace it, "
+                                "or --update to replace only the rows of --methods")
     results: dict[str, dict] = {}
     for method in methods:
         results[method.name] = {}
@@ -221,9 +225,9 @@ def run_clicks(args: argparse.Namespace) -> int:
             say = lambda done, m=method.name, s=set_name: print(f"{m} on {s}: {done}", file=sys.stderr, flush=True)  # noqa: E731
             results[method.name][set_name] = clicks_on_set(method, folder, "test", limit, progress=say)
     report = {"machine": machine(), "protocol": "clicks at the centre of the largest error region, at most 20; "
-              "NoC@90 counts 20 when 90 % IoU is never reached", "methods": results,
-              "settings": {"real_data": str(args.real_data) if args.real_data else None, "real_limit": args.real_limit,
-                           "scenes_data": str(args.scenes_data) if args.scenes_data else None, "limit": args.limit}}
+              "NoC@90 counts 20 when 90 % IoU is never reached", "methods": results, "settings": settings}
+    if earlier is not None:
+        report = _merged(earlier, report)
     table = clicks_table(report)
     _publish(report, table, args.out, "clicks")
     return 0
@@ -239,22 +243,23 @@ def _publish(report: dict, table: str, out: Path | None, stem: str) -> None:
         print(f"wrote {out / (stem + '.json')} and {out / (stem + '.md')}", file=sys.stderr)
 
 
-def _earlier_report(args: argparse.Namespace) -> dict | None:
-    """With ``--update``: the report in ``--out`` that the new rows go into, after checking that it was
-    measured the same way (otherwise its rows and the new ones could not be compared)."""
+def _earlier_report(args: argparse.Namespace, stem: str = "bench", wanted: dict | None = None) -> dict | None:
+    """With ``--update``: the report ``STEM.json`` in ``--out`` that the new rows go into, after checking
+    that it was measured the same way (otherwise its rows and the new ones could not be compared)."""
     if not getattr(args, "update", False):
         return None
     if args.out is None or not args.methods:
-        raise BgappError("--update needs --out (the folder with bench.json) and --methods (the rows to redo)")
-    path = args.out / "bench.json"
+        raise BgappError(f"--update needs --out (the folder with {stem}.json) and --methods (the rows to redo)")
+    path = args.out / f"{stem}.json"
     if not path.exists():
         raise BgappError(f"--update: {path} does not exist yet; run bench --out {args.out} first")
     earlier = json.loads(path.read_text())
     settings = earlier.get("settings", {})
-    wanted = {"repeat": args.repeat, "scenes": args.scenes, "pet_limit": args.limit,
-              "pet_data": str(args.data) if args.data else None,
-              "scenes_data": str(args.scenes_data) if args.scenes_data else None,
-              "real_data": str(args.real_data) if args.real_data else None, "real_limit": args.real_limit}
+    wanted = wanted if wanted is not None else {
+        "repeat": args.repeat, "scenes": args.scenes, "pet_limit": args.limit,
+        "pet_data": str(args.data) if args.data else None,
+        "scenes_data": str(args.scenes_data) if args.scenes_data else None,
+        "real_data": str(args.real_data) if args.real_data else None, "real_limit": args.real_limit}
     different = [f"{key} {settings.get(key)!r} there, {value!r} now" for key, value in wanted.items()
                  if settings.get(key) != value]
     if different:
