@@ -407,3 +407,27 @@ def test_several_workers_share_the_cores(monkeypatch) -> None:
         assert os.environ[runtime.THREADS_ENV] == str(share) and cv2.getNumThreads() == share
     finally:
         cv2.setNumThreads(before)
+
+
+def test_a_body_over_the_limit_is_read_before_the_413_so_the_client_gets_it(server: str) -> None:
+    """A client sends its whole body before it reads the answer; had the server answered and closed on
+    unread data, the connection would be reset and the client would lose the 413 and its reason."""
+    import socket
+    from urllib.parse import urlparse
+
+    address = urlparse(server)
+    body = os.urandom(2_500_000)  # over the 1.4 MB body limit of this server, under twice it
+    head = (f"POST /v1.0/removebg HTTP/1.1\r\nHost: {address.hostname}\r\nX-Api-Key: {KEY}\r\n"
+            f"Content-Type: application/octet-stream\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    with socket.create_connection((address.hostname, address.port), timeout=60) as sock:
+        sock.sendall(head)
+        time.sleep(0.5)  # long enough for a server that answers at once to have closed
+        sock.sendall(body)
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b"file_too_large" in answer
