@@ -108,7 +108,7 @@ class Gate:
             limit = self.config.max_body_bytes
             declared = headers.get("content-length", b"")
             if declared.isdigit() and int(declared) > limit:
-                drained = int(declared) <= DRAIN_FACTOR * limit and await drain(receive, DRAIN_FACTOR * limit)
+                drained = await self.drop_body(receive, headers)
                 await send_error(send, 413, "file_too_large", _too_large(int(declared), limit), close=not drained)
                 return
             body = await read_body(receive, limit)
@@ -129,15 +129,20 @@ class Gate:
 
     async def refuse(self, receive: Receive, send: Send, headers: Mapping[str, bytes], status: int, code: str,
                      title: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
-        """Answer without admitting. The body is read and dropped first (never kept), because closing a
-        connection with unread data resets it and the client may lose the answer; a client that waits
-        for ``100 Continue`` has sent nothing, and a body over ``DRAIN_FACTOR`` times the limit is not read."""
+        """Answer without admitting (the body dropped first, see ``drop_body``)."""
+        drained = await self.drop_body(receive, headers)
+        await send_error(send, status, code, title, extra, close=not drained)
+
+    async def drop_body(self, receive: Receive, headers: Mapping[str, bytes]) -> bool:
+        """Read and drop a refused request's body (never kept); True if all of it was read, so the
+        connection may stay open. Closing a connection with unread data resets it and the client may
+        lose the answer; a client that waits for ``100 Continue`` has sent nothing (reading would ask
+        it for the body), and a body over ``DRAIN_FACTOR`` times the limit is not read."""
         declared = headers.get("content-length", b"")
         cap = DRAIN_FACTOR * self.config.max_body_bytes
-        over = declared.isdigit() and int(declared) > cap
-        drained = not over and b"100-continue" not in headers.get("expect", b"").lower() \
-            and await drain(receive, cap)
-        await send_error(send, status, code, title, extra, close=not drained)
+        if (declared.isdigit() and int(declared) > cap) or b"100-continue" in headers.get("expect", b"").lower():
+            return False
+        return await drain(receive, cap)
 
 
 DRAIN_FACTOR = 2
