@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -19,6 +19,20 @@ SHOWN = """() => !document.querySelector('[data-testid="stAppSkeleton"]')
     && document.querySelector('iframe[title*="streamlit_image_coordinates"]')
     && [...document.querySelectorAll('[data-testid="stImage"] img')].filter(i => i.complete && i.naturalWidth > 0).length >= 2"""
 IDLE = """() => !document.querySelector('[data-testid="stStatusWidget"]')"""
+SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"]') && !document.querySelector('[data-stale="true"]')"""
+"""No run going and nothing left over from the last one (Streamlit marks such elements ``data-stale``)."""
+
+
+def settle(page, wait: Callable[[object, str], None] | None = None) -> None:
+    """Wait until the page has finished its rerun: ``SETTLED`` twice, 0.4 s apart (the status widget
+    shows only some time after a run starts, so one look right after a click can pass too early).
+    ``wait(page, condition)`` does the waiting (the tests pass one that explains a timeout)."""
+    for _ in range(2):
+        page.wait_for_timeout(400)
+        if wait is None:
+            page.wait_for_function(SETTLED, timeout=60_000)
+        else:
+            wait(page, SETTLED)
 
 
 def chromium() -> str:

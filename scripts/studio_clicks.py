@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts._studio import FLAGS, IDLE, SHOWN, chromium, studio_server  # noqa: E402
+from scripts._studio import FLAGS, SHOWN, chromium, settle, studio_server  # noqa: E402
 
 ONE_PHOTO = """() => { const frames = document.querySelectorAll('iframe[title*="streamlit_image_coordinates"]');
     return frames.length === 1 && frames[0].offsetHeight > 0; }"""
@@ -52,7 +52,7 @@ def _undo_all(page, count: int) -> None:
         before = page.evaluate(MASK_SRC)
         page.get_by_role("button", name="Undo").click()
         page.wait_for_function(f"() => ({MASK_SRC})() !== {before!r}", timeout=60_000)
-        page.wait_for_function(IDLE, timeout=60_000)
+        settle(page)
         page.wait_for_function(ONE_PHOTO, timeout=60_000)
 
 
@@ -88,13 +88,13 @@ def main() -> int:
             page.wait_for_function(f"""() => [...document.querySelectorAll('input[aria-label="Photo"]')]
                 .some(i => i.value.includes({photo.name!r}))""", timeout=120_000)
             page.wait_for_function(SHOWN, timeout=120_000)
-            page.wait_for_function(IDLE, timeout=120_000)
+            settle(page)
             page.get_by_text("Remove" if args.mode == "remove" else "Keep", exact=True).first.click()
-            page.wait_for_function(IDLE, timeout=60_000)
+            settle(page)
             page.wait_for_function(ONE_PHOTO, timeout=60_000)
             if args.out:  # the uploaded photo in the chosen mode, before any click
                 time.sleep(1.0)
-                page.wait_for_function(IDLE, timeout=60_000)
+                settle(page)
                 page.screenshot(path=str(args.out / "studio-fix-before.png"), full_page=True)
             frame = page.frame_locator('iframe[title*="streamlit_image_coordinates"]:not([width="-1"])')
             image = frame.locator("img")
@@ -108,7 +108,7 @@ def main() -> int:
                 image.click(position={"x": x * scale, "y": y * scale})
                 page.wait_for_function(f"() => ({MASK_SRC})() !== {before!r}", timeout=60_000)
                 drawn = time.perf_counter() - start
-                page.wait_for_function(IDLE, timeout=60_000)
+                settle(page)
                 page.wait_for_function(ONE_PHOTO, timeout=60_000)
                 print(f"click {number} ({args.mode} at {x:.0f},{y:.0f}): corrected mask drawn after "
                       f"{drawn * 1000:.0f} ms", flush=True)
@@ -121,7 +121,7 @@ def main() -> int:
                           f"(min {min(values):.0f}, max {max(values):.0f})")
             if args.out:
                 time.sleep(1.0)
-                page.wait_for_function(IDLE, timeout=60_000)
+                settle(page)
                 page.screenshot(path=str(args.out / "studio-fix-after.png"), full_page=True)
             assert "Traceback" not in page.content()
             browser.close()

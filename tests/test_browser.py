@@ -34,12 +34,17 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
+    """The real server on a free port; its log goes to a file (a pipe nobody reads could fill and
+    stall it) whose tail a failing wait prints."""
+    global SERVER_LOG
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    SERVER_LOG = tmp_path_factory.mktemp("server") / "streamlit.log"
+    with open(SERVER_LOG, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while time.time() < deadline:
@@ -54,6 +59,31 @@ def server():
     yield url
     process.terminate()
     process.wait(timeout=20)
+
+
+SERVER_LOG: Path | None = None
+PAGE_STATE = """() => ({photos: [...document.querySelectorAll('iframe[title*="streamlit_image_coordinates"]')]
+        .map(f => f.offsetHeight), stale: document.querySelectorAll('[data-stale="true"]').length,
+    running: !!document.querySelector('[data-testid="stStatusWidget"]'),
+    text: (document.querySelector('[data-testid="stMain"]') || document.body).innerText.slice(0, 1500)})"""
+
+
+def settle(page) -> None:
+    """The page's rerun finished (``scripts._studio.settle``), failing with what it showed if not."""
+    from scripts._studio import settle as settled
+
+    settled(page, wait_until)
+
+
+def wait_until(page, condition: str, timeout_ms: int = 60_000) -> None:
+    """``page.wait_for_function`` that, when it times out, fails with what the page showed and the
+    server's last log lines (a timeout alone says nothing about why)."""
+    try:
+        page.wait_for_function(condition, timeout=timeout_ms)
+    except playwright.TimeoutError:
+        log = SERVER_LOG.read_text()[-3000:] if SERVER_LOG and SERVER_LOG.exists() else ""
+        pytest.fail(f"waited {timeout_ms / 1000:.0f} s for {condition[:120]!r}; the page: {page.evaluate(PAGE_STATE)}"
+                    f"\nserver log tail:\n{log}")
 
 
 def wait_for_results(page, count: int = 2) -> None:
@@ -86,6 +116,7 @@ def upload(page, photo: Path) -> None:
     page.wait_for_function("""name => (document.querySelector('input[aria-label="Photo"]') || {}).value
         ?.includes(name)""", arg=photo.name, timeout=60_000)
     wait_for_results(page)
+    settle(page)  # the upload's rerun finished: what is shown is the new photo's, not the last run's
 
 
 def selected_photo(page) -> str:
@@ -156,7 +187,6 @@ def test_a_click_on_the_photo_fixes_the_mask_where_it_landed(server, tmp_path):
     import numpy as np
     from PIL import Image
 
-    from scripts._studio import IDLE
     from scripts.studio_clicks import MASK_SRC, MUG_CENTRE, ONE_PHOTO, flat_lay
 
     photo = tmp_path / "flat-lay.jpg"
@@ -171,9 +201,8 @@ def test_a_click_on_the_photo_fixes_the_mask_where_it_landed(server, tmp_path):
     with studio(server) as page:
         upload(page, photo)
         page.get_by_text("Remove", exact=True).first.click()
-        time.sleep(0.5)
-        page.wait_for_function(IDLE, timeout=60_000)
-        page.wait_for_function(ONE_PHOTO, timeout=60_000)
+        settle(page)
+        wait_until(page, ONE_PHOTO)
         before_src = page.evaluate(MASK_SRC)
         before = mask(page)
         scale = before.shape[1] / width
@@ -182,7 +211,8 @@ def test_a_click_on_the_photo_fixes_the_mask_where_it_landed(server, tmp_path):
         image.wait_for(state="visible", timeout=60_000)
         box = image.bounding_box()
         image.click(position={"x": x * box["width"] / width, "y": y * box["height"] / height})
-        page.wait_for_function(f"() => ({MASK_SRC})() !== {before_src!r}", timeout=60_000)
+        wait_until(page, f"() => ({MASK_SRC})() !== {before_src!r}")
+        settle(page)
         after = mask(page)
         assert not after[round(y * scale), round(x * scale)]
         far = np.ones(before.shape, bool)
