@@ -168,14 +168,21 @@ def test_onnx_export_equals_the_keras_network(name, tmp_path):
             shape = layer.moving_mean.shape
             layer.moving_mean.assign(np.random.default_rng(1).normal(0, 0.2, shape))
             layer.moving_variance.assign(np.random.default_rng(2).uniform(0.5, 1.5, shape))
+        if layer.name == "guide_proj":  # starts at zero: make the click path count in the comparison
+            layer.kernel.assign(np.random.default_rng(4).normal(0, 0.5, layer.kernel.shape))
     session = onnxruntime.InferenceSession(str(keras_to_onnx(model, tmp_path / "m.onnx")))
+    guidance = PRESETS[name].guidance
     for size in (64, 96):
         probe = np.random.default_rng(size).uniform(0, 255, (1, size, size, 3)).astype(np.float32)
+        feeds = {"rgb": probe}
+        if guidance:
+            feeds["guide"] = (np.random.default_rng(size + 1).uniform(0, 1, (1, size, size, guidance)) > 0.7
+                              ).astype(np.float32)
         keras_model = build_unet(ModelConfig(**{**PRESETS[name].to_json(), "size": size,
                                                 "decoder": PRESETS[name].decoder}))
         keras_model.set_weights(model.get_weights())
-        expected = np.asarray(keras_model(probe, training=False))
-        got = session.run(None, {"rgb": probe})[0]
+        expected = np.asarray(keras_model(list(feeds.values()) if guidance else probe, training=False))
+        got = session.run(None, feeds)[0]
         assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-4
 
 

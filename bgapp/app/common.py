@@ -30,8 +30,8 @@ from bgapp.core.images import SUPPORTED, resize_longer_side, resize_mask
 from bgapp.core.marks import Marks, correct_mask
 from bgapp.core.methods import Method, all_methods, default_method
 from bgapp.core.params import Param, ParamValue
-from bgapp.core.pipeline import (STEP_PARAMS, Result, Settings, click_zoom, process, result_name, segment_working,
-                                 step_defaults)
+from bgapp.core.pipeline import (STEP_PARAMS, Result, Settings, click_network, click_zoom, process, result_name,
+                                 segment_working, step_defaults)
 from bgapp.core.pipeline import unique_stems
 from bgapp.lab.metrics import binary_scores
 
@@ -245,7 +245,8 @@ def preview(photo: Photo, settings: Settings, side: int = PREVIEW_SIDE, marks: M
     start = time.perf_counter()
     mask = _method_mask(photo, work, settings)
     if marks:  # a click costs the correction only: the method's mask is kept from the last run
-        mask = correct_mask(work, mask, marks.scaled(work.shape[1] / working.size[0]), click_zoom())
+        mask = correct_mask(work, mask, marks.scaled(work.shape[1] / working.size[0]), click_zoom(),
+                            network=click_network())
     milliseconds = (time.perf_counter() - start) * 1000.0
     small = resize_longer_side(work, side)
     mask = resize_mask(mask, small.shape[:2])

@@ -19,20 +19,24 @@ instead of hunting for a slider. Marks are given in the photo's own pixels (what
 3. GrabCut (Rother et al. 2004) decides the "probably" pixels from the colours of both sides.
 4. A box clears everything outside it; a box around an empty mask starts GrabCut from the box.
 
-Measured as the field measures interactive segmentation (clicks to 90 % IoU, ``lab/clicks.py``): it
-is a training-free correction, far from what a click-trained network reaches (see the README).
+Where the click network ``unet-product-clicks`` is installed, it decides the clicks instead of steps
+1-3 (``core/guided.py``); GrabCut still does the box. Measured as the field measures interactive
+segmentation (clicks to 90 % IoU, ``lab/clicks.py``).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import cv2
 import numpy as np
 
 from bgapp.core.errors import ParamError
+
+if TYPE_CHECKING:
+    from bgapp.core.guided import ClickNetwork
 
 Point = tuple[float, float]
 Box = tuple[float, float, float, float]
@@ -170,12 +174,13 @@ def marks_from_arguments(keep: Sequence[str] = (), remove: Sequence[str] = (), b
 
 
 def correct_mask(rgb: np.ndarray, mask: np.ndarray, marks: Marks, zoom: ZoomFn | None = None,
-                 iterations: int = 3) -> np.ndarray:
+                 iterations: int = 3, network: "ClickNetwork | None" = None) -> np.ndarray:
     """The method's ``mask`` (working size, 0..1) corrected by ``marks`` (given at the same size).
 
-    ``zoom`` (optional) is a product network to run again on a crop around each "keep" click that
-    lands where the mask is empty. Returns float32 0..1: the method's own values wherever no mark
-    changed anything."""
+    ``network`` (optional) is the click network: when given, it decides the clicks (``core/guided.py``)
+    and GrabCut only the box. Else ``zoom`` (optional) is a product network to run again on a crop
+    around each "keep" click that lands where the mask is empty. Returns float32 0..1: the method's
+    own values wherever no mark changed anything."""
     result = mask.astype(np.float32).copy()
     if not marks:
         return result
@@ -184,6 +189,11 @@ def correct_mask(rgb: np.ndarray, mask: np.ndarray, marks: Marks, zoom: ZoomFn |
         result = _apply_box(rgb, result, marks.box)
     if not (marks.keep or marks.remove):
         return result
+    if network is not None:
+        from bgapp.core.guided import guided_correction
+
+        seed = max(2, round(SEED_RADIUS * max(height, width)))
+        return guided_correction(rgb, result, marks.keep, marks.remove, network, seed)
     scale = min(1.0, GRABCUT_SIDE / max(height, width))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small_rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else np.ascontiguousarray(rgb)

@@ -25,6 +25,7 @@ class ModelConfig:
     width: float = 1.0
     decoder: tuple[int, ...] = (96, 64, 40, 24)
     pretrained: str = ""  # "imagenet": the encoder starts from ImageNet weights (see lab/effnet.py)
+    guidance: int = 0  # extra input maps beside the photo: 3 for a click network (keep, remove, the mask so far)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -52,6 +53,10 @@ MODELS: dict[str, ModelEntry] = {
         ModelConfig("effnet-lite0", pretrained="imagenet"),
         "U-Net (EfficientNet-Lite0 encoder, 3.1 M parameters) trained on real photos of objects (DUTS), "
         "generated product scenes and pet photos: made for product photos, keeps shadows out."),
+    "unet-product-clicks": ModelEntry(
+        ModelConfig("effnet-lite0", pretrained="imagenet", guidance=3),
+        "Click network: unet-product that also sees the seller's keep/remove clicks and the mask so far, "
+        "and answers the corrected mask (what a click in the studio or cut --keep/--remove runs).", "clicks"),
     "unet-effnet-lite0": ModelEntry(
         ModelConfig("effnet-lite0", pretrained="imagenet"),
         "Pet model: U-Net with an ImageNet EfficientNet-Lite0 encoder (3.1 M parameters) fine-tuned on "
@@ -67,7 +72,10 @@ MODELS: dict[str, ModelEntry] = {
         "Pet model: plain U-Net (1.6 M parameters, convolutions only) trained on pet photos.", "pets"),
 }
 """The one registry of networks: ``train`` builds them, the method list offers each as a method
-(``methods/_unet.py``), the app groups them by ``made_for``, the docs list them."""
+(``methods/_unet.py``), the app groups them by ``made_for``, the docs list them. A ``clicks`` network
+is no method of its own: it corrects any method's mask where the seller clicked (``core/marks.py``)."""
+
+CLICK_MODEL = "unet-product-clicks"
 
 PRESETS: dict[str, ModelConfig] = {name: entry.config for name, entry in MODELS.items()}
 

@@ -103,7 +103,8 @@ def segment_working(rgb: np.ndarray, settings: Settings, marks: Marks | None = N
     timings["cleanup"] = _ms(start)
     if marks:
         start = time.perf_counter()
-        mask = correct_mask(work, mask, marks.scaled(work.shape[1] / rgb.shape[1]), click_zoom())
+        mask = correct_mask(work, mask, marks.scaled(work.shape[1] / rgb.shape[1]), click_zoom(),
+                            network=click_network())
         timings["marks"] = _ms(start)
     return work, mask, timings
 
@@ -118,6 +119,26 @@ def click_zoom() -> ZoomFn | None:
         return None
     # one look, not two: a click must redraw fast, and GrabCut has the last word on the crop's answer
     return lambda crop: network.run(crop, {"mirror": False})
+
+
+CLICKS_ENV = "BGAPP_CLICKS"
+"""``grabcut``: clicks are corrected by GrabCut even where the click network is installed (to compare)."""
+
+
+def click_network():
+    """The click network (``core.runtime.GuidedPredictor``) where ``unet-product-clicks`` is installed
+    and runs here, else None: the clicks then work through GrabCut (``core/marks.py``)."""
+    import os
+
+    from bgapp.core.models import CLICK_MODEL, read_config, weights_dir
+    from bgapp.core.runtime import guided_predictor, predictor_unavailable
+
+    if os.environ.get(CLICKS_ENV, "").lower() == "grabcut" or predictor_unavailable(CLICK_MODEL) is not None:
+        return None
+    meta = read_config(CLICK_MODEL) or {}
+    config = meta.get("config", {})
+    size = int(meta.get("inference_size", config.get("size", 224)))
+    return guided_predictor(CLICK_MODEL, size, int(config.get("guidance", 3)), str(weights_dir()))
 
 
 def cut_out(image: LoadedImage, settings: Settings, marks: Marks | None = None) -> Cutout:

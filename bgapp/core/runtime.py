@@ -79,10 +79,8 @@ def share_cores(workers: int) -> int:
     return threads
 
 
-@lru_cache(maxsize=8)
-def predictor(name: str, size: int, folder: str | None = None) -> Predictor:
-    """The cached predictor for model ``name`` at input ``size`` (files from the weights folder)."""
-    where = Path(folder) if folder else None
+def _session(name: str, where: Path | None):
+    """An ONNX Runtime session for model ``name`` and what runs it, in words ("CPU" or "GPU (CUDA)")."""
     missing = predictor_unavailable(name, where)
     if missing:
         raise ModelUnavailableError(f"{name} cannot run: {missing}")
@@ -97,10 +95,48 @@ def predictor(name: str, size: int, folder: str | None = None) -> Predictor:
     providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
                  if p in onnxruntime.get_available_providers()]
     session = onnxruntime.InferenceSession(str(model_files(name, where)["onnx"]), options, providers=providers)
-    device = "GPU (CUDA)" if session.get_providers()[0] == "CUDAExecutionProvider" else "CPU"
+    return session, "GPU (CUDA)" if session.get_providers()[0] == "CUDAExecutionProvider" else "CPU"
+
+
+@lru_cache(maxsize=8)
+def predictor(name: str, size: int, folder: str | None = None) -> Predictor:
+    """The cached predictor for model ``name`` at input ``size`` (files from the weights folder)."""
+    session, device = _session(name, Path(folder) if folder else None)
 
     def run(batch: np.ndarray) -> np.ndarray:
         return session.run(None, {"rgb": np.ascontiguousarray(batch, np.float32)})[0]
 
     run(np.zeros((1, size, size, 3), np.float32))  # warm up now, not on the user's first photo
     return Predictor(name, size, run, device)
+
+
+@dataclass(frozen=True)
+class GuidedPredictor:
+    """A click network at one input size: RGB and guide maps in, class probabilities out."""
+
+    name: str
+    size: int
+    channels: int
+    run: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+    def probabilities(self, rgb: np.ndarray, guide: np.ndarray) -> np.ndarray:
+        """(H, W, 3) probabilities at the photo's size; ``guide`` is (size, size, channels), already
+        drawn at the network's input size (clicks are drawn there so a dot keeps its size)."""
+        height, width = rgb.shape[:2]
+        shrink = cv2.INTER_AREA if min(height, width) > self.size else cv2.INTER_LINEAR
+        square = cv2.resize(rgb, (self.size, self.size), interpolation=shrink).astype(np.float32)
+        probs = self.run(square[None], guide[None].astype(np.float32))[0]
+        return cv2.resize(probs, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+@lru_cache(maxsize=4)
+def guided_predictor(name: str, size: int, channels: int, folder: str | None = None) -> GuidedPredictor:
+    """The cached click network ``name`` at input ``size`` with ``channels`` guide maps."""
+    session, _ = _session(name, Path(folder) if folder else None)
+
+    def run(batch: np.ndarray, guide: np.ndarray) -> np.ndarray:
+        return session.run(None, {"rgb": np.ascontiguousarray(batch, np.float32),
+                                  "guide": np.ascontiguousarray(guide, np.float32)})[0]
+
+    run(np.zeros((1, size, size, 3), np.float32), np.zeros((1, size, size, channels), np.float32))
+    return GuidedPredictor(name, size, channels, run)

@@ -61,7 +61,7 @@ class ClickRun:
 
 
 def click_until(rgb: np.ndarray, mask: np.ndarray, truth: np.ndarray, zoom: Segmenter | None = None,
-                target: float = 0.90, max_clicks: int = 20, keep_going: int = 5) -> ClickRun:
+                target: float = 0.90, max_clicks: int = 20, keep_going: int = 5, network=None) -> ClickRun:
     """Click as the simulated user does, correcting ``mask`` with every mark so far each time, until
     the IoU reaches ``target`` (and at least ``keep_going`` clicks, for the IoU-after-k figures)."""
     truth = truth > 0.5
@@ -77,7 +77,7 @@ def click_until(rgb: np.ndarray, mask: np.ndarray, truth: np.ndarray, zoom: Segm
             ious.append(ious[-1])
             continue
         marks = marks.add(*click)
-        current = correct_mask(rgb, mask, marks, zoom) > 0.5
+        current = correct_mask(rgb, mask, marks, zoom, network=network) > 0.5
         ious.append(iou(current, truth))
         if reached is None and ious[-1] >= target:
             reached = count
@@ -123,11 +123,11 @@ def clicks_on_set(method: "Method", root: Path, split: str = "test", limit: int 
     """NoC@90 and IoU after 1/3/5 clicks of ``method`` (then the marks' correction) on a labelled set,
     through the pipeline's own working copy and clean-up; ``ms_per_click`` is the correction's time."""
     from bgapp.core.images import resize_mask
-    from bgapp.core.pipeline import click_zoom, resolve_settings, segment_working
+    from bgapp.core.pipeline import click_network, click_zoom, resolve_settings, segment_working
     from bgapp.lab.datasets import iter_examples, list_split
 
     settings = resolve_settings(method)
-    zoom = click_zoom()
+    zoom, network = click_zoom(), click_network()
     listing = list_split(Path(root), split)
     total = min(len(listing.pairs), limit or len(listing.pairs))
     runs, milliseconds, clicks = [], 0.0, 0
@@ -135,7 +135,7 @@ def clicks_on_set(method: "Method", root: Path, split: str = "test", limit: int 
         work, mask, _ = segment_working(rgb, settings)
         truth = resize_mask(truth.astype(np.float32), work.shape[:2]) > 0.5
         start = time.perf_counter()
-        run = click_until(work, mask, truth, zoom, max_clicks=max_clicks)
+        run = click_until(work, mask, truth, zoom, max_clicks=max_clicks, network=network)
         milliseconds += (time.perf_counter() - start) * 1000.0
         clicks += len(run.ious) - 1
         runs.append(run)

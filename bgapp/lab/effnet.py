@@ -43,11 +43,22 @@ def package_weights_path() -> Path | None:
     return path if path.exists() else None
 
 
-def encoder_features(inputs: keras.KerasTensor, include_top: bool = False) -> tuple[list[keras.KerasTensor], keras.KerasTensor]:
+def encoder_features(inputs: keras.KerasTensor, include_top: bool = False, guide: keras.KerasTensor | None = None
+                     ) -> tuple[list[keras.KerasTensor], keras.KerasTensor]:
     """Stem and blocks on ``inputs`` (RGB 0..255). Returns the feature maps at strides 2, 4, 8, 16, 32
-    (each stage's last output) and the final tensor (the classifier's logits when ``include_top``)."""
+    (each stage's last output) and the final tensor (the classifier's logits when ``include_top``).
+
+    ``guide`` (extra maps at the input's size, e.g. clicks) joins the stem through its own small
+    convolution whose last layer starts at zero: the network starts as the one it was initialised
+    from and learns how much to follow the guide (the "Conv1S" way of the interactive-segmentation
+    field, Sofiiuk et al. 2022), and every pretrained layer keeps its shape."""
     x = layers.Rescaling(1.0 / STD, offset=-MEAN / STD, name="effnet_scale")(inputs)
     x = _conv_bn(x, 32, 3, 2, "stem")
+    if guide is not None:
+        g = layers.Conv2D(16, 3, 2, padding="same", name="guide_conv")(guide)
+        g = layers.ReLU(6.0, name="guide_relu")(g)
+        g = layers.Conv2D(32, 1, kernel_initializer="zeros", name="guide_proj")(g)
+        x = layers.Add(name="guide_add")([x, g])
     features = {}
     index = 0
     for kernel, stride, expand, out, repeats in BLOCKS:

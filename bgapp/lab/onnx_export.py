@@ -106,8 +106,11 @@ def keras_to_onnx(model, path: Path) -> Path:
 
     graph = _Graph(helper, numpy_helper)
     names: dict[int, str] = {}  # id(KerasTensor) -> ONNX value name
-    input_tensor = model.inputs[0]
-    names[id(input_tensor)] = graph.node("Transpose", ["rgb"], perm=[0, 3, 1, 2])
+    inputs = [("rgb", model.inputs[0])] + [("guide", t) for t in model.inputs[1:2]]  # a click network has a guide
+    if len(model.inputs) > 2:
+        raise ValueError("the ONNX export knows the inputs rgb and guide, not more")
+    for input_name, tensor in inputs:
+        names[id(tensor)] = graph.node("Transpose", [input_name], perm=[0, 3, 1, 2])
 
     # ``operations``, not ``layers``: arithmetic on tensors (MobileNetV3's ``x + 3.0``) is an op node too
     for layer in model.operations:
@@ -191,7 +194,8 @@ def keras_to_onnx(model, path: Path) -> Path:
     channels = int(model.outputs[0].shape[-1])
     onnx_graph = helper.make_graph(
         graph.nodes, model.name,
-        [helper.make_tensor_value_info("rgb", TensorProto.FLOAT, [1, "height", "width", 3])],
+        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [1, "height", "width", int(tensor.shape[-1])])
+         for input_name, tensor in inputs],
         [helper.make_tensor_value_info("classes", TensorProto.FLOAT, [1, "height", "width", channels])],
         graph.initializers)
     proto = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)],

@@ -103,6 +103,9 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
     if not len(train_names) or not len(val_names):
         raise BgappError("no usable training or validation photos left")
     progress(f"decoded in {time.perf_counter() - start:.1f} s")
+    train_base = val_guide = None
+    if config.guidance:
+        train_base, val_guide = _click_inputs(options, config, train_x, val_x, val_y, progress)
 
     from bgapp.lab.quiet import import_tensorflow
 
@@ -125,7 +128,15 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
             from bgapp.core.models import model_files as files_of
             from bgapp.lab.unet import load_weights
 
-            load_weights(model, files_of(options.init)["weights"])
+            if config.guidance and not PRESETS.get(options.init, config).guidance:
+                from bgapp.lab.unet import copy_matching_layers
+
+                source = build_unet(ModelConfig(**{**PRESETS[options.init].to_json(), "size": config.size,
+                                                   "decoder": PRESETS[options.init].decoder}))
+                load_weights(source, files_of(options.init)["weights"])
+                copy_matching_layers(source, model)
+            else:
+                load_weights(model, files_of(options.init)["weights"])
             progress(f"starting from the weights of {options.init}")
         elif config.pretrained:
             progress(f"encoder starts from ImageNet weights: {_load_pretrained(model, options.pretrained_path)}")
@@ -146,9 +157,14 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
              f"epochs {initial_epoch + 1}..{options.epochs}, {steps} steps of {options.batch}")
 
     groups = [np.array([i for i, n in enumerate(train_names) if n.split("/", 1)[0] == key]) for key in roots]
-    train_data = _augmented(tf, train_x, train_y, groups, options.mix, config.size, options.batch, options.seed)
-    val_data = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(options.batch).map(
-        lambda x, y: (tf.cast(x, tf.float32), y))
+    train_data = _augmented(tf, train_x, train_y, groups, options.mix, config.size, options.batch, options.seed,
+                            train_base)
+    if val_guide is None:
+        val_data = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(options.batch).map(
+            lambda x, y: (tf.cast(x, tf.float32), y))
+    else:
+        val_data = tf.data.Dataset.from_tensor_slices(((val_x, val_guide), val_y)).batch(options.batch).map(
+            lambda x, y: ((tf.cast(x[0], tf.float32), x[1]), y))
     recorder = _recorder(options, config, model, checkpoint, state_file, files, state, progress)
     model.fit(train_data, epochs=options.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
               validation_data=val_data, callbacks=[recorder], shuffle=False, verbose=0)
@@ -194,12 +210,51 @@ def _load_arrays(roots: dict[str, Path], names: list[str], side: int, problems: 
     return images[: len(kept)], labels[: len(kept)], kept
 
 
+def _click_inputs(options: TrainOptions, config: ModelConfig, train_x: np.ndarray, val_x: np.ndarray,
+                  val_y: np.ndarray, progress: Progress) -> tuple[np.ndarray, np.ndarray]:
+    """A click network's extra inputs: the base network's masks on the training photos, and the
+    fixed validation guides (``lab/clicktrain.py``). The base network is ``--init``'s."""
+    from bgapp.core.runtime import predictor
+    from bgapp.lab.clicktrain import base_masks, validation_guides
+
+    if not options.init:
+        raise BgappError("a click network learns to fix a network's masks: pass --init, e.g. --init unet-product")
+    start = time.perf_counter()
+    look = predictor(options.init, config.size)
+
+    def answer(image: np.ndarray) -> np.ndarray:
+        probs = look.probabilities(image)
+        return probs[..., 0] + probs[..., 2]
+
+    train_base = base_masks(train_x, answer, progress)
+    val_guide = validation_guides(val_y, base_masks(val_x, answer), options.seed)
+    progress(f"masks of {options.init} on {len(train_x) + len(val_x)} photos and the validation clicks "
+             f"in {time.perf_counter() - start:.1f} s")
+    return train_base, val_guide
+
+
 def _augmented(tf, images: np.ndarray, labels: np.ndarray, groups: list[np.ndarray],
-               mix: tuple[float, ...] | None, size: int, batch: int, seed: int):
+               mix: tuple[float, ...] | None, size: int, batch: int, seed: int, bases: np.ndarray | None = None):
     """An endless, shuffled stream of randomly cropped, flipped and colour-jittered batches.
 
     With ``mix``, each group (the images of one data folder) is drawn with its own weight, so a
-    small folder of real photos is not drowned by thousands of generated scenes."""
+    small folder of real photos is not drowned by thousands of generated scenes. With ``bases`` (a
+    click network), each example's base mask is cropped and flipped with it and turned into the
+    guide maps with simulated clicks: the stream yields ((image, guide), label)."""
+    rng = np.random.default_rng(seed + 104729)
+
+    def guide_of(label, base):
+        from bgapp.lab.clicktrain import training_guide
+
+        return training_guide(label, base, rng)
+
+    def augment_with_base(image, label, base):
+        stacked = tf.concat([tf.cast(image, tf.float32), tf.cast(base, tf.float32) * 255.0], axis=-1)
+        stacked, label = augment(stacked, label)
+        image, base = stacked[..., :3], stacked[..., 3:] / 255.0
+        guide = tf.numpy_function(guide_of, [label, base], tf.float32)
+        guide.set_shape([size, size, 3])
+        return (image, guide), label
 
     def augment(image, label):
         area = tf.random.uniform([], 0.5, 1.0)
@@ -214,15 +269,18 @@ def _augmented(tf, images: np.ndarray, labels: np.ndarray, groups: list[np.ndarr
                                          method="nearest")[0]
         if tf.random.uniform([]) < 0.5:
             image, label = tf.reverse(image, [1]), tf.reverse(label, [1])
-        image = image / 255.0
+        extra = image[..., 3:]  # a click network's base mask: cropped and flipped, not colour-jittered
+        image = image[..., :3] / 255.0
         image = tf.image.random_brightness(image, 0.15)
         image = tf.image.random_contrast(image, 0.75, 1.25)
         image = tf.image.random_saturation(image, 0.7, 1.3)
         image = tf.image.random_hue(image, 0.04)
-        return tf.clip_by_value(image, 0.0, 1.0) * 255.0, tf.cast(label, tf.uint8)
+        image = tf.clip_by_value(image, 0.0, 1.0) * 255.0
+        return tf.concat([image, extra], axis=-1), tf.cast(label, tf.uint8)
 
     def endless(index: np.ndarray | None):
-        chosen = (images, labels) if index is None else (images[index], labels[index])
+        arrays = (images, labels) if bases is None else (images, labels, bases)
+        chosen = arrays if index is None else tuple(a[index] for a in arrays)
         stream = tf.data.Dataset.from_tensor_slices(chosen).repeat()
         return stream.shuffle(len(chosen[0]), seed=seed)
 
@@ -233,7 +291,7 @@ def _augmented(tf, images: np.ndarray, labels: np.ndarray, groups: list[np.ndarr
         total = sum(weight for _, weight in used)
         stream = tf.data.Dataset.sample_from_datasets([endless(group) for group, _ in used],
                                                       weights=[weight / total for _, weight in used], seed=seed)
-    stream = stream.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    stream = stream.map(augment if bases is None else augment_with_base, num_parallel_calls=tf.data.AUTOTUNE)
     return stream.batch(batch).prefetch(tf.data.AUTOTUNE)
 
 

@@ -38,9 +38,19 @@ def build_unet(config: ModelConfig) -> keras.Model:
     if config.encoder not in ENCODERS:
         raise ValueError(f"unknown encoder {config.encoder!r}: allowed {', '.join(ENCODERS)}")
     inputs = keras.Input((config.size, config.size, 3), name="rgb")
-    features = ENCODERS[config.encoder](inputs, config)
+    if config.guidance:
+        if config.encoder != "effnet-lite0":
+            raise ValueError(f"guidance maps are only wired into the effnet-lite0 encoder, not {config.encoder}")
+        from bgapp.lab.effnet import encoder_features
+
+        guide = keras.Input((config.size, config.size, config.guidance), name="guide")
+        features, _ = encoder_features(inputs, guide=guide)
+        model_inputs = [inputs, guide]
+    else:
+        features = ENCODERS[config.encoder](inputs, config)
+        model_inputs = inputs
     outputs = decoder(inputs, features, config.decoder)
-    model = keras.Model(inputs, outputs, name=f"unet_{config.encoder}")
+    model = keras.Model(model_inputs, outputs, name=f"unet_{config.encoder}")
     for layer in model.layers:
         if isinstance(layer, layers.BatchNormalization):
             # Keras' MobileNets use momentum 0.999: with ~20 steps an epoch on a small dataset the
@@ -133,6 +143,24 @@ ENCODERS: dict[str, Callable[[keras.KerasTensor, ModelConfig], list[keras.KerasT
     "plain": _plain,
     "effnet-lite0": _effnet_lite0,
 }
+
+
+def copy_matching_layers(source: keras.Model, target: keras.Model) -> int:
+    """Copy every layer's weights from ``source`` into the layer of the same name and shapes in
+    ``target`` (a click network started from the product network); returns how many were copied.
+    A layer of ``source`` that ``target`` lacks or shapes differently is an error."""
+    by_name = {layer.name: layer for layer in target.layers}
+    copied = 0
+    for layer in source.layers:
+        values = layer.get_weights()
+        if not values:
+            continue
+        other = by_name.get(layer.name)
+        if other is None or [v.shape for v in other.get_weights()] != [v.shape for v in values]:
+            raise ModelUnavailableError(f"layer {layer.name} has no match in {target.name}")
+        other.set_weights(values)
+        copied += 1
+    return copied
 
 
 def load_weights(model, path: Path) -> None:

@@ -74,6 +74,8 @@ def all_methods() -> dict[str, Method]:
     from bgapp.core.models import MODELS
 
     for name, entry in MODELS.items():
+        if entry.made_for == "clicks":
+            continue  # corrects a method's mask where the seller clicked; not a method itself
         if name in found:
             raise RuntimeError(f"a module and a network both declare the method {name!r}")
         found[name] = unet_method(name, entry.summary, entry.made_for)
