@@ -84,7 +84,9 @@ def test_every_preset_builds_small_with_softmax_output(name):
     config = ModelConfig(**{**PRESETS[name].to_json(), "size": 64, "decoder": PRESETS[name].decoder})
     model = build_unet(config)
     assert model.count_params() <= 5_000_000
-    out = np.asarray(model(np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype(np.float32)))
+    photos = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype(np.float32)
+    inputs = [photos, np.zeros((2, 64, 64, config.guidance), np.float32)] if config.guidance else photos
+    out = np.asarray(model(inputs))
     assert out.shape == (2, 64, 64, 3)
     np.testing.assert_allclose(out.sum(-1), 1.0, atol=1e-4)
 

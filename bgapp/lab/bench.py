@@ -219,11 +219,14 @@ def run_clicks(args: argparse.Namespace) -> int:
                                 "or --update to replace only the rows of --methods")
     results: dict[str, dict] = {}
     for method in methods:
-        results[method.name] = {}
+        rows = {}
         for set_name, folder in sets.items():
             limit = args.real_limit if folder is args.real_data else args.limit
             say = lambda done, m=method.name, s=set_name: print(f"{m} on {s}: {done}", file=sys.stderr, flush=True)  # noqa: E731
-            results[method.name][set_name] = clicks_on_set(method, folder, "test", limit, progress=say)
+            rows[set_name] = clicks_on_set(method, folder, "test", limit, progress=say)
+        fixer = next(iter(rows.values()))["fixer"]
+        # a row per method and fixer: the click network's rows stand beside GrabCut's, not over them
+        results[method.name if fixer == "grabcut" else f"{method.name} + {fixer}"] = rows
     report = {"machine": machine(), "protocol": "clicks at the centre of the largest error region, at most 20; "
               "NoC@90 counts 20 when 90 % IoU is never reached", "methods": results, "settings": settings}
     if earlier is not None:

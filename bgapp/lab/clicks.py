@@ -121,7 +121,8 @@ def summarise(runs: Iterable[ClickRun], max_clicks: int, milliseconds: float, cl
 def clicks_on_set(method: "Method", root: Path, split: str = "test", limit: int | None = None,
                   max_clicks: int = 20, progress: Callable[[str], None] | None = None) -> dict[str, float]:
     """NoC@90 and IoU after 1/3/5 clicks of ``method`` (then the marks' correction) on a labelled set,
-    through the pipeline's own working copy and clean-up; ``ms_per_click`` is the correction's time."""
+    through the pipeline's own working copy and clean-up; ``ms_per_click`` is the correction's time,
+    ``fixer`` what corrected the clicks (the click network's name, or ``grabcut``)."""
     from bgapp.core.images import resize_mask
     from bgapp.core.pipeline import click_network, click_zoom, resolve_settings, segment_working
     from bgapp.lab.datasets import iter_examples, list_split
@@ -141,7 +142,8 @@ def clicks_on_set(method: "Method", root: Path, split: str = "test", limit: int 
         runs.append(run)
         if progress and (index % 20 == 0 or index == total):
             progress(f"{index}/{total}")
-    return summarise(runs, max_clicks, milliseconds, clicks).as_dict()
+    return {**summarise(runs, max_clicks, milliseconds, clicks).as_dict(),
+            "fixer": "grabcut" if network is None else network.name}
 
 
 def clicks_table(report: dict) -> str:
