@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 
 from bgapp.core.errors import ParamError
@@ -13,14 +14,18 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     parser = commands.add_parser(
         "train", help="train one of the U-Net models on a labelled dataset",
-        description="Train a U-Net on labelled photos: DIR in the Oxford-IIIT Pet layout (images/, "
+        description=textwrap.fill("Train a U-Net on labelled photos: DIR in the Oxford-IIIT Pet layout (images/, "
                     "annotations/trimaps/, annotations/trainval.txt), the DUTS layout (DUTS-TR/ is trainval, "
                     "DUTS-TE/ is test) or your own images/ + masks/ folders. Unusable pairs are listed and "
                     "skipped. A seeded part of trainval is held out for validation; the "
                     "test split is never read. After every epoch it prints a line, saves a checkpoint "
                     "(OUT/.checkpoints, continue with --resume) and exports the best weights so far as "
-                    "OUT/NAME.npz with NAME.json and NAME.history.json. Needs TensorFlow.",
-        epilog="example: python -m bgapp train --model unet-mobilenetv2 --data oxford-iiit-pet --epochs 40 --out weights")
+                    "OUT/NAME.npz with NAME.json and NAME.history.json. Needs TensorFlow.", 79),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  python -m bgapp train --model unet-mobilenetv2 --data oxford-iiit-pet --epochs 40 --out weights\n"
+               "  # a click network: fixes a mask where the seller clicks; learns from --init's masks and simulated clicks\n"
+               "  python -m bgapp train --model unet-product-clicks --init unet-product --data duts --epochs 4 "
+               "--size 224 --loss ce+iou --select fg_iou")
     parser.add_argument("--model", required=True, choices=sorted(PRESETS), help="which network to train")
     parser.add_argument("--data", required=True, type=Path, nargs="+", metavar="DIR",
                         help="dataset folder(s), Pet, DUTS or images/ + masks/ layout; several are combined")

@@ -10,6 +10,9 @@ several at once with ``--mix``. Recipe (the same for every encoder, so the encod
 - 3-class softmax; loss ``ce`` (cross-entropy) or ``ce+iou`` (plus a soft IoU of object+border
   against background, which weighs every photo's cut-out equally, small objects included, and
   pushes the edges that decide a real photo's IoU); AdamW with a short warm-up and cosine decay;
+- a click network (``unet-product-clicks``: ``ModelConfig.guidance``) also sees guide maps: the
+  masks of ``--init`` on the same photos, sometimes spoilt, and simulated clicks on their mistakes
+  (``lab/clicktrain.py``); it learns to answer the true mask;
 - after every epoch: a resumable checkpoint (model + optimiser) and the history file; the weights
   of the best validation epoch (``select``: pixel accuracy or foreground IoU) are exported as the
   shipped ``NAME.npz``.
