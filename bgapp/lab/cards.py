@@ -58,6 +58,10 @@ def write_card(name: str, folder: Path) -> Path:
         + ("; the answer is averaged with the one on the mirrored photo (the default `mirror`, chosen the "
            "same way)" if meta.get("inference_mirror") else "")
         + "; normalisation is inside the network.",
+        *([f"- **Guide**: {config['guidance']} maps beside the photo at the network's size: the keep clicks' dots, "
+           "the remove clicks' dots and the mask so far (cut at 0.5), `bgapp/core/guided.py`; joined at the stem "
+           "through a small convolution that starts at zero, so training starts from the network it was "
+           "initialised from."] if config.get("guidance") else []),
         "- **Output**: 3 classes, object / background / border (the Oxford-IIIT Pet trimap coding 1/2/3). "
         "A cut-out's foreground is object + border.",
         f"- **Data**: `{training['split']}` split of `{training['data']}`, {training.get('images', 'all')} images, "
