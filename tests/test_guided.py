@@ -89,7 +89,10 @@ def test_spoilt_masks_differ_and_training_guides_have_the_three_maps():
     truth = np.zeros((64, 64), bool)
     truth[16:48, 16:48] = True
     rng = np.random.default_rng(1)
-    assert any((spoil(truth, rng) != truth).any() for _ in range(8))
+    spoilt = [spoil(truth, rng) for _ in range(60)]
+    assert all((mask != truth).any() for mask in spoilt)
+    assert any(not mask.any() for mask in spoilt)  # nothing found
+    assert any(mask.any() and not (mask & truth).any() for mask in spoilt)  # the wrong thing found
     label = np.where(truth, 0, 1).astype(np.uint8)[..., None]
     guides = [training_guide(label, truth[..., None].astype(np.float32), rng) for _ in range(20)]
     assert all(g.shape == (64, 64, 3) and g.dtype == np.float32 for g in guides)

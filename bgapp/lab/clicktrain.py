@@ -7,7 +7,7 @@ Training reproduces that:
 - the mask so far is the base network's own answer on each training photo, computed once before
   training (``base_masks``); since the base network has seen these photos, its mistakes on them
   are rarer than on a seller's, so half the time the mask is also spoilt (grown, shrunk, a part cut
-  off or a blob added: ``spoil``);
+  off, a blob added, nothing found or a wrong thing found instead: ``spoil``);
 - the clicks are placed as ``lab/clicks.py``'s simulated user places them (the middle of the largest
   wrong region, here jittered within its inner half), 0 to ``MAX_CLICKS`` of them, each one taking
   its wrong region off the list as a seller's click would fix it (``simulated_clicks``); now and then
@@ -43,24 +43,29 @@ def base_masks(images: np.ndarray, answer: Callable[[np.ndarray], np.ndarray],
 
 def spoil(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``mask`` (bool) made wrong in one of the ways a method goes wrong: grown or shrunk by a few px,
-    a part cut off, or a blob of background added."""
+    a part cut off, a blob of background added, nothing found, or another thing found instead (on
+    a real photo a method often takes the wrong object: the click network must then follow the clicks
+    and let go of the mask)."""
     side = max(mask.shape)
-    kind = rng.integers(4)
-    out = mask.copy()
+    kind = rng.integers(6)
     if kind < 2:
         size = int(rng.integers(2, max(3, side // 20)))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * size + 1, 2 * size + 1))
         op = cv2.dilate if kind == 0 else cv2.erode
         return op(mask.astype(np.uint8), kernel) > 0
+    if kind == 4:
+        return np.zeros_like(mask)
+    out = np.zeros_like(mask) if kind == 5 else mask.copy()
     centre = (int(rng.integers(mask.shape[1])), int(rng.integers(mask.shape[0])))
     if kind == 2 and mask.any():  # cut off a part: an ellipse centred on the object
         ys, xs = np.nonzero(mask)
         pick = int(rng.integers(len(ys)))
         centre = (int(xs[pick]), int(ys[pick]))
-    axes = (int(rng.integers(side // 16, side // 5 + 1)), int(rng.integers(side // 16, side // 5 + 1)))
+    low, high = (side // 16, side // 5 + 1) if kind < 5 else (side // 10, side // 3 + 1)
+    axes = (int(rng.integers(low, high)), int(rng.integers(low, high)))
     blob = np.zeros(mask.shape, np.uint8)
     cv2.ellipse(blob, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
-    out[blob > 0] = kind == 3
+    out[blob > 0] = kind != 2
     return out
 
 
