@@ -58,7 +58,7 @@ def local_changes(before: np.ndarray, after: np.ndarray, points: Sequence[Point]
     changed = (before != after).astype(np.uint8)
     if not changed.any() or not points:
         return before.copy()
-    count, regions = cv2.connectedComponents(changed, connectivity=8)
+    _, regions = cv2.connectedComponents(changed, connectivity=8)
     near = np.zeros(changed.shape, np.uint8)
     for x, y in points:
         cv2.circle(near, (int(round(x)), int(round(y))), max(1, reach), 1, -1)
@@ -77,11 +77,8 @@ def guided_correction(rgb: np.ndarray, mask: np.ndarray, keep: Sequence[Point], 
     probs = network.probabilities(rgb, guide_maps(network.size, mask, keep, remove))
     answer = probs[..., 0] + probs[..., 2] > 0.5
     reach = max(4, round(LOCAL_REACH * max(mask.shape)))
-    result = local_changes(foreground, answer, list(keep) + list(remove), reach)
-    spots = np.zeros(mask.shape, np.uint8)
+    result = local_changes(foreground, answer, list(keep) + list(remove), reach).astype(np.uint8)
     for points, value in ((remove, 0), (keep, 1)):
-        spots[:] = 0
         for x, y in points:
-            cv2.circle(spots, (int(round(x)), int(round(y))), seed, 1, -1)
-        result[spots > 0] = bool(value)
+            cv2.circle(result, (int(round(x)), int(round(y))), seed, value, -1)
     return result.astype(np.float32)

@@ -26,6 +26,15 @@ from bgapp.core.errors import ModelUnavailableError
 from bgapp.core.models import model_files
 
 
+def on_square(rgb: np.ndarray, size: int, look: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``look`` (a float32 (size, size, 3) square -> per-pixel answers) on ``rgb`` squashed to the
+    network's square, its answer brought back to the photo's size."""
+    height, width = rgb.shape[:2]
+    shrink = cv2.INTER_AREA if min(height, width) > size else cv2.INTER_LINEAR
+    square = cv2.resize(rgb, (size, size), interpolation=shrink).astype(np.float32)
+    return cv2.resize(look(square), (width, height), interpolation=cv2.INTER_LINEAR)
+
+
 @dataclass(frozen=True)
 class Predictor:
     """A loaded model at one input size: RGB uint8 of any size in, class probabilities out."""
@@ -40,13 +49,13 @@ class Predictor:
 
         ``mirror``: also run the left-right mirrored photo and average the two answers (twice the
         network's time; a network's mistakes are not symmetric, so the average is steadier)."""
-        height, width = rgb.shape[:2]
-        shrink = cv2.INTER_AREA if min(height, width) > self.size else cv2.INTER_LINEAR
-        square = cv2.resize(rgb, (self.size, self.size), interpolation=shrink).astype(np.float32)
-        probs = self.run(square[None])[0]
-        if mirror:
-            probs = 0.5 * (probs + self.run(np.ascontiguousarray(square[:, ::-1])[None])[0][:, ::-1])
-        return cv2.resize(probs, (width, height), interpolation=cv2.INTER_LINEAR)
+        def look(square: np.ndarray) -> np.ndarray:
+            probs = self.run(square[None])[0]
+            if mirror:
+                probs = 0.5 * (probs + self.run(np.ascontiguousarray(square[:, ::-1])[None])[0][:, ::-1])
+            return probs
+
+        return on_square(rgb, self.size, look)
 
 
 def predictor_unavailable(name: str, folder: Path | None = None) -> str | None:
@@ -122,11 +131,7 @@ class GuidedPredictor:
     def probabilities(self, rgb: np.ndarray, guide: np.ndarray) -> np.ndarray:
         """(H, W, 3) probabilities at the photo's size; ``guide`` is (size, size, channels), already
         drawn at the network's input size (clicks are drawn there so a dot keeps its size)."""
-        height, width = rgb.shape[:2]
-        shrink = cv2.INTER_AREA if min(height, width) > self.size else cv2.INTER_LINEAR
-        square = cv2.resize(rgb, (self.size, self.size), interpolation=shrink).astype(np.float32)
-        probs = self.run(square[None], guide[None].astype(np.float32))[0]
-        return cv2.resize(probs, (width, height), interpolation=cv2.INTER_LINEAR)
+        return on_square(rgb, self.size, lambda square: self.run(square[None], guide[None].astype(np.float32))[0])
 
 
 @lru_cache(maxsize=4)

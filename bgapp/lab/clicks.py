@@ -31,6 +31,11 @@ def iou(prediction: np.ndarray, truth: np.ndarray) -> float:
     return 1.0 if union == 0 else float(np.logical_and(prediction, truth).sum() / union)
 
 
+def region_depth(region: np.ndarray) -> np.ndarray:
+    """Each pixel's distance to the edge of ``region`` (bool); the image border counts as edge too."""
+    return cv2.distanceTransform(np.pad(region.astype(np.uint8), 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+
+
 def next_click(prediction: np.ndarray, truth: np.ndarray) -> tuple[str, tuple[int, int]] | None:
     """The simulated user's next click: ("keep" | "remove", (x, y)) at the centre of the largest error
     region, or None when there is nothing wrong."""
@@ -38,10 +43,9 @@ def next_click(prediction: np.ndarray, truth: np.ndarray) -> tuple[str, tuple[in
     for kind, region in (("keep", truth & ~prediction), ("remove", prediction & ~truth)):
         if not region.any():
             continue
-        # Distance to the region's edge (the image border counts as edge too): the deepest pixel is
-        # the centre a person would click, and its depth ranks regions as the field's protocol does.
-        padded = np.pad(region.astype(np.uint8), 1)
-        depth = cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
+        # The deepest pixel is the centre a person would click, and its depth ranks regions as the
+        # field's protocol does.
+        depth = region_depth(region)
         y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
         if best is None or depth[y, x] > best[0]:
             best = (float(depth[y, x]), kind, (int(x), int(y)))

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from bgapp.core.guided import guide_maps
+from bgapp.lab.clicks import region_depth
 
 MAX_CLICKS = 5
 BACKGROUND = 1  # 0-based class of the training labels (object 0, background 1, border 2)
@@ -69,12 +70,6 @@ def spoil(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def _deepest(region: np.ndarray) -> tuple[float, np.ndarray]:
-    """The distance of each pixel of ``region`` to its edge (the image border counts) and the maximum."""
-    depth = cv2.distanceTransform(np.pad(region.astype(np.uint8), 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    return float(depth.max()), depth
-
-
 def simulated_clicks(truth: np.ndarray, mask: np.ndarray, rng: np.random.Generator, clicks: int
                      ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Up to ``clicks`` (keep, remove) clicks (x, y) on the largest wrong regions of ``mask`` against
@@ -86,8 +81,8 @@ def simulated_clicks(truth: np.ndarray, mask: np.ndarray, rng: np.random.Generat
         options = []
         for kind, region in (("keep", truth & ~current), ("remove", current & ~truth)):
             if region.any():
-                best, depth = _deepest(region)
-                options.append((best, kind, region, depth))
+                depth = region_depth(region)
+                options.append((float(depth.max()), kind, region, depth))
         if not options:
             break
         best, kind, region, depth = max(options, key=lambda option: option[0])
@@ -95,7 +90,7 @@ def simulated_clicks(truth: np.ndarray, mask: np.ndarray, rng: np.random.Generat
         pick = int(rng.integers(len(ys)))
         x, y = int(xs[pick]), int(ys[pick])
         (keep if kind == "keep" else remove).append((x, y))
-        count, parts = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
+        _, parts = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
         fixed = parts == parts[y, x]
         current[fixed] = truth[fixed]
     if rng.random() < 0.15:  # a click where the mask is already right: it should change nothing
