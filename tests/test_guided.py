@@ -10,19 +10,29 @@ from bgapp.core.marks import Marks, correct_mask
 from bgapp.lab.clicktrain import simulated_clicks, spoil, training_guide
 
 
-class TruthNetwork:
-    """A stand-in click network that answers a fixed mask, whatever it is shown; it records the guides."""
+class GreenNetwork:
+    """A stand-in click network that answers "product" where the photo is green, whatever the clicks
+    say (so it answers the same on a crop as on the whole photo); it records the guides and crops."""
 
     size = 64
 
-    def __init__(self, answer: np.ndarray):
-        self.answer = answer.astype(np.float32)
+    def __init__(self) -> None:
         self.guides: list[np.ndarray] = []
+        self.shapes: list[tuple[int, ...]] = []
 
     def probabilities(self, rgb: np.ndarray, guide: np.ndarray) -> np.ndarray:
         assert guide.shape == (self.size, self.size, GUIDE_CHANNELS)
         self.guides.append(guide)
-        return np.stack([self.answer, 1.0 - self.answer, np.zeros_like(self.answer)], -1)
+        self.shapes.append(rgb.shape)
+        answer = (rgb[..., 1] > 127).astype(np.float32)
+        return np.stack([answer, 1.0 - answer, np.zeros_like(answer)], -1)
+
+
+def painted(answer: np.ndarray) -> np.ndarray:
+    """A photo on which ``GreenNetwork`` answers ``answer`` (bool)."""
+    rgb = np.zeros(answer.shape + (3,), np.uint8)
+    rgb[..., 1] = np.where(answer, 255, 0)
+    return rgb
 
 
 def test_guide_maps_put_each_click_where_it_was_and_cut_the_mask():
@@ -53,21 +63,58 @@ def test_a_keep_click_on_a_missed_part_brings_it_back_and_nothing_far_changes():
     method[20:30, 30:45] = False
     answer = truth.copy()
     answer[55:60, 55:60] = True  # the network is also wrong far away: that must not be taken
-    network = TruthNetwork(answer)
-    rgb = np.zeros((64, 64, 3), np.uint8)
-    fixed = guided_correction(rgb, method.astype(np.float32), [(38.0, 25.0)], [], network, seed=2) > 0.5
-    assert fixed[20:30, 30:45].all() and not fixed[55:60, 55:60].any()
-    assert network.guides[0][25, 38, 0] == 1  # the click was drawn at its place for the network
+    network = GreenNetwork()
+    rgb = painted(answer)
+    fixed, ignored = guided_correction(rgb, method.astype(np.float32), [(38.0, 25.0)], [], network, seed=2)
+    fixed = fixed > 0.5
+    assert fixed[20:30, 30:45].all() and not fixed[55:60, 55:60].any() and ignored == 0
+    assert network.guides[0][..., 0].sum() > 0 and not network.guides[0][..., 1].any()  # one keep dot drawn
     # the same through correct_mask, as the app and the CLI call it
     again = correct_mask(rgb, method.astype(np.float32), Marks().add("keep", (38, 25)), network=network) > 0.5
     assert (again == fixed).all()
 
 
+def test_the_network_looks_at_a_crop_around_a_small_product_and_the_clicks():
+    from bgapp.core.guided import focus_box
+
+    mask = np.zeros((400, 600), bool)
+    mask[100:140, 200:260] = True  # a small product, 60 x 40 px
+    x0, y0, x1, y1 = focus_box(mask, [(300.0, 120.0)])
+    assert x0 <= 200 and x1 >= 301 and y0 <= 100 and y1 >= 140  # the product and the click are in it
+    assert (x1 - x0) * (y1 - y0) < 0.2 * mask.size  # ... and not much more
+    assert min(x1 - x0, y1 - y0) >= 0.25 * 600 - 1  # at least a quarter of the longer side
+    assert focus_box(np.zeros((40, 40), bool), []) == (0, 0, 40, 40)
+    whole = np.ones((400, 600), bool)
+    assert focus_box(whole, []) == (0, 0, 600, 400)  # never outside the photo
+    truth = np.zeros((400, 600), bool)
+    truth[100:140, 200:270] = True
+    network = GreenNetwork()
+    fixed, _ = guided_correction(painted(truth), mask.astype(np.float32), [(265.0, 120.0)], [], network, seed=2)
+    assert network.shapes[0][0] < 400 and (fixed > 0.5)[100:140, 260:270].all()
+
+
 def test_a_click_spot_ends_up_as_the_click_says_even_if_the_network_disagrees():
     mask = np.ones((64, 64), np.float32)
-    network = TruthNetwork(np.ones((64, 64)))  # insists it is all product
-    fixed = guided_correction(np.zeros((64, 64, 3), np.uint8), mask, [], [(32.0, 32.0)], network, seed=3)
+    network = GreenNetwork()  # insists it is all product
+    fixed, ignored = guided_correction(painted(np.ones((64, 64), bool)), mask, [], [(32.0, 32.0)], network, seed=3)
     assert fixed[32, 32] == 0 and fixed[32, 35] == 0 and fixed[10, 10] == 1
+    assert ignored == 1
+
+
+def test_when_the_network_ignores_a_click_grabcut_decides_it(monkeypatch):
+    import bgapp.core.marks as marks
+
+    mask = np.zeros((96, 96), np.float32)
+    mask[10:60, 10:60] = 1  # the product
+    mask[70:90, 70:90] = 1  # a second thing the method kept, which the seller removes
+    network = GreenNetwork()
+    rgb = painted(mask > 0.5)  # it holds on to the mask it was shown
+    clicks = Marks().add("remove", (80, 80))
+    fixed = correct_mask(rgb, mask, clicks, network=network) > 0.5
+    assert not fixed[70:90, 70:90].any() and fixed[10:60, 10:60].all()  # GrabCut dropped the whole blob
+    monkeypatch.setattr(marks, "GRABCUT_WHEN_IGNORED", False)
+    network_only = correct_mask(rgb, mask, clicks, network=network) > 0.5
+    assert network_only[72, 72] and not network_only[80, 80]  # only the click's own spot went
 
 
 def test_the_simulated_user_clicks_the_largest_mistake_first_and_stops_when_all_is_right():
@@ -83,6 +130,26 @@ def test_the_simulated_user_clicks_the_largest_mistake_first_and_stops_when_all_
     assert len(remove) >= 1 and all(85 <= x < 92 and 85 <= y < 92 for x, y in remove[:1])
     # two mistakes, two clicks; a third only when the "already right" extra click was drawn
     assert len(keep) + len(remove) in (2, 3)
+
+
+def test_iterative_training_shows_the_mask_with_the_earlier_clicks_already_applied():
+    from bgapp.lab.clicktrain import _clicks_and_mask
+
+    truth = np.zeros((100, 100), bool)
+    truth[20:80, 20:80] = True
+    mask = truth.copy()
+    mask[20:50, 20:50] = False          # first click: keep, here
+    mask[85:95, 85:95] = True           # second click: remove, here
+    shown_masks = []
+    for seed in range(12):
+        keep, remove, shown = _clicks_and_mask(truth, mask, np.random.default_rng(seed), 2, iterative=True)
+        assert len(keep) >= 1 and len(remove) >= 1  # both clicks are shown to the network
+        shown_masks.append(shown)
+    for shown in shown_masks:
+        assert shown[30:40, 30:40].all()  # the first click's part already fixed...
+        assert shown[88:92, 88:92].all()  # ... the second one's still to do
+    _, _, plain = _clicks_and_mask(truth, mask, np.random.default_rng(0), 2, iterative=False)
+    assert (plain == mask).all()
 
 
 def test_spoilt_masks_differ_and_training_guides_have_the_three_maps():
@@ -141,3 +208,30 @@ def test_a_click_network_trains_exports_and_fixes_a_mask(tmp_path, monkeypatch):
     mask = np.zeros((96, 128), np.float32)
     fixed = correct_mask(rgb, mask, Marks().add("keep", (64, 48)), network=network)
     assert fixed.shape == mask.shape and fixed[48, 64] == 1.0
+
+
+def test_spoils_along_edges_follow_the_photo_colour_regions():
+    from bgapp.lab.clicktrain import spoil_along_edges
+
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[:, :] = (30, 120, 200)     # sky
+    image[40:, :] = (90, 160, 60)    # grass
+    image[20:44, 20:40] = (220, 40, 40)  # the red product, standing on the grass
+    truth = np.zeros((64, 64), bool)
+    truth[20:44, 20:40] = True
+    sky, grass = np.zeros_like(truth), np.zeros_like(truth)
+    sky[:40] = True
+    grass[40:] = True
+    changes = []
+    for seed in range(30):
+        spoilt = spoil_along_edges(truth, truth, image, np.random.default_rng(seed))
+        if spoilt is None:
+            continue
+        change = spoilt != truth
+        assert change.any()
+        # what changed (or, when the wrong thing was found, what was found) is one colour region of
+        # the photo: product, sky or grass, give or take its edge
+        shown = change if (spoilt & truth).any() else spoilt
+        assert any((shown & ~region).sum() <= 2 * 64 for region in (truth, sky & ~truth, grass & ~truth))
+        changes.append(change)
+    assert len(changes) >= 20

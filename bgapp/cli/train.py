@@ -40,6 +40,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--init", default=None, metavar="MODEL",
                         help="start from the weights of this shipped model (same network), e.g. "
                              "--model unet-product --init unet-effnet-lite0")
+    parser.add_argument("--base", default=None, metavar="MODEL",
+                        help="a click network: the network whose masks it learns to fix (default: --init); "
+                             "to train a click network further: --init unet-product-clicks --base unet-product")
     parser.add_argument("--mix", type=float, nargs="+", default=None, metavar="W",
                         help="how often each --data folder is drawn, one weight per folder, e.g. "
                              "--mix 2 1 to see the first twice as often (default: in proportion to size)")
@@ -69,10 +72,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise ParamError(f"--init {args.init}: no weights file {model_files(args.init)['weights']}")
         if args.init in PRESETS and PRESETS[args.init].encoder != PRESETS[args.model].encoder:
             raise ParamError(f"--init {args.init} has another encoder than {args.model}")
+    if args.base:
+        from bgapp.core.models import PRESETS, model_files
+
+        if args.base not in PRESETS or not model_files(args.base)["weights"].exists():
+            raise ParamError(f"--base {args.base}: not a model with installed weights")
     options = TrainOptions(model=args.model, data=tuple(args.data), epochs=args.epochs, out=args.out, size=args.size,
                            batch=args.batch, learning_rate=args.lr, val_fraction=args.val_fraction,
                            seed=args.seed, resume=args.resume, pretrained_path=args.pretrained,
-                           init=args.init, mix=tuple(args.mix) if args.mix else None,
+                           init=args.init, base=args.base, mix=tuple(args.mix) if args.mix else None,
                            loss=args.loss, select=args.select)
     train(options, progress=lambda line: print(line, flush=True))
     return 0

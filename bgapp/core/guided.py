@@ -6,6 +6,8 @@ network that was trained on clicks knows what objects look like, so one click on
 brings back the handle, not every pixel of its colour. What the network may change is kept local
 all the same: a changed region counts only if it touches a click's neighbourhood, so a click never
 moves an edge on the other side of the photo (a seller checks where they clicked, not everywhere).
+A network's answer that contradicts a click where it landed is not used: ``core/marks.py`` then lets
+GrabCut decide (the network holds on to a wrong object it was shown; colours do not).
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ GUIDE_RADIUS = 0.02
 """A click's dot on the guide maps, as a share of the network's side (about 6 px at 288 px)."""
 LOCAL_REACH = 0.06
 """A region the network changed is taken only when it comes this close to a click (share of the side)."""
+
+ZOOM_IN = True
+"""The network looks at a crop around the mask so far and the clicks (``focus_box``), not the whole photo."""
+WEAK_CHANGE = 2.0
+"""An answer that changes fewer pixels than this many click spots (beyond the spots) counts as ignoring the clicks."""
+ZOOM_MARGIN = 0.4
+ZOOM_MIN_SIDE = 0.25
 
 Point = tuple[float, float]
 
@@ -69,16 +78,58 @@ def local_changes(before: np.ndarray, after: np.ndarray, points: Sequence[Point]
     return result
 
 
+def ignored_clicks(answer: np.ndarray, keep: Sequence[Point], remove: Sequence[Point]) -> int:
+    """How many clicks (x, y) the boolean ``answer`` contradicts at the clicked pixel."""
+    height, width = answer.shape
+    def at(point: Point) -> bool:
+        return bool(answer[min(height - 1, max(0, int(point[1]))), min(width - 1, max(0, int(point[0])))])
+    return sum(not at(point) for point in keep) + sum(at(point) for point in remove)
+
+
+def focus_box(foreground: np.ndarray, points: Sequence[Point]) -> tuple[int, int, int, int]:
+    """The part of the photo the network looks at: (x0, y0, x1, y1) around the mask so far and the
+    clicks, grown by ``ZOOM_MARGIN`` of its size on each side and at least ``ZOOM_MIN_SIDE`` of the
+    photo's longer side. A small product squashed whole to the network's 224 px is a few dozen
+    pixels wide; in a crop around it the network sees its edges (the "zoom-in" of Sofiiuk et al. 2022)."""
+    height, width = foreground.shape
+    ys, xs = np.nonzero(foreground)
+    xs = np.concatenate([xs, [x for x, _ in points]]).astype(np.float64)
+    ys = np.concatenate([ys, [y for _, y in points]]).astype(np.float64)
+    if not len(xs):
+        return 0, 0, width, height
+    least = ZOOM_MIN_SIDE * max(height, width)
+    box = []
+    for low, high, limit in ((xs.min(), xs.max() + 1, width), (ys.min(), ys.max() + 1, height)):
+        side = max(least, (high - low) * (1 + 2 * ZOOM_MARGIN))
+        centre = (low + high) / 2
+        start = int(round(min(max(0.0, centre - side / 2), max(0.0, limit - side))))
+        box.append((start, int(min(limit, round(start + side)))))
+    (x0, x1), (y0, y1) = box
+    return x0, y0, x1, y1
+
+
 def guided_correction(rgb: np.ndarray, mask: np.ndarray, keep: Sequence[Point], remove: Sequence[Point],
-                      network: ClickNetwork, seed: int) -> np.ndarray:
-    """``mask`` (0..1, ``rgb``'s size) corrected by the click network; each click's own ``seed``-px
-    spot ends up as the click says, whatever the network answered there."""
+                      network: ClickNetwork, seed: int) -> tuple[np.ndarray, int]:
+    """``mask`` (0..1, ``rgb``'s size) corrected by the click network, and how many clicks the
+    network's own answer ignored; each click's own ``seed``-px spot ends up as the click says,
+    whatever the network answered there."""
     foreground = mask > 0.5
-    probs = network.probabilities(rgb, guide_maps(network.size, mask, keep, remove))
-    answer = probs[..., 0] + probs[..., 2] > 0.5
+    answer = foreground.copy()
+    points = list(keep) + list(remove)
+    x0, y0, x1, y1 = focus_box(foreground, points) if ZOOM_IN else (0, 0, mask.shape[1], mask.shape[0])
+    def shifted(group: Sequence[Point]) -> list[Point]:
+        return [(x - x0, y - y0) for x, y in group]
+    crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+    probs = network.probabilities(crop, guide_maps(network.size, mask[y0:y1, x0:x1], shifted(keep), shifted(remove)))
+    answer[y0:y1, x0:x1] = probs[..., 0] + probs[..., 2] > 0.5
+    ignored = ignored_clicks(answer, keep, remove)
     reach = max(4, round(LOCAL_REACH * max(mask.shape)))
     result = local_changes(foreground, answer, list(keep) + list(remove), reach).astype(np.uint8)
+    spots = np.zeros(result.shape, np.uint8)
     for points, value in ((remove, 0), (keep, 1)):
         for x, y in points:
             cv2.circle(result, (int(round(x)), int(round(y))), seed, value, -1)
-    return result.astype(np.float32)
+            cv2.circle(spots, (int(round(x)), int(round(y))), seed, 1, -1)
+    if points and ((result > 0) != foreground)[spots == 0].sum() < WEAK_CHANGE * np.pi * seed ** 2:
+        ignored = max(ignored, 1)  # it changed next to nothing beyond the clicks' own spots
+    return result.astype(np.float32), ignored

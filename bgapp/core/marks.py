@@ -20,7 +20,8 @@ instead of hunting for a slider. Marks are given in the photo's own pixels (what
 4. A box clears everything outside it; a box around an empty mask starts GrabCut from the box.
 
 Where the click network ``unet-product-clicks`` is installed, it decides the clicks instead of steps
-1-3 (``core/guided.py``); GrabCut still does the box. Measured as the field measures interactive
+1-3 (``core/guided.py``), unless its answer contradicts a click where it landed: then steps 1-3 do;
+GrabCut always does the box. Measured as the field measures interactive
 segmentation (clicks to 90 % IoU, ``lab/clicks.py``).
 """
 
@@ -47,6 +48,7 @@ GRABCUT_SIDE = 512  # GrabCut runs at most this many px on the longer side: ~0.1
 SEED_RADIUS = 0.012  # a click's hard seed, as a share of the longer side
 REACH = 0.22  # how far from a click the mask may change, as a share of the longer side
 ZOOM = 0.35  # side of the crop the network looks at again around a "keep" click, share of the longer side
+GRABCUT_WHEN_IGNORED = True  # a click the click network contradicts is decided by GrabCut instead
 GROW_TOLERANCE = 12  # a click's region: neighbours within this many Lab levels of the clicked colour
 GROW_DEPTH = 2.0  # ... and within this many times the click's distance from the mask's edge
 FRINGE = 0.008  # the soft rim cleared around a removed part, as a share of the longer side
@@ -193,7 +195,11 @@ def correct_mask(rgb: np.ndarray, mask: np.ndarray, marks: Marks, zoom: ZoomFn |
         from bgapp.core.guided import guided_correction
 
         seed = max(2, round(SEED_RADIUS * max(height, width)))
-        return guided_correction(rgb, result, marks.keep, marks.remove, network, seed)
+        corrected, ignored = guided_correction(rgb, result, marks.keep, marks.remove, network, seed)
+        if not ignored or not GRABCUT_WHEN_IGNORED:
+            return corrected
+        # The network did not follow a click: it holds on to what it was shown (a wrong object kept,
+        # the product missed). GrabCut decides from the colours around the clicks instead.
     scale = min(1.0, GRABCUT_SIDE / max(height, width))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small_rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else np.ascontiguousarray(rgb)

@@ -6,12 +6,16 @@ so far is what a method answered (most often ``unet-product``), and the clicks l
 Training reproduces that:
 - the mask so far is the base network's own answer on each training photo, computed once before
   training (``base_masks``); since the base network has seen these photos, its mistakes on them
-  are rarer than on a seller's, so half the time the mask is also spoilt (grown, shrunk, a part cut
-  off, a blob added, nothing found or a wrong thing found instead: ``spoil``);
+  are rarer than on a seller's, so most of the time (``SPOILT``) the mask is also spoilt (grown, shrunk, a part cut
+  off, a blob added, nothing found or a wrong thing found instead: ``spoil``; or, half of those,
+  along the photo's own edges: ``spoil_along_edges``);
 - the clicks are placed as ``lab/clicks.py``'s simulated user places them (the middle of the largest
   wrong region, here jittered within its inner half), 0 to ``MAX_CLICKS`` of them, each one taking
   its wrong region off the list as a seller's click would fix it (``simulated_clicks``); now and then
   one more click lands where the mask was already right, so that such a click changes nothing;
+- in the studio each click is answered on top of the answer to the clicks before it, so half the
+  time the mask shown is the one after some of the clicks were already applied (the regions they
+  fixed, give or take a pixel at their edges), and only the later clicks still point at mistakes;
 - the network answers the true mask: it learns to fix what the clicks point at.
 The validation photos get one fixed draw of spoilt masks and clicks (seeded), so epochs compare.
 """
@@ -27,6 +31,9 @@ from bgapp.core.guided import guide_maps
 from bgapp.lab.clicks import region_depth
 
 MAX_CLICKS = 5
+SPOILT = 0.6  # share of examples whose base mask is spoilt first (the base network knows its training photos)
+ALONG_EDGES = 0.5  # share of the spoilt masks spoilt along the photo's edges (``spoil_along_edges``)
+ITERATIVE = 0.5  # share of examples shown the mask after some of their clicks were applied (``_clicks_and_mask``)
 BACKGROUND = 1  # 0-based class of the training labels (object 0, background 1, border 2)
 
 
@@ -70,12 +77,12 @@ def spoil(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def simulated_clicks(truth: np.ndarray, mask: np.ndarray, rng: np.random.Generator, clicks: int
-                     ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """Up to ``clicks`` (keep, remove) clicks (x, y) on the largest wrong regions of ``mask`` against
-    ``truth`` (both bool), one after the other as a seller fixing them would place them."""
-    keep: list[tuple[int, int]] = []
-    remove: list[tuple[int, int]] = []
+def click_sequence(truth: np.ndarray, mask: np.ndarray, rng: np.random.Generator, clicks: int
+                   ) -> list[tuple[str, tuple[int, int], np.ndarray]]:
+    """Up to ``clicks`` clicks on the largest wrong regions of ``mask`` against ``truth`` (both bool),
+    one after the other as a seller fixing them would place them: (kind, (x, y), the mask once that
+    click's wrong region is fixed)."""
+    sequence: list[tuple[str, tuple[int, int], np.ndarray]] = []
     current = mask.copy()
     for _ in range(clicks):
         options = []
@@ -89,31 +96,115 @@ def simulated_clicks(truth: np.ndarray, mask: np.ndarray, rng: np.random.Generat
         ys, xs = np.nonzero(depth >= max(1.0, 0.5 * best))
         pick = int(rng.integers(len(ys)))
         x, y = int(xs[pick]), int(ys[pick])
-        (keep if kind == "keep" else remove).append((x, y))
         _, parts = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
         fixed = parts == parts[y, x]
+        current = current.copy()
         current[fixed] = truth[fixed]
+        sequence.append((kind, (x, y), current))
+    return sequence
+
+
+def colour_region(image: np.ndarray, start: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """The region of like colour around ``start`` (x, y) in ``image`` (RGB): a part of the scene
+    that follows the photo's own edges, as a method's real mistakes do."""
+    lab = cv2.cvtColor(cv2.GaussianBlur(np.ascontiguousarray(image, np.uint8), (5, 5), 0), cv2.COLOR_RGB2LAB)
+    tolerance = (int(rng.integers(6, 24)),) * 3
+    flood = np.zeros((lab.shape[0] + 2, lab.shape[1] + 2), np.uint8)
+    cv2.floodFill(lab, flood, start, (0, 0, 0), tolerance, tolerance,
+                  4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8))
+    region = flood[1:-1, 1:-1] > 0
+    return cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)) > 0
+
+
+def spoil_along_edges(mask: np.ndarray, truth: np.ndarray, image: np.ndarray, rng: np.random.Generator
+                      ) -> np.ndarray | None:
+    """``mask`` made wrong along the photo's edges: a region of like colour next to the product
+    added (the half of a bowl the dog sits in), a region of the product cut off (its dark
+    sleeve), or only such a region found elsewhere. A blob drawn as an ellipse is wrong in a way
+    the network sees without any click; these are not, so only the clicks can say what to fix.
+    None when no usable region was found."""
+    height, width = truth.shape
+    side = max(height, width)
+    kind = int(rng.integers(3))
+    if kind == 1:
+        ys, xs = np.nonzero(truth)
+    else:
+        near = cv2.dilate(truth.astype(np.uint8), np.ones((side // 4 + 1,) * 2, np.uint8)) > 0
+        ys, xs = np.nonzero((near if kind == 0 else np.ones_like(truth)) & ~truth)
+    for _ in range(4):
+        if not len(ys):
+            return None
+        pick = int(rng.integers(len(ys)))
+        region = colour_region(image, (int(xs[pick]), int(ys[pick])), rng)
+        region &= truth if kind == 1 else ~truth
+        if 0.004 * height * width < region.sum() < 0.5 * height * width:
+            if kind == 0:
+                return mask | region
+            return mask & ~region if kind == 1 else region
+    return None
+
+
+def simulated_clicks(truth: np.ndarray, mask: np.ndarray, rng: np.random.Generator, clicks: int
+                     ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Up to ``clicks`` (keep, remove) clicks (x, y) on the largest wrong regions of ``mask`` against
+    ``truth`` (both bool), one after the other as a seller fixing them would place them."""
+    keep, remove, _ = _clicks_and_mask(truth, mask, rng, clicks, iterative=False)
+    return keep, remove
+
+
+def _clicks_and_mask(truth: np.ndarray, mask: np.ndarray, rng: np.random.Generator, clicks: int,
+                     iterative: bool) -> tuple[list[tuple[int, int]], list[tuple[int, int]], np.ndarray]:
+    """The clicks of ``click_sequence`` and the mask so far that the network is shown with them:
+    ``mask`` itself, or (``iterative``) the mask after some of the earlier clicks have already been
+    applied, as in the studio, where each click is made on the answer to the clicks before it."""
+    sequence = click_sequence(truth, mask, rng, clicks)
+    keep = [point for kind, point, _ in sequence if kind == "keep"]
+    remove = [point for kind, point, _ in sequence if kind == "remove"]
+    shown = mask
+    if iterative and len(sequence) > 1:
+        done = int(rng.integers(1, len(sequence)))  # at least the last click still to be answered
+        shown = _roughly(sequence[done - 1][2], mask, rng)
     if rng.random() < 0.15:  # a click where the mask is already right: it should change nothing
+        current = sequence[-1][2] if sequence else mask
         right = current == truth
         ys, xs = np.nonzero(right)
         if len(ys):
             pick = int(rng.integers(len(ys)))
             (keep if truth[ys[pick], xs[pick]] else remove).append((int(xs[pick]), int(ys[pick])))
-    return keep, remove
+    return keep, remove, shown
 
 
-def training_guide(label: np.ndarray, base: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _roughly(fixed: np.ndarray, before: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``fixed`` with the edges of what it changed from ``before`` moved by a pixel or two: an
+    earlier answer is close to right where it was clicked, not exact."""
+    changed = (fixed != before).astype(np.uint8)
+    if not changed.any() or rng.random() < 0.5:
+        return fixed
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    op = cv2.dilate if rng.random() < 0.5 else cv2.erode
+    moved = op(fixed.astype(np.uint8), kernel) > 0
+    near = cv2.dilate(changed, kernel) > 0
+    return np.where(near, moved, fixed)
+
+
+def training_guide(label: np.ndarray, base: np.ndarray, rng: np.random.Generator,
+                   image: np.ndarray | None = None) -> np.ndarray:
     """The (S, S, 3) float32 guide for one training example: ``label`` (S, S[, 1]) 0-based classes,
-    ``base`` (S, S[, 1]) the base network's mask there (0..1)."""
+    ``base`` (S, S[, 1]) the base network's mask there (0..1), ``image`` the photo (its colour
+    regions make the spoils that follow its edges)."""
     truth = np.squeeze(label) != BACKGROUND
     mask = np.squeeze(base) > 0.5
-    if rng.random() < 0.5:
-        mask = spoil(mask, rng)
-    keep, remove = simulated_clicks(truth, mask, rng, int(rng.integers(0, MAX_CLICKS + 1)))
-    return guide_maps(truth.shape[0], mask.astype(np.float32), keep, remove)
+    if rng.random() < SPOILT:
+        along = None
+        if image is not None and rng.random() < ALONG_EDGES:
+            along = spoil_along_edges(mask, truth, image, rng)
+        mask = spoil(mask, rng) if along is None else along
+    keep, remove, shown = _clicks_and_mask(truth, mask, rng, int(rng.integers(0, MAX_CLICKS + 1)),
+                                           iterative=rng.random() < ITERATIVE)
+    return guide_maps(truth.shape[0], shown.astype(np.float32), keep, remove)
 
 
-def validation_guides(labels: np.ndarray, bases: np.ndarray, seed: int) -> np.ndarray:
+def validation_guides(labels: np.ndarray, bases: np.ndarray, images: np.ndarray, seed: int) -> np.ndarray:
     """One fixed (seeded) guide per validation example: (N, S, S, 3) float32."""
     rng = np.random.default_rng(seed + 7919)
-    return np.stack([training_guide(label, base, rng) for label, base in zip(labels, bases)])
+    return np.stack([training_guide(label, base, rng, image) for label, base, image in zip(labels, bases, images)])

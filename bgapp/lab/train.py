@@ -57,6 +57,7 @@ class TrainOptions:
     split: str = "trainval"
     pretrained_path: Path | None = None
     init: str | None = None  # start from this shipped model's weights (same network), e.g. for fine-tuning
+    base: str | None = None  # a click network: whose masks it learns to fix (default: init)
     mix: tuple[float, ...] | None = None  # how often each data folder is drawn; None: in proportion to its size
     loss: str = "ce"  # "ce" or "ce+iou"
     select: str = "pixel_accuracy"  # validation figure that picks the shipped epoch: "pixel_accuracy" or "fg_iou"
@@ -216,22 +217,27 @@ def _load_arrays(roots: dict[str, Path], names: list[str], side: int, problems: 
 def _click_inputs(options: TrainOptions, config: ModelConfig, train_x: np.ndarray, val_x: np.ndarray,
                   val_y: np.ndarray, progress: Progress) -> tuple[np.ndarray, np.ndarray]:
     """A click network's extra inputs: the base network's masks on the training photos, and the
-    fixed validation guides (``lab/clicktrain.py``). The base network is ``--init``'s."""
+    fixed validation guides (``lab/clicktrain.py``). The base network is ``--base`` (default ``--init``):
+    a click network trained further starts from itself (``--init``) but still fixes ``unet-product``'s masks."""
     from bgapp.core.runtime import predictor
     from bgapp.lab.clicktrain import base_masks, validation_guides
 
-    if not options.init:
+    base = options.base or options.init
+    if not base:
         raise BgappError("a click network learns to fix a network's masks: pass --init, e.g. --init unet-product")
+    if PRESETS.get(base, config).guidance:
+        raise BgappError(f"{base} is a click network: pass the network whose masks it fixes as --base, "
+                         "e.g. --base unet-product")
     start = time.perf_counter()
-    look = predictor(options.init, config.size)
+    look = predictor(base, config.size)
 
     def answer(image: np.ndarray) -> np.ndarray:
         probs = look.probabilities(image)
         return probs[..., 0] + probs[..., 2]
 
     train_base = base_masks(train_x, answer, progress)
-    val_guide = validation_guides(val_y, base_masks(val_x, answer), options.seed)
-    progress(f"masks of {options.init} on {len(train_x) + len(val_x)} photos and the validation clicks "
+    val_guide = validation_guides(val_y, base_masks(val_x, answer), val_x, options.seed)
+    progress(f"masks of {base} on {len(train_x) + len(val_x)} photos and the validation clicks "
              f"in {time.perf_counter() - start:.1f} s")
     return train_base, val_guide
 
@@ -246,16 +252,16 @@ def _augmented(tf, images: np.ndarray, labels: np.ndarray, groups: list[np.ndarr
     guide maps with simulated clicks: the stream yields ((image, guide), label)."""
     rng = np.random.default_rng(seed + 104729)
 
-    def guide_of(label, base):
+    def guide_of(image, label, base):
         from bgapp.lab.clicktrain import training_guide
 
-        return training_guide(label, base, rng)
+        return training_guide(label, base, rng, np.clip(image, 0, 255).astype(np.uint8))
 
     def augment_with_base(image, label, base):
         stacked = tf.concat([tf.cast(image, tf.float32), tf.cast(base, tf.float32) * 255.0], axis=-1)
         stacked, label = augment(stacked, label)
         image, base = stacked[..., :3], stacked[..., 3:] / 255.0
-        guide = tf.numpy_function(guide_of, [label, base], tf.float32)
+        guide = tf.numpy_function(guide_of, [image, label, base], tf.float32)
         guide.set_shape([size, size, 3])
         return (image, guide), label
 
@@ -429,7 +435,7 @@ def _write_config(path: Path, options: TrainOptions, config: ModelConfig, model,
         "input": "RGB float32 0..255, squashed to size x size; normalisation is inside the network",
         "parameters": int(model.count_params()),
         "training": {
-            "data": ", ".join(map(str, options.data)), "init": options.init, "split": options.split, "images": state.get("images"), "val_fraction": options.val_fraction,
+            "data": ", ".join(map(str, options.data)), "init": options.init, "base": options.base, "split": options.split, "images": state.get("images"), "val_fraction": options.val_fraction,
             "epochs_run": len(state["history"]), "epochs_planned": options.epochs, "batch": options.batch,
             "learning_rate": options.learning_rate, "weight_decay": options.weight_decay, "seed": options.seed,
             "mix": list(options.mix) if options.mix else None, "loss": options.loss, "select": options.select,
