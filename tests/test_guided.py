@@ -65,9 +65,8 @@ def test_a_keep_click_on_a_missed_part_brings_it_back_and_nothing_far_changes():
     answer[55:60, 55:60] = True  # the network is also wrong far away: that must not be taken
     network = GreenNetwork()
     rgb = painted(answer)
-    fixed, ignored = guided_correction(rgb, method.astype(np.float32), [(38.0, 25.0)], [], network, seed=2)
-    fixed = fixed > 0.5
-    assert fixed[20:30, 30:45].all() and not fixed[55:60, 55:60].any() and ignored == 0
+    fixed = guided_correction(rgb, method.astype(np.float32), [(38.0, 25.0)], [], network, seed=2) > 0.5
+    assert fixed[20:30, 30:45].all() and not fixed[55:60, 55:60].any()
     assert network.guides[0][..., 0].sum() > 0 and not network.guides[0][..., 1].any()  # one keep dot drawn
     # the same through correct_mask, as the app and the CLI call it
     again = correct_mask(rgb, method.astype(np.float32), Marks().add("keep", (38, 25)), network=network) > 0.5
@@ -89,32 +88,57 @@ def test_the_network_looks_at_a_crop_around_a_small_product_and_the_clicks():
     truth = np.zeros((400, 600), bool)
     truth[100:140, 200:270] = True
     network = GreenNetwork()
-    fixed, _ = guided_correction(painted(truth), mask.astype(np.float32), [(265.0, 120.0)], [], network, seed=2)
+    fixed = guided_correction(painted(truth), mask.astype(np.float32), [(265.0, 120.0)], [], network, seed=2)
     assert network.shapes[0][0] < 400 and (fixed > 0.5)[100:140, 260:270].all()
 
 
 def test_a_click_spot_ends_up_as_the_click_says_even_if_the_network_disagrees():
     mask = np.ones((64, 64), np.float32)
     network = GreenNetwork()  # insists it is all product
-    fixed, ignored = guided_correction(painted(np.ones((64, 64), bool)), mask, [], [(32.0, 32.0)], network, seed=3)
+    fixed = guided_correction(painted(np.ones((64, 64), bool)), mask, [], [(32.0, 32.0)], network, seed=3)
     assert fixed[32, 32] == 0 and fixed[32, 35] == 0 and fixed[10, 10] == 1
-    assert ignored == 1
 
 
-def test_when_the_network_ignores_a_click_grabcut_decides_it(monkeypatch):
-    import bgapp.core.marks as marks
+class FixedNetwork:
+    """A stand-in click network that answers one fixed mask of the whole photo, whatever it is shown."""
 
+    size = 64
+
+    def __init__(self, answer: np.ndarray):
+        self.answer = answer.astype(np.float32)
+
+    def probabilities(self, rgb: np.ndarray, guide: np.ndarray) -> np.ndarray:
+        assert rgb.shape[:2] == self.answer.shape  # the whole photo: the tests turn the zoom-in off
+        return np.stack([self.answer, 1.0 - self.answer, np.zeros_like(self.answer)], -1)
+
+
+def test_of_the_network_and_grabcut_the_answer_that_does_more_about_the_click_is_kept(monkeypatch):
+    import bgapp.core.guided as guided
+
+    monkeypatch.setattr(guided, "ZOOM_IN", False)
     mask = np.zeros((96, 96), np.float32)
     mask[10:60, 10:60] = 1  # the product
     mask[70:90, 70:90] = 1  # a second thing the method kept, which the seller removes
-    network = GreenNetwork()
-    rgb = painted(mask > 0.5)  # it holds on to the mask it was shown
     clicks = Marks().add("remove", (80, 80))
-    fixed = correct_mask(rgb, mask, clicks, network=network) > 0.5
-    assert not fixed[70:90, 70:90].any() and fixed[10:60, 10:60].all()  # GrabCut dropped the whole blob
-    monkeypatch.setattr(marks, "GRABCUT_WHEN_IGNORED", False)
-    network_only = correct_mask(rgb, mask, clicks, network=network) > 0.5
-    assert network_only[72, 72] and not network_only[80, 80]  # only the click's own spot went
+    rgb = painted(mask > 0.5)
+    # the network holds on to what it was shown: only the click's own spot goes; GrabCut drops the blob
+    fixed = correct_mask(rgb, mask, clicks, network=FixedNetwork(mask > 0.5)) > 0.5
+    assert not fixed[70:90, 70:90].any() and fixed[10:60, 10:60].all()
+    # where GrabCut does less (here: a stand-in that only sets the click's own spot), the network's answer is kept
+    import bgapp.core.marks as marks
+
+    def timid(rgb, result, clicks, zoom, iterations):
+        out = result.copy()
+        out[33:38, 48:53] = 1
+        return out
+
+    monkeypatch.setattr(marks, "_grabcut_clicks", timid)
+    truth = np.zeros((96, 96), bool)
+    truth[10:60, 10:60] = True
+    missed = truth.astype(np.float32)
+    missed[10:60, 40:60] = 0  # the method lost the product's right part
+    fixed = correct_mask(rgb, missed, Marks().add("keep", (50, 35)), network=FixedNetwork(truth)) > 0.5
+    assert (fixed == truth).all()
 
 
 def test_the_simulated_user_clicks_the_largest_mistake_first_and_stops_when_all_is_right():

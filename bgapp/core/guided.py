@@ -6,8 +6,7 @@ network that was trained on clicks knows what objects look like, so one click on
 brings back the handle, not every pixel of its colour. What the network may change is kept local
 all the same: a changed region counts only if it touches a click's neighbourhood, so a click never
 moves an edge on the other side of the photo (a seller checks where they clicked, not everywhere).
-A network's answer that contradicts a click where it landed is not used: ``core/marks.py`` then lets
-GrabCut decide (the network holds on to a wrong object it was shown; colours do not).
+``core/marks.py`` runs GrabCut beside it and keeps whichever answer does more about the clicks.
 """
 
 from __future__ import annotations
@@ -26,8 +25,6 @@ LOCAL_REACH = 0.06
 
 ZOOM_IN = True
 """The network looks at a crop around the mask so far and the clicks (``focus_box``), not the whole photo."""
-WEAK_CHANGE = 2.0
-"""An answer that changes fewer pixels than this many click spots (beyond the spots) counts as ignoring the clicks."""
 ZOOM_MARGIN = 0.4
 ZOOM_MIN_SIDE = 0.25
 
@@ -78,14 +75,6 @@ def local_changes(before: np.ndarray, after: np.ndarray, points: Sequence[Point]
     return result
 
 
-def ignored_clicks(answer: np.ndarray, keep: Sequence[Point], remove: Sequence[Point]) -> int:
-    """How many clicks (x, y) the boolean ``answer`` contradicts at the clicked pixel."""
-    height, width = answer.shape
-    def at(point: Point) -> bool:
-        return bool(answer[min(height - 1, max(0, int(point[1]))), min(width - 1, max(0, int(point[0])))])
-    return sum(not at(point) for point in keep) + sum(at(point) for point in remove)
-
-
 def focus_box(foreground: np.ndarray, points: Sequence[Point]) -> tuple[int, int, int, int]:
     """The part of the photo the network looks at: (x0, y0, x1, y1) around the mask so far and the
     clicks, grown by ``ZOOM_MARGIN`` of its size on each side and at least ``ZOOM_MIN_SIDE`` of the
@@ -109,10 +98,9 @@ def focus_box(foreground: np.ndarray, points: Sequence[Point]) -> tuple[int, int
 
 
 def guided_correction(rgb: np.ndarray, mask: np.ndarray, keep: Sequence[Point], remove: Sequence[Point],
-                      network: ClickNetwork, seed: int) -> tuple[np.ndarray, int]:
-    """``mask`` (0..1, ``rgb``'s size) corrected by the click network, and how many clicks the
-    network's own answer ignored; each click's own ``seed``-px spot ends up as the click says,
-    whatever the network answered there."""
+                      network: ClickNetwork, seed: int) -> np.ndarray:
+    """``mask`` (0..1, ``rgb``'s size) corrected by the click network; each click's own ``seed``-px
+    spot ends up as the click says, whatever the network answered there."""
     foreground = mask > 0.5
     answer = foreground.copy()
     points = list(keep) + list(remove)
@@ -122,14 +110,9 @@ def guided_correction(rgb: np.ndarray, mask: np.ndarray, keep: Sequence[Point], 
     crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
     probs = network.probabilities(crop, guide_maps(network.size, mask[y0:y1, x0:x1], shifted(keep), shifted(remove)))
     answer[y0:y1, x0:x1] = probs[..., 0] + probs[..., 2] > 0.5
-    ignored = ignored_clicks(answer, keep, remove)
     reach = max(4, round(LOCAL_REACH * max(mask.shape)))
     result = local_changes(foreground, answer, list(keep) + list(remove), reach).astype(np.uint8)
-    spots = np.zeros(result.shape, np.uint8)
-    for points, value in ((remove, 0), (keep, 1)):
-        for x, y in points:
+    for group, value in ((remove, 0), (keep, 1)):
+        for x, y in group:
             cv2.circle(result, (int(round(x)), int(round(y))), seed, value, -1)
-            cv2.circle(spots, (int(round(x)), int(round(y))), seed, 1, -1)
-    if points and ((result > 0) != foreground)[spots == 0].sum() < WEAK_CHANGE * np.pi * seed ** 2:
-        ignored = max(ignored, 1)  # it changed next to nothing beyond the clicks' own spots
-    return result.astype(np.float32), ignored
+    return result.astype(np.float32)

@@ -19,15 +19,19 @@ instead of hunting for a slider. Marks are given in the photo's own pixels (what
 3. GrabCut (Rother et al. 2004) decides the "probably" pixels from the colours of both sides.
 4. A box clears everything outside it; a box around an empty mask starts GrabCut from the box.
 
-Where the click network ``unet-product-clicks`` is installed, it decides the clicks instead of steps
-1-3 (``core/guided.py``), unless its answer contradicts a click where it landed: then steps 1-3 do;
-GrabCut always does the box. Measured as the field measures interactive
+Where the click network ``unet-product-clicks`` is installed, it answers the clicks too
+(``core/guided.py``), and of its answer and steps 1-3's the one that changes more pixels is kept:
+a click says the mask is wrong there, and each fixer fails by doing too little (the network holds
+on to a wrong thing it was shown; GrabCut stops where the colours of both sides are alike), so
+the bolder answer is more often the right one (clicks to 90 % IoU on held-out DUTS-TR photos:
+README). GrabCut always does the box. Measured as the field measures interactive
 segmentation (clicks to 90 % IoU, ``lab/clicks.py``).
 """
 
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
 
@@ -48,7 +52,6 @@ GRABCUT_SIDE = 512  # GrabCut runs at most this many px on the longer side: ~0.1
 SEED_RADIUS = 0.012  # a click's hard seed, as a share of the longer side
 REACH = 0.22  # how far from a click the mask may change, as a share of the longer side
 ZOOM = 0.35  # side of the crop the network looks at again around a "keep" click, share of the longer side
-GRABCUT_WHEN_IGNORED = True  # a click the click network contradicts is decided by GrabCut instead
 GROW_TOLERANCE = 12  # a click's region: neighbours within this many Lab levels of the clicked colour
 GROW_DEPTH = 2.0  # ... and within this many times the click's distance from the mask's edge
 FRINGE = 0.008  # the soft rim cleared around a removed part, as a share of the longer side
@@ -179,10 +182,10 @@ def correct_mask(rgb: np.ndarray, mask: np.ndarray, marks: Marks, zoom: ZoomFn |
                  iterations: int = 3, network: "ClickNetwork | None" = None) -> np.ndarray:
     """The method's ``mask`` (working size, 0..1) corrected by ``marks`` (given at the same size).
 
-    ``network`` (optional) is the click network: when given, it decides the clicks (``core/guided.py``)
-    and GrabCut only the box. Else ``zoom`` (optional) is a product network to run again on a crop
-    around each "keep" click that lands where the mask is empty. Returns float32 0..1: the method's
-    own values wherever no mark changed anything."""
+    ``network`` (optional) is the click network: when given, it answers the clicks beside GrabCut and
+    the answer that changes more is kept (``core/guided.py``). ``zoom`` (optional) is a product
+    network that GrabCut's step runs again on a crop around each "keep" click that lands where the
+    mask is empty. Returns float32 0..1: the method's own values wherever no mark changed anything."""
     result = mask.astype(np.float32).copy()
     if not marks:
         return result
@@ -191,15 +194,32 @@ def correct_mask(rgb: np.ndarray, mask: np.ndarray, marks: Marks, zoom: ZoomFn |
         result = _apply_box(rgb, result, marks.box)
     if not (marks.keep or marks.remove):
         return result
-    if network is not None:
-        from bgapp.core.guided import guided_correction
+    if network is None:
+        return _grabcut_clicks(rgb, result, marks, zoom, iterations)
+    from bgapp.core.guided import guided_correction
 
-        seed = max(2, round(SEED_RADIUS * max(height, width)))
-        corrected, ignored = guided_correction(rgb, result, marks.keep, marks.remove, network, seed)
-        if not ignored or not GRABCUT_WHEN_IGNORED:
-            return corrected
-        # The network did not follow a click: it holds on to what it was shown (a wrong object kept,
-        # the product missed). GrabCut decides from the colours around the clicks instead.
+    seed = max(2, round(SEED_RADIUS * max(height, width)))
+    # Both at once: ONNX Runtime and GrabCut let go of the GIL, so on 2 cores a click costs about
+    # what the slower of the two does, not the sum.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        asked = pool.submit(guided_correction, rgb, result, marks.keep, marks.remove, network, seed)
+        by_colour = _grabcut_clicks(rgb, result, marks, zoom, iterations)
+        by_network = asked.result()
+    if marks.box is not None:
+        _clear_outside(by_network, marks.box)
+    return by_network if changed_pixels(result, by_network) >= changed_pixels(result, by_colour) else by_colour
+
+
+def changed_pixels(before: np.ndarray, after: np.ndarray) -> int:
+    """How many pixels a fix moved across the 0.5 cut-off."""
+    return int(((before > 0.5) != (after > 0.5)).sum())
+
+
+def _grabcut_clicks(rgb: np.ndarray, result: np.ndarray, marks: Marks, zoom: ZoomFn | None,
+                    iterations: int) -> np.ndarray:
+    """Steps 1-3 of the module's recipe: a copy of ``result`` (0..1, after the box) corrected around the clicks."""
+    result = result.copy()
+    height, width = result.shape
     scale = min(1.0, GRABCUT_SIDE / max(height, width))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small_rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else np.ascontiguousarray(rgb)
