@@ -108,6 +108,14 @@ def test_bad_settings_are_one_line_errors(photos, tmp_path, args, words):
     assert "Traceback" not in run.stderr
 
 
+def test_train_refuses_a_base_it_cannot_use_in_one_line(tmp_path, capsys):
+    # --base names the network whose masks a click network learns to fix: it must exist and have weights
+    assert main(["train", "--model", "unet-product-clicks", "--init", "unet-product", "--base", "magic",
+                 "--data", str(tmp_path), "--epochs", "1", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--base magic" in err and not (tmp_path / "o").exists()
+
+
 def test_help_is_there_for_every_command():
     for command in ([], ["cut"], ["methods"], ["bench"]):
         run = subprocess.run([sys.executable, "-m", "bgapp", *command, "--help"], capture_output=True, text=True)
