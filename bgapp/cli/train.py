@@ -65,16 +65,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     for folder in args.data:
         if not folder.is_dir():
             raise ParamError(f"--data {folder} is not a folder")
-    if args.init:
-        from bgapp.core.models import PRESETS, model_files
+    from bgapp.core.models import PRESETS, model_files
 
+    if args.init:
         if not model_files(args.init)["weights"].exists():
             raise ParamError(f"--init {args.init}: no weights file {model_files(args.init)['weights']}")
         if args.init in PRESETS and PRESETS[args.init].encoder != PRESETS[args.model].encoder:
             raise ParamError(f"--init {args.init} has another encoder than {args.model}")
     if args.base:
-        from bgapp.core.models import PRESETS, model_files
-
         if args.base not in PRESETS or not model_files(args.base)["weights"].exists():
             raise ParamError(f"--base {args.base}: not a model with installed weights")
     options = TrainOptions(model=args.model, data=tuple(args.data), epochs=args.epochs, out=args.out, size=args.size,

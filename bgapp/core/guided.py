@@ -111,7 +111,7 @@ def guided_correction(rgb: np.ndarray, mask: np.ndarray, keep: Sequence[Point], 
     probs = network.probabilities(crop, guide_maps(network.size, mask[y0:y1, x0:x1], shifted(keep), shifted(remove)))
     answer[y0:y1, x0:x1] = probs[..., 0] + probs[..., 2] > 0.5
     reach = max(4, round(LOCAL_REACH * max(mask.shape)))
-    result = local_changes(foreground, answer, list(keep) + list(remove), reach).astype(np.uint8)
+    result = local_changes(foreground, answer, points, reach).astype(np.uint8)
     for group, value in ((remove, 0), (keep, 1)):
         for x, y in group:
             cv2.circle(result, (int(round(x)), int(round(y))), seed, value, -1)

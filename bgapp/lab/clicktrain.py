@@ -126,11 +126,10 @@ def spoil_along_edges(mask: np.ndarray, truth: np.ndarray, image: np.ndarray, rn
     height, width = truth.shape
     side = max(height, width)
     kind = int(rng.integers(3))
-    if kind == 1:
-        ys, xs = np.nonzero(truth)
+    if kind == 0:  # next to the product
+        ys, xs = np.nonzero((cv2.dilate(truth.astype(np.uint8), np.ones((side // 4 + 1,) * 2, np.uint8)) > 0) & ~truth)
     else:
-        near = cv2.dilate(truth.astype(np.uint8), np.ones((side // 4 + 1,) * 2, np.uint8)) > 0
-        ys, xs = np.nonzero((near if kind == 0 else np.ones_like(truth)) & ~truth)
+        ys, xs = np.nonzero(truth if kind == 1 else ~truth)
     for _ in range(4):
         if not len(ys):
             return None

@@ -81,6 +81,8 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
                          f"got {' '.join(map(str, options.mix))}")
     if options.loss not in LOSSES or options.select not in SELECT:
         raise BgappError(f"--loss is one of {', '.join(LOSSES)} and --select one of {', '.join(SELECT)}")
+    if config.guidance:
+        _click_base(options)
     options.out.mkdir(parents=True, exist_ok=True)
     files = model_files(options.model, options.out)
     (options.out / ".checkpoints").mkdir(exist_ok=True)
@@ -214,6 +216,18 @@ def _load_arrays(roots: dict[str, Path], names: list[str], side: int, problems: 
     return images[: len(kept)], labels[: len(kept)], kept
 
 
+def _click_base(options: TrainOptions) -> str:
+    """The network whose masks a click network learns to fix: ``--base``, else ``--init``; checked
+    before any photo is decoded."""
+    base = options.base or options.init
+    if not base:
+        raise BgappError("a click network learns to fix a network's masks: pass --init, e.g. --init unet-product")
+    if PRESETS.get(base, PRESETS[options.model]).guidance:
+        raise BgappError(f"{base} is a click network: pass the network whose masks it fixes as --base, "
+                         "e.g. --base unet-product")
+    return base
+
+
 def _click_inputs(options: TrainOptions, config: ModelConfig, train_x: np.ndarray, val_x: np.ndarray,
                   val_y: np.ndarray, progress: Progress) -> tuple[np.ndarray, np.ndarray]:
     """A click network's extra inputs: the base network's masks on the training photos, and the
@@ -222,12 +236,7 @@ def _click_inputs(options: TrainOptions, config: ModelConfig, train_x: np.ndarra
     from bgapp.core.runtime import predictor
     from bgapp.lab.clicktrain import base_masks, validation_guides
 
-    base = options.base or options.init
-    if not base:
-        raise BgappError("a click network learns to fix a network's masks: pass --init, e.g. --init unet-product")
-    if PRESETS.get(base, config).guidance:
-        raise BgappError(f"{base} is a click network: pass the network whose masks it fixes as --base, "
-                         "e.g. --base unet-product")
+    base = _click_base(options)
     start = time.perf_counter()
     look = predictor(base, config.size)
 
@@ -255,7 +264,7 @@ def _augmented(tf, images: np.ndarray, labels: np.ndarray, groups: list[np.ndarr
     def guide_of(image, label, base):
         from bgapp.lab.clicktrain import training_guide
 
-        return training_guide(label, base, rng, np.clip(image, 0, 255).astype(np.uint8))
+        return training_guide(label, base, rng, image.astype(np.uint8))  # augment clipped it to 0..255
 
     def augment_with_base(image, label, base):
         stacked = tf.concat([tf.cast(image, tf.float32), tf.cast(base, tf.float32) * 255.0], axis=-1)
