@@ -116,6 +116,14 @@ def test_train_refuses_a_base_it_cannot_use_in_one_line(tmp_path, capsys):
     assert err.count("\n") == 0 and "--base magic" in err and not (tmp_path / "o").exists()
 
 
+def test_train_refuses_an_init_with_another_encoder_in_one_line(tmp_path, capsys):
+    # the shipped unet-product is an EfficientNet-Lite0 U-Net: its weights cannot start a Lite2 one
+    assert main(["train", "--model", "unet-product", "--encoder", "effnet-lite2", "--init", "unet-product",
+                 "--data", str(tmp_path), "--epochs", "1", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "effnet-lite0 encoder, not effnet-lite2" in err and not (tmp_path / "o").exists()
+
+
 def test_help_is_there_for_every_command():
     for command in ([], ["cut"], ["methods"], ["bench"]):
         run = subprocess.run([sys.executable, "-m", "bgapp", *command, "--help"], capture_output=True, text=True)

