@@ -39,6 +39,15 @@ def test_every_method_gets_its_declared_widgets(app, name):
     assert len(app.image) == 2
 
 
+def test_a_rerun_with_the_same_settings_says_its_mask_was_kept(app):
+    # the method's mask is kept between reruns (a click reuses it): "0 ms" alone would read as a fault
+    caption = next(c.value for c in app.caption if "for the preview" in c.value)
+    assert "kept from the last run" not in caption  # the first run computed it
+    app.run()
+    caption = next(c.value for c in app.caption if "for the preview" in c.value)
+    assert "0 ms for the preview" in caption and "kept from the last run" in caption
+
+
 def test_moving_a_slider_redraws(app):
     app.sidebar.selectbox(key="method").set_value("threshold").run()
     app.sidebar.selectbox(key="setting.threshold.mode").set_value("binary").run()
