@@ -228,6 +228,7 @@ class PreviewResult:
     iou: float | None
     device: str | None = None  # what ran a network ("CPU", "GPU (CUDA)"); None for classical methods
     size: tuple[int, int] = (0, 0)  # the photo's full (width, height)
+    reused: bool = False  # the method's mask was kept from an earlier run with these settings
 
     @property
     def cutout(self) -> np.ndarray:
@@ -243,7 +244,7 @@ def preview(photo: Photo, settings: Settings, side: int = PREVIEW_SIDE, marks: M
     working = working_copy(photo, int(settings.step_params["work_size"]))
     work = working.rgb
     start = time.perf_counter()
-    mask = _method_mask(photo, work, settings)
+    mask, reused = _method_mask(photo, work, settings)
     if marks:  # a click costs the correction only: the method's mask is kept from the last run
         mask = correct_mask(work, mask, marks.scaled(work.shape[1] / working.size[0]), click_zoom(),
                             network=click_network())
@@ -255,25 +256,26 @@ def preview(photo: Photo, settings: Settings, side: int = PREVIEW_SIDE, marks: M
     truth = photo_truth(photo)
     iou = None if truth is None else binary_scores(mask, resize_mask(truth, small.shape[:2]))["iou"]
     return PreviewResult(small, mask, milliseconds, iou,
-                         getattr(loaded, "device", None), working.size)
+                         getattr(loaded, "device", None), working.size, reused)
 
 
 MASKS_KEPT = 3  # method masks kept per session (working size, ~3 MB each), so clicks skip the method
 
 
-def _method_mask(photo: Photo, work: np.ndarray, settings: Settings) -> np.ndarray:
-    """The method's cleaned mask on the working copy: computed once per photo and settings, so that
-    a click, an undo or an export change does not run the method again."""
+def _method_mask(photo: Photo, work: np.ndarray, settings: Settings) -> tuple[np.ndarray, bool]:
+    """The method's cleaned mask on the working copy, and whether it was kept from an earlier run:
+    computed once per photo and settings, so that a click, an undo or an export change does not run
+    the method again."""
     key = (photo.key, settings.method.name, tuple(sorted((k, str(v)) for k, v in settings.all.items())))
     kept: dict = st.session_state.setdefault("method_masks", {})
     if key in kept:
         kept[key] = kept.pop(key)  # most recent last
-        return kept[key]
+        return kept[key], True
     _, mask, _ = segment_working(work, settings)
     kept[key] = mask
     while len(kept) > MASKS_KEPT:
         kept.pop(next(iter(kept)))
-    return mask
+    return mask, False
 
 
 def full_resolution(photo: Photo, settings: Settings, export: Mapping[str, ParamValue] | str = "transparent",

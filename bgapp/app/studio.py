@@ -57,7 +57,7 @@ def _tuning(photo: Photo, method: Method, photos: tuple[Photo, ...]) -> None:
     summary = f"{method.name}: {result.milliseconds:.0f} ms for the preview"
     if result.device:
         summary += f" (network on the {result.device})"
-    if result.milliseconds < 0.5:  # the method's mask was kept from the last run of these settings
+    if result.reused and not marks:  # with marks, the time is the correction's
         summary += ", kept from the last run"
     if result.iou is not None:
         summary += f" · IoU with the exact mask {result.iou:.3f}"

