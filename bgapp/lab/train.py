@@ -239,7 +239,7 @@ def _load_arrays(roots: dict[str, Path], names: list[str], side: int, problems: 
 
 def teacher_probabilities(name: str, folders: tuple[Path, ...], images: np.ndarray,
                           progress: Progress) -> np.ndarray:
-    """The average class probabilities (N, side, side, 3) float32 of the trained ``name`` models in
+    """The average class probabilities (N, side, side, 3) float16 of the trained ``name`` models in
     ``folders`` on the decoded photos, each run the way its card says it cuts out (input size, mirror)."""
     from bgapp.core.models import read_config
     from bgapp.core.runtime import predictor
