@@ -99,6 +99,14 @@ def model_files(name: str, folder: Path | None = None) -> dict[str, Path]:
             "card": base.with_suffix(".md"), "history": base.parent / f"{name}.history.json"}
 
 
+def card_look(meta: dict, default_size: int = 224) -> tuple[int, bool]:
+    """(input size, mirrored) a model cuts out with, as its JSON says: ``inference_size`` and
+    ``inference_mirror`` where chosen on the validation hold-out, else its training size, one look.
+    The app, the click correction and distillation's teachers all run a model this way."""
+    size = int(meta.get("inference_size", meta.get("config", {}).get("size", default_size)))
+    return size, bool(meta.get("inference_mirror", False))
+
+
 def read_config(name: str, folder: Path | None = None) -> dict | None:
     """The shipped ``NAME.json`` (config, class order, training facts), or None when it is absent."""
     path = model_files(name, folder)["config"]

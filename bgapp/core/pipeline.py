@@ -130,15 +130,14 @@ def click_network():
     and runs here, else None: the clicks then work through GrabCut (``core/marks.py``)."""
     import os
 
-    from bgapp.core.models import CLICK_MODEL, read_config, weights_dir
+    from bgapp.core.models import CLICK_MODEL, card_look, read_config, weights_dir
     from bgapp.core.runtime import guided_predictor, predictor_unavailable
 
     if os.environ.get(CLICKS_ENV, "").lower() == "grabcut" or predictor_unavailable(CLICK_MODEL) is not None:
         return None
     meta = read_config(CLICK_MODEL) or {}
     config = meta.get("config", {})
-    size = int(meta.get("inference_size", config.get("size", 224)))
-    return guided_predictor(CLICK_MODEL, size, int(config.get("guidance", 3)), str(weights_dir()))
+    return guided_predictor(CLICK_MODEL, card_look(meta)[0], int(config.get("guidance", 3)), str(weights_dir()))
 
 
 def cut_out(image: LoadedImage, settings: Settings, marks: Marks | None = None) -> Cutout:

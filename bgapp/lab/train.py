@@ -241,7 +241,7 @@ def teacher_probabilities(name: str, folders: tuple[Path, ...], images: np.ndarr
                           progress: Progress) -> np.ndarray:
     """The average class probabilities (N, side, side, 3) float16 of the trained ``name`` models in
     ``folders`` on the decoded photos, each run the way its card says it cuts out (input size, mirror)."""
-    from bgapp.core.models import read_config
+    from bgapp.core.models import card_look, read_config
     from bgapp.core.runtime import predictor
 
     total = np.zeros(images.shape[:3] + (3,), np.float16)  # half the memory: 2.8 GB for 5,000 photos
@@ -249,9 +249,8 @@ def teacher_probabilities(name: str, folders: tuple[Path, ...], images: np.ndarr
         meta = read_config(name, Path(folder))
         if meta is None:
             raise BgappError(f"--teacher {folder}: no {name}.json there")
-        size = int(meta.get("inference_size", meta.get("config", {}).get("size", 224)))
+        size, mirror = card_look(meta)
         look = predictor(name, size, str(folder))
-        mirror = bool(meta.get("inference_mirror", False))
         for index, image in enumerate(images):
             total[index] += look.probabilities(image, mirror) / len(folders)
             if (index + 1) % 1000 == 0:

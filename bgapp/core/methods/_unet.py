@@ -13,7 +13,7 @@ from typing import Mapping
 
 import numpy as np
 
-from bgapp.core.models import read_config
+from bgapp.core.models import card_look, read_config
 from bgapp.core.params import Param, ParamValue
 from bgapp.core.methods import Method
 
@@ -25,12 +25,12 @@ def unet_method(name: str, summary: str, made_for: str = "product") -> Method:
     meta = read_config(name) or {}
     trained = min(512, max(64, int(meta.get("config", {}).get("size", DEFAULT_SIZE))))
     # A card may name a larger input than the training size, chosen on the validation hold-out
-    # (``evaluate --holdout-of``): a fully convolutional network sees small objects better there.
-    chosen = min(512, max(64, int(meta.get("inference_size", trained))))
-    # ... and whether to average it with its mirror image (chosen the same way: for unet-product it
+    # (``evaluate --holdout-of``): a fully convolutional network sees small objects better there;
+    # and whether to average it with its mirror image (chosen the same way: for unet-product it
     # lifted hold-out IoU on real photos 0.8738 -> 0.8787, scenes 0.9502 -> 0.9524, pets 0.8496 -> 0.8590).
-    # Cards without the key (the pet models) keep the single look their recorded figures were measured with.
-    mirror = bool(meta.get("inference_mirror", False))
+    # Cards without the keys (the pet models) keep the single look their recorded figures were measured with.
+    looked, mirror = card_look(meta, DEFAULT_SIZE)
+    chosen = min(512, max(64, looked))
     params = (
         Param("size", "int", chosen, min=64, max=512, step=32, label="Network input (px)",
               help=f"Network input in px (the photo is squashed to a square). It was trained at {trained}"
