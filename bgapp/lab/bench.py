@@ -135,7 +135,7 @@ def run_cli(args: argparse.Namespace) -> int:
         names = list(args.methods)
     else:
         names = [n for n, m in registry.items() if m.available() is None]
-        names += [] if args.no_baseline else list(baselines)
+        names += [] if args.no_baseline else [b for b in baselines if b not in names]  # u2net may be a method too
     methods: list[Method] = []
     notes = []
     for name in names:

@@ -64,10 +64,16 @@ class ClickRun:
         return self.ious[min(clicks, len(self.ious) - 1)]
 
 
+Fixer = Callable[[np.ndarray, np.ndarray, Marks], np.ndarray]
+"""(working copy, the method's mask, every mark so far) -> the corrected mask: a correction to study."""
+
+
 def click_until(rgb: np.ndarray, mask: np.ndarray, truth: np.ndarray, zoom: Segmenter | None = None,
-                target: float = 0.90, max_clicks: int = 20, keep_going: int = 5, network=None) -> ClickRun:
+                target: float = 0.90, max_clicks: int = 20, keep_going: int = 5, network=None,
+                corrector: str | None = None, fix: Fixer | None = None) -> ClickRun:
     """Click as the simulated user does, correcting ``mask`` with every mark so far each time, until
-    the IoU reaches ``target`` (and at least ``keep_going`` clicks, for the IoU-after-k figures)."""
+    the IoU reaches ``target`` (and at least ``keep_going`` clicks, for the IoU-after-k figures).
+    The correction is ``correct_mask``'s with ``corrector`` (``marks.CORRECTORS``), or ``fix``."""
     truth = truth > 0.5
     marks = Marks()
     current = mask > 0.5
@@ -81,7 +87,9 @@ def click_until(rgb: np.ndarray, mask: np.ndarray, truth: np.ndarray, zoom: Segm
             ious.append(ious[-1])
             continue
         marks = marks.add(*click)
-        current = correct_mask(rgb, mask, marks, zoom, network=network) > 0.5
+        fixed = fix(rgb, mask, marks) if fix is not None else correct_mask(rgb, mask, marks, zoom, network=network,
+                                                                           corrector=corrector)
+        current = fixed > 0.5
         ious.append(iou(current, truth))
         if reached is None and ious[-1] >= target:
             reached = count

@@ -1,0 +1,90 @@
+"""rembg's U^2-Net models (``core/external.py``: u2net, u2netp) as methods: their input and output
+as declared there. They go through the same pipeline as ours (clean-up off, refinement on)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Mapping
+
+import cv2
+import numpy as np
+
+from bgapp.core.errors import ModelUnavailableError
+from bgapp.core.methods import Method
+from bgapp.core.params import Param, ParamValue
+
+SIDE = 320
+MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+@lru_cache(maxsize=4)
+def session(path: str):
+    """An ONNX Runtime session for one U^2-Net file (its share of the cores, as ``core/runtime.py``)."""
+    try:
+        import onnxruntime
+    except ImportError as error:
+        raise ModelUnavailableError("U^2-Net needs onnxruntime: pip install -r requirements.txt") from error
+    from bgapp.core.runtime import THREADS_ENV
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    threads = int(os.environ.get(THREADS_ENV, "0") or 0)
+    if threads > 0:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
+def saliency(rgb: np.ndarray, path: Path) -> np.ndarray:
+    """The network's answer for ``rgb`` as a 0..1 map of the input's size (``external.U2NET_INPUT/OUTPUT``)."""
+    run = session(str(path))
+    small = cv2.resize(rgb, (SIDE, SIDE), interpolation=cv2.INTER_AREA if min(rgb.shape[:2]) > SIDE else cv2.INTER_LINEAR)
+    x = small.astype(np.float32) / max(float(small.max()), 1e-6)
+    x = ((x - MEAN) / STD).transpose(2, 0, 1)[None].astype(np.float32)
+    out = run.run(None, {run.get_inputs()[0].name: x})[0][0, 0]
+    low, high = float(out.min()), float(out.max())
+    out = (out - low) / max(high - low, 1e-6)
+    return cv2.resize(out.astype(np.float32), (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+PARAMS = (
+    Param("soft", "bool", True, label="Soft mask",
+          help="Use the network's saliency itself as the mask (soft where it is unsure, as rembg does) "
+               "instead of cutting it at the threshold."),
+    Param("threshold", "float", 0.5, min=0.05, max=0.95, step=0.05, label="Cut-off",
+          help="A pixel is product when the saliency is above this.",
+          only_when=("soft", (False,)), why_inactive="a soft mask uses the saliency itself, no cut-off"),
+)
+
+
+def rembg_method(name: str, summary: str, where: Callable[[], Path | None], unavailable: Callable[[], str | None]) -> Method:
+    """A U^2-Net file as a ``Method``: ``where`` finds the file, ``unavailable`` says why it cannot run."""
+
+    def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
+        path = where()
+        if path is None:
+            raise ModelUnavailableError(f"{name} cannot run: {unavailable()}")
+        alpha = saliency(rgb, path)
+        return alpha if params["soft"] else (alpha > float(params["threshold"])).astype(np.float32)
+
+    def prepare(params: Mapping[str, ParamValue]):
+        path = where()
+        return None if path is None else session(str(path))
+
+    return Method(name=name, summary=summary, params=PARAMS, segment=segment, family="deep",
+                  cleanup_defaults={"open_size": 1, "close_size": 1, "min_area": 0.0},
+                  available=unavailable, prepare=prepare)
+
+
+def registry_method(name: str, summary: str) -> Method:
+    """A U^2-Net entry of ``core/external.py`` as a method: available once ``models fetch NAME`` has run."""
+    from bgapp.core import external
+
+    def where() -> Path | None:
+        found = external.locate(name)
+        return None if found is None else next(iter(found.values()))
+
+    return rembg_method(name, summary, where, lambda: external.missing(name))
