@@ -53,8 +53,9 @@ class SamOptions:
 
     mask_input: bool = True  # our mask as the decoder's mask_input
     mask_scale: float = 20.0  # logits of our mask: +scale inside, -scale outside
-    merge: str = "regions"  # "regions": changed regions that reach a click's neighbourhood; "disk": only
-    # pixels within ``reach`` of a click; "all": the decoder's whole answer
+    merge: str = "signed"  # "signed": regions the decoder added that reach a keep click's neighbourhood,
+    # and regions it removed that reach a remove click's; "regions": any changed region that reaches a
+    # click's; "disk": only pixels within ``reach`` of a click; "all": the decoder's whole answer
     reach: float = 0.06  # the neighbourhood, as a share of the photo's longer side
     box_from_mask: bool = False  # without a seller's box: our mask's bounding box (grown) as a box prompt
 
@@ -304,8 +305,14 @@ def correct(rgb: np.ndarray, mask: np.ndarray, keep: Sequence[Point], remove: Se
         for x, y in points:
             cv2.circle(near, (int(round(x)), int(round(y))), reach, 1, -1)
         merged = np.where(near > 0, after, before)
-    else:
+    elif options.merge == "regions":
         merged = local_changes(before, after, points, reach)
+    else:  # "signed": what a keep click's neighbourhood gains, what a remove click's loses
+        merged = before.copy()
+        gained = local_changes(before, before | after, list(keep), reach)
+        lost = local_changes(before, before & after, list(remove), reach)
+        merged[gained & ~before] = True
+        merged[~lost & before] = False
     spots = merged.astype(np.uint8)
     for group, value in ((remove, 0), (keep, 1)):
         for x, y in group:
