@@ -128,7 +128,7 @@ def test_minisam_changes_the_mask_near_a_click_and_not_far_away(tiny_minisam):
 def test_a_keep_click_never_removes_product_far_from_it(tiny_minisam):
     """The decoder answers only a disk around the click; the product it left out is still kept."""
     rgb, mask = _photo_and_mask()
-    answer = clickmodel.answer(rgb, mask, [(330, 60)], [], None)
+    answer = clickmodel.answer(rgb, mask, [("keep", (330, 60))], None)
     assert not answer[150, 150]  # the tiny decoder drops the square...
     fixed = correct_mask(rgb, mask, Marks().add("keep", (330, 60)))
     assert fixed[150, 150] == 1.0  # ...the merge does not

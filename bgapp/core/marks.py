@@ -232,7 +232,7 @@ def correct_mask(rgb: np.ndarray, mask: np.ndarray, marks: Marks, zoom: ZoomFn |
         from bgapp.core import clickmodel
 
         seed = max(2, round(SEED_RADIUS * max(height, width)))
-        fixed = clickmodel.correct(rgb, result, marks.keep, marks.remove, marks.box, seed)
+        fixed = clickmodel.correct(rgb, result, marks.clicks(), marks.box, seed)
         if marks.box is not None:
             _clear_outside(fixed, marks.box)
         return fixed

