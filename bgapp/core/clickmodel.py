@@ -43,6 +43,7 @@ STD = np.array([58.395, 57.12, 57.375], np.float32)
 MEMORY = 8  # embeddings kept in memory (4 MB each)
 ON_DISK = 200  # embeddings kept on disk (2 MB each, float16); the oldest go first
 EMBEDDINGS_ENV = "BGAPP_EMBEDDINGS"
+CHAIN_MEMORY = 128  # decoder answers kept for the next click (256 kB each)
 
 Point = tuple[float, float]
 
@@ -52,13 +53,13 @@ class SamOptions:
     """What the decoder is given and how its answer is merged (defaults chosen on held-out DUTS-TR)."""
 
     mask_input: bool = True  # our mask as the decoder's mask_input
-    mask_scale: float = 20.0  # logits of our mask: +scale inside, -scale outside
-    merge: str = "signed"  # "signed": regions the decoder added that reach a keep click's neighbourhood,
+    mask_scale: float = 50.0  # logits of our mask: +scale inside, -scale outside
+    merge: str = "regions"  # "signed": regions the decoder added that reach a keep click's neighbourhood,
     # and regions it removed that reach a remove click's; "regions": any changed region that reaches a
     # click's; "disk": only pixels within ``reach`` of a click; "all": the decoder's whole answer
-    reach: float = 0.06  # the neighbourhood, as a share of the photo's longer side
-    box_from_mask: bool = False  # without a seller's box: our mask's bounding box (grown) as a box prompt
-    chain: bool = False  # SAM's own loop: each click's mask_input is the decoder's answer to the clicks
+    reach: float = 0.15  # the neighbourhood, as a share of the photo's longer side
+    box_from_mask: bool = True  # without a seller's box: our mask's bounding box (grown) as a box prompt
+    chain: bool = True  # SAM's own loop: each click's mask_input is the decoder's answer to the clicks
     # before it (its low-res logits), the first one's our mask
 
 
@@ -291,7 +292,7 @@ def answer(rgb: np.ndarray, mask: np.ndarray, clicks: Sequence[Click],
                                  [p for k, p in part if k != "keep"], box, logits)
             with _lock:
                 _chain[step] = low
-                while len(_chain) > 256:
+                while len(_chain) > CHAIN_MEMORY:
                     _chain.popitem(last=False)
             logits = low
         else:

