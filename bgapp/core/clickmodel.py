@@ -61,6 +61,8 @@ class SamOptions:
     box_from_mask: bool = True  # without a seller's box: our mask's bounding box (grown) as a box prompt
     chain: bool = True  # SAM's own loop: each click's mask_input is the decoder's answer to the clicks
     # before it (its low-res logits), the first one's our mask
+    prime: bool = False  # with the loop: first the decoder's answer to our mask (and box) alone, no click,
+    # so the first click's mask_input is in the decoder's own terms
 
 
 DEFAULT = SamOptions()
@@ -273,6 +275,7 @@ def answer(rgb: np.ndarray, mask: np.ndarray, clicks: Sequence[Click],
     height, width = mask.shape[:2]
     keep = [p for kind, p in clicks if kind == "keep"]
     remove = [p for kind, p in clicks if kind != "keep"]
+    given_box = box
     if box is None and options.box_from_mask and (mask > 0.5).any():
         box = _grown_box(mask > 0.5, list(keep) + list(remove))
     seeded = options.mask_input and (mask > 0.5).any()
@@ -281,6 +284,14 @@ def answer(rgb: np.ndarray, mask: np.ndarray, clicks: Sequence[Click],
         return _decode(rgb, (height, width), keep, remove, box, start)[0][0, 0] > 0.0
     key = (content_key(rgb), content_key(np.ascontiguousarray(mask > 0.5)), box, options)
     logits = start
+    if options.prime and start is not None:
+        with _lock:
+            primed = _chain.get(key)
+        if primed is None:
+            primed = _decode(rgb, (height, width), [], [], given_box or _grown_box(mask > 0.5, []), start)[1]
+            with _lock:
+                _chain[key] = primed
+        logits = primed
     masks = None
     for count in range(1, len(clicks) + 1):  # in the order made: the seller's next click reuses the rest
         step = key + (tuple(clicks[:count]),)
