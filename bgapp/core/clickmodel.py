@@ -137,15 +137,14 @@ def prompts(shape: tuple[int, int], keep: Sequence[Point], remove: Sequence[Poin
             box: tuple[float, float, float, float] | None) -> tuple[np.ndarray, np.ndarray]:
     """(point_coords (1, N, 2), point_labels (1, N)) in the 1024 frame: keeps 1, removes 0, a box's
     corners 2 and 3; without a box a padding point labelled -1, as SAM's decoder expects."""
-    height, width = shape
-    sx, sy = SIDE * 1.0 / max(height, width), SIDE * 1.0 / max(height, width)
+    scale, _ = frame_scale(*shape)
     points = [(x, y, 1.0) for x, y in keep] + [(x, y, 0.0) for x, y in remove]
     if box is not None:
         x0, y0, x1, y1 = box
         points += [(x0, y0, 2.0), (x1, y1, 3.0)]
     else:
         points.append((0.0, 0.0, -1.0))
-    coords = np.array([[(x * sx, y * sy) for x, y, _ in points]], np.float32)
+    coords = np.array([[(x * scale, y * scale) for x, y, _ in points]], np.float32)
     labels = np.array([[label for _, _, label in points]], np.float32)
     return coords, labels
 
