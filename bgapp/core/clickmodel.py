@@ -61,6 +61,8 @@ class SamOptions:
     box_from_mask: bool = True  # without a seller's box: our mask's bounding box (grown) as a box prompt
     chain: bool = True  # SAM's own loop: each click's mask_input is the decoder's answer to the clicks
     # before it (its low-res logits), the first one's our mask
+    pick: bool = False  # each step twice, with and without our mask's box: the answer the decoder
+    # itself predicts the higher IoU for
     prime: bool = False  # with the loop: first the decoder's answer to our mask (and box) alone, no click,
     # so the first click's mask_input is in the decoder's own terms
 
@@ -298,8 +300,12 @@ def answer(rgb: np.ndarray, mask: np.ndarray, clicks: Sequence[Click],
             known = _chain.get(step)
         if known is None or count == len(clicks):
             part = clicks[:count]
-            masks, low = _decode(rgb, (height, width), [p for k, p in part if k == "keep"],
-                                 [p for k, p in part if k != "keep"], box, logits)
+            keeps, removes = [p for k, p in part if k == "keep"], [p for k, p in part if k != "keep"]
+            masks, low, score = _decode(rgb, (height, width), keeps, removes, box, logits)
+            if options.pick and box != given_box:
+                other = _decode(rgb, (height, width), keeps, removes, given_box, logits)
+                if other[2] > score:
+                    masks, low, score = other
             with _lock:
                 _chain[step] = low
                 while len(_chain) > CHAIN_MEMORY:
@@ -314,16 +320,17 @@ _chain: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
 
 
 def _decode(rgb: np.ndarray, shape: tuple[int, int], keep: Sequence[Point], remove: Sequence[Point],
-            box: tuple[float, float, float, float] | None, mask_input: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """One decoder run: (masks logits at ``shape``, low-res logits)."""
+            box: tuple[float, float, float, float] | None, mask_input: np.ndarray | None
+            ) -> tuple[np.ndarray, np.ndarray, float]:
+    """One decoder run: (masks logits at ``shape``, low-res logits, the IoU the decoder predicts)."""
     coords, labels = prompts(shape, keep, remove, box)
     _, decoder = sessions()
     feeds = {"image_embeddings": embedding(rgb), "point_coords": coords, "point_labels": labels,
              "mask_input": mask_input if mask_input is not None else np.zeros((1, 1, LOW_RES, LOW_RES), np.float32),
              "has_mask_input": np.array([0.0 if mask_input is None else 1.0], np.float32),
              "orig_im_size": np.array(shape, np.float32)}
-    masks, low = decoder.run(["masks", "low_res_masks"], feeds)
-    return masks, low.astype(np.float32)
+    masks, score, low = decoder.run(["masks", "iou_predictions", "low_res_masks"], feeds)
+    return masks, low.astype(np.float32), float(np.ravel(score)[0])
 
 
 def _grown_box(foreground: np.ndarray, points: Sequence[Point]) -> tuple[float, float, float, float]:
