@@ -25,11 +25,11 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="generated scenes (make-scenes --split test): also score on their test list")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N test images of each set")
     parser.add_argument("--u2netp", type=Path, default=None, metavar="FILE.onnx",
-                        help="rembg's u2netp model for the baseline row (default: BGAPP_U2NETP or "
+                        help="rembg's u2netp model for the baseline row (default: BGAPP_U2NETP, the models cache or "
                              "../shared/baselines/u2netp/u2netp.onnx; skipped with a note when absent)")
     parser.add_argument("--u2net", type=Path, default=None, metavar="FILE.onnx",
-                        help="rembg's full u2net (176 MB; default: BGAPP_U2NET or ~/.cache/bgapp/u2net.onnx; "
-                             "skipped with a note when absent, see the README for the one-line fetch)")
+                        help="rembg's full u2net (176 MB; default: where `python -m bgapp models` finds it, after "
+                             "`python -m bgapp models fetch u2net`; skipped with a note when absent)")
     parser.add_argument("--real-data", type=Path, default=None, metavar="DIR",
                         help="real labelled photos scored first: DUTS (its DUTS-TE), or images/ + masks/")
     parser.add_argument("--real-limit", type=int, default=None, metavar="N",
