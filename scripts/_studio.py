@@ -19,6 +19,9 @@ SHOWN = """() => !document.querySelector('[data-testid="stAppSkeleton"]')
     && document.querySelector('iframe[title*="streamlit_image_coordinates"]')
     && [...document.querySelectorAll('[data-testid="stImage"] img')].filter(i => i.complete && i.naturalWidth > 0).length >= 2"""
 IDLE = """() => !document.querySelector('[data-testid="stStatusWidget"]')"""
+UPLOADER = '[data-testid="stSidebar"] [data-testid="stFileUploaderDropzoneInput"]'
+"""The sidebar's uploader (always there; the page's own drop zone shows only while the session has no photos)."""
+DROP_ZONE = '[data-testid="stMain"] [data-testid="stFileUploaderDropzoneInput"]'
 SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"]') && !document.querySelector('[data-stale="true"]')"""
 """No run going and nothing left over from the last one (Streamlit marks such elements ``data-stale``)."""
 

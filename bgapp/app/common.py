@@ -104,6 +104,8 @@ def photo_sidebar(main_drop_zone: bool = False) -> list[Photo]:
             st.session_state["_selected_photo"] = good[-1]  # the photo just uploaded is the one shown
             if not had_photos:
                 st.session_state["show_samples"] = False  # samples step aside (still one click away)
+                if main_drop_zone:
+                    st.rerun()  # draw the page anew without the drop zone, the new photo shown
     for key, name, reason in store.problems():
         box = st.sidebar.container(border=True)
         box.markdown(f":red[**{name}** was not added:] {reason}")

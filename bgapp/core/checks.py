@@ -18,7 +18,9 @@ SMALL_SHARE = 0.02  # under 2 %: a small thing, often not the product
 EDGE_SHARE = 0.02  # an edge is "touched" when over 2 % of its pixels are product
 EDGES_TOUCHED = 3  # a product photo's subject may run off one or two edges; three is the backdrop
 UNSURE_LOW, UNSURE_HIGH = 0.3, 0.7
-UNSURE_SHARE = 0.25  # over 25 % of the likely product (probability > 0.3) is between 0.3 and 0.7
+UNSURE_SHARE = 0.15
+"""Over 15 % of the likely product (probability > 0.3) is between 0.3 and 0.7: the 95th percentile on 150
+unseen DUTS-TR photos (duts-tr-extra), where the flagged ones averaged IoU 0.81 against 0.92 for the rest."""
 
 
 def edges_touched(mask: np.ndarray) -> int:
