@@ -268,6 +268,9 @@ def test_every_download_of_an_uploaded_photo_arrives_and_follows_the_fixes_and_a
         assert page.locator(DROP_ZONE).count() == 0  # the drop zone steps aside once the session has photos
         upload(page, box)  # the last upload is the photo shown
         assert "my-blue-box.jpg" in selected_photo(page)
+        out = os.environ.get("BGAPP_SCREENSHOT_DIR")
+        if out:  # docs/: the before/after view of an upload
+            page.screenshot(path=str(Path(out) / "studio-before-after.png"), full_page=True)
         png = Image.open(_download(page, "Download PNG", files, in_menu=False))
         assert png.mode == "RGBA" and png.size == (900, 700)
         alpha = np.asarray(png)[..., 3]
@@ -315,6 +318,3 @@ def test_every_download_of_an_uploaded_photo_arrives_and_follows_the_fixes_and_a
         png = Image.open(_download(page, "Download PNG", files, in_menu=False))
         assert png.mode == "RGBA" and np.asarray(png)[y, x, 3] == 0
         assert "Traceback" not in page.content()
-        out = os.environ.get("BGAPP_SCREENSHOT_DIR")
-        if out:
-            page.screenshot(path=str(Path(out) / "studio-before-after.png"), full_page=True)
