@@ -394,3 +394,21 @@ def test_a_damaged_choices_file_is_ignored(session_root):
     again.query_params["s"] = token
     again.run()
     assert not again.exception and not again.error and len(again.image) == 2
+
+
+def test_compare_lists_pet_models_only_under_their_switch_and_says_when_a_mask_is_empty():
+    at = AppTest.from_string("from bgapp.app import common, compare\ncommon.show_errors(compare.compare_page)",
+                             default_timeout=120).run()
+    pets = [n for n, m in all_methods().items() if m.made_for == "pets" and m.available() is None]
+    options = at.multiselect(key="compare_methods").options
+    assert not set(pets) & set(options) and "threshold" in options
+    if pets:
+        at.sidebar.toggle(key="show_pet_models").set_value(True).run()
+        assert set(pets) <= set(at.multiselect(key="compare_methods").options)
+    # a cut-off above everything in the photo: threshold finds nothing, and the page says so
+    at.session_state["setting.threshold.mode"] = "binary"
+    at.session_state["setting.threshold.threshold"] = 255
+    at.session_state["setting.threshold.foreground"] = "as-is"
+    at.multiselect(key="compare_methods").set_value(["threshold"]).run()
+    assert not at.exception
+    assert any("the mask is empty" in w.value for w in at.warning), [w.value for w in at.warning]
