@@ -139,6 +139,18 @@ def test_the_core_never_imports_the_lab_or_the_front_ends():
     assert run.stdout.strip() == "['api', 'core']", run.stdout + run.stderr  # bgapp/__init__ offers bgapp.cut
 
 
+def test_the_runtime_front_ends_never_import_the_lab():
+    """The studio, cut, serve, batch and bgapp.cut run without the lab (training, datasets, renderers):
+    every module of theirs imported, the CLI built, and a sample photo with its exact mask read."""
+    code = ("import sys, importlib, pkgutil, bgapp.app, bgapp.serve, bgapp.batch, bgapp.cli, bgapp.api; "
+            "[importlib.import_module(m.name) for p in (bgapp.app, bgapp.serve, bgapp.batch) "
+            "for m in pkgutil.walk_packages(p.__path__, p.__name__ + '.')]; "
+            "from bgapp.app.photos import _sample, sample_photos; photo, truth = _sample(sample_photos()[0].key); "
+            "print(len(sample_photos()), photo.rgb.shape, sorted(n for n in sys.modules if n.startswith('bgapp.lab')))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.stdout.strip().endswith("6 (900, 1200, 3) []"), run.stdout + run.stderr
+
+
 def test_core_and_classical_methods_do_not_import_tensorflow():
     code = ("import sys, bgapp, bgapp.core.pipeline, bgapp.cli; from bgapp.core.methods import all_methods; "
             "all_methods(); print('tensorflow' in sys.modules)")

@@ -22,6 +22,7 @@ import streamlit as st
 
 from bgapp.app.photos import (Photo, PhotoSource, decoded_cache, photo_truth, remember_choices, sample_photos,
                               session_store, working_copy)
+from bgapp.core.checks import iou as mask_iou
 from bgapp.core.checks import mask_concerns
 from bgapp.core.compose import compose_on_checkerboard
 from bgapp.core.errors import BgappError
@@ -34,7 +35,6 @@ from bgapp.core.params import Param, ParamValue
 from bgapp.core.pipeline import (STEP_PARAMS, Result, Settings, click_network, click_zoom, process, result_name,
                                  segment_working, step_defaults)
 from bgapp.core.pipeline import unique_stems
-from bgapp.lab.metrics import binary_scores
 
 PREVIEW_SIDE = 1024
 ROOT = Path(__file__).resolve().parents[2]
@@ -277,7 +277,7 @@ def preview(photo: Photo, settings: Settings, side: int = PREVIEW_SIDE, marks: M
     if working.alpha is not None:
         mask = mask * resize_mask(working.alpha, small.shape[:2])
     truth = photo_truth(photo)
-    iou = None if truth is None else binary_scores(mask, resize_mask(truth, small.shape[:2]))["iou"]
+    iou = None if truth is None else mask_iou(mask, resize_mask(truth, small.shape[:2]))
     return PreviewResult(small, mask, milliseconds, iou,
                          getattr(loaded, "device", None), working.size, reused, concerns)
 

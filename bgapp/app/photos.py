@@ -29,6 +29,7 @@ from typing import MutableMapping
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 
 from bgapp.core.errors import BgappError
 from bgapp.core.images import LoadedImage, load_image, resize_longer_side, resize_mask
@@ -38,15 +39,9 @@ SESSION_TTL_S = 6 * 3600
 WORKING_PER_SESSION = 4  # working copies (<= 2048 px, <= 12 MB each; 2.4 MB at the default 1024) per session
 THUMB_SIDE = 320
 
-SAMPLES = (  # (seed, background, product, pale): rendered by bgapp.lab.synth, exact masks known
-    (101, "gradient", "bottle", False),
-    (102, "wood", "mug", False),
-    (103, "white", "shoe", False),
-    (104, "grey", "ring", False),
-    (105, "paper", "box", False),
-    (106, "white", "jar", True),
-)
-
+SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
+"""Six studio shots rendered by the project (``scripts/make_samples.py``), shipped as files with their
+exact masks: the studio reads them and never imports the lab's renderer."""
 
 @dataclass(frozen=True)
 class Photo:
@@ -65,39 +60,26 @@ class Photo:
 # --- samples --------------------------------------------------------------------------------------
 
 def sample_photos() -> tuple[Photo, ...]:
-    """The built-in samples (rendered only when first shown): studio shots drawn by the project."""
-    return tuple(Photo(f"sample-{seed}", f"sample: {'pale ' if pale else ''}{product} on {background}", "sample")
-                 for seed, background, product, pale in SAMPLES)
+    """The built-in samples: studio shots drawn by the project, exact masks known."""
+    return tuple(Photo(entry["key"], entry["name"], "sample") for entry in _sample_index())
 
 
-SAMPLE_CACHE = Path.home() / ".cache" / "bgapp" / "samples"
-
-
-@lru_cache(maxsize=len(SAMPLES))
-def _sample(key: str) -> tuple[LoadedImage, np.ndarray]:
-    """(photo, exact mask) of one sample. Rendering one takes ~2.5 s, so the result is kept in the
-    user's cache folder, named by a hash of the renderer's source: a later server start (or a second
-    server) reads it in milliseconds, and a change to the renderer renders afresh."""
-    from bgapp.lab import synth
-
-    seed, background, product, pale = next(s for s in SAMPLES if f"sample-{s[0]}" == key)
-    label = f"sample: {'pale ' if pale else ''}{product} on {background}"
-    version = hashlib.sha1(Path(synth.__file__).read_bytes()).hexdigest()[:12]
-    cached = SAMPLE_CACHE / f"{key}-{version}.npz"
+@lru_cache(maxsize=1)
+def _sample_index() -> tuple[dict, ...]:
     try:
-        with np.load(cached) as stored:
-            rgb, mask = stored["rgb"], stored["mask"].astype(np.float32)
-    except (OSError, KeyError, ValueError):
-        scene = synth.render_scene(seed, (1200, 900), background, product, pale=pale)
-        rgb, mask = scene.rgb, scene.mask
-        try:
-            SAMPLE_CACHE.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(".tmp.npz")
-            np.savez(tmp, rgb=rgb, mask=mask.astype(np.float16))
-            tmp.replace(cached)
-        except OSError:
-            pass  # a read-only home: render each time, nothing lost
-    return LoadedImage(rgb=rgb, alpha=None, name=label, mode="RGB"), mask
+        return tuple(json.loads((SAMPLES_DIR / "samples.json").read_text()))
+    except (OSError, ValueError):
+        return ()  # an install without the samples: the studio opens on the drop zone alone
+
+
+@lru_cache(maxsize=6)
+def _sample(key: str) -> tuple[LoadedImage, np.ndarray]:
+    """(photo, exact mask) of one sample, decoded once per server (1200x900, ~4 MB)."""
+    name = next((entry["name"] for entry in _sample_index() if entry["key"] == key), key)
+    image = load_image(SAMPLES_DIR / f"{key}.jpg", name=name)
+    with Image.open(SAMPLES_DIR / f"{key}-mask.png") as mask:
+        truth = np.asarray(mask.convert("L"), dtype=np.float32) / 255.0
+    return LoadedImage(rgb=image.rgb, alpha=None, name=name, mode="RGB"), truth
 
 
 # --- the session's uploads ------------------------------------------------------------------------

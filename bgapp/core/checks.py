@@ -51,3 +51,11 @@ def mask_concerns(mask: np.ndarray, probability: np.ndarray | None = None) -> li
             if unsure > UNSURE_SHARE:
                 reasons.append(f"the network is unsure about {unsure:.0%} of what it kept")
     return reasons
+
+
+def iou(mask: np.ndarray, truth: np.ndarray) -> float:
+    """Intersection over union of two masks cut at 0.5 (the studio's figure against a sample's exact
+    mask; the lab's ``metrics.binary_scores`` gives the same number with the others). Two empty masks agree: 1.0."""
+    a, b = mask >= 0.5, truth >= 0.5
+    union = int((a | b).sum())
+    return 1.0 if union == 0 else float((a & b).sum()) / union
