@@ -150,12 +150,38 @@ def test_export_choice_changes_the_preview_and_the_download(app):
     assert not app.exception and any("JPEG cannot be transparent" in e.value for e in app.error)
 
 
-def test_models_and_benchmark_pages_render():
-    for page in ("models_page", "benchmark_page"):
-        module = page.removesuffix("_page")
-        at = AppTest.from_string(f"from bgapp.app import common, {module}\ncommon.show_errors({module}.{page})",
-                                 default_timeout=60).run()
-        assert not at.exception and not at.error, page
+def _page(module: str) -> AppTest:
+    return AppTest.from_string(f"from bgapp.app import common, {module}\ncommon.show_errors({module}.{module}_page)",
+                               default_timeout=60).run()
+
+
+def test_the_models_page_shows_each_network_with_its_licence():
+    at = _page("models")
+    assert not at.exception and not at.error
+    deep = [m for m in all_methods().values() if m.family == "deep"]
+    assert [h.value.split(" (")[0] for h in at.header] == [m.name for m in deep]
+    licences = [i.value for i in at.info]
+    assert any("DUTS" in text and "research" in text for text in licences)  # the default's data licence, plainly
+
+
+def test_the_benchmark_page_has_a_row_for_every_method_a_seller_can_pick(tmp_path, monkeypatch):
+    import json
+
+    from bgapp.app import benchmark
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "bench.json").write_text(json.dumps({"methods": {
+        "threshold": {"quality": {"real_test": {"iou": 0.22}}, "speed": {"mp12_ms": 350.0}},
+        "some-reference": {"quality": {"real_test": {"iou": 0.75}}, "speed": {"mp12_ms": 600.0}}}}))
+    pickable = [n for n, m in all_methods().items() if m.available() is None]
+    rows = benchmark.merged_rows(tmp_path / "results", pickable)
+    assert list(rows)[:len(pickable)] == pickable  # every pickable method, measured or not
+    assert rows["threshold"]["quality"]["real_test"]["iou"] == 0.22 and rows["grabcut"]["quality"] == {}
+    assert benchmark.label("some-reference", rows["some-reference"]).endswith("(reference, not in the app)")
+    at = _page("benchmark")  # and the real page, on the committed results
+    assert not at.exception and not at.error
+    shown = at.dataframe[0].value["method"].tolist()
+    assert all(name in shown for name in pickable)
 
 
 @pytest.mark.parametrize("name", ["unet-product", "unet-effnet-lite0"])
