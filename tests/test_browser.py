@@ -9,18 +9,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from scripts._studio import DROP_ZONE, UPLOADER  # noqa: E402
+from scripts._studio import DROP_ZONE, UPLOADER, studio_server  # noqa: E402
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = [pytest.mark.slow,
@@ -29,38 +25,14 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """The real server on a free port; its log goes to a file (a pipe nobody reads could fill and
-    stall it) whose tail a failing wait prints."""
+    """The real server on a free port (``scripts._server``); its log goes to a file (a pipe nobody reads
+    could fill and stall it) whose tail a failing wait prints."""
     global SERVER_LOG
-    port = free_port()
     SERVER_LOG = tmp_path_factory.mktemp("server") / "streamlit.log"
-    with open(SERVER_LOG, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("the Streamlit server did not start within 90 s")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    with open(SERVER_LOG, "w") as log, studio_server(timeout=90, log=log, fail=pytest.fail) as (url, _, _):
+        yield url
 
 
 SERVER_LOG: Path | None = None
