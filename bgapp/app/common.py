@@ -172,9 +172,13 @@ def settings_widgets(method: Method, container: Any) -> dict[str, ParamValue]:
     """The method's own widgets, then the shared steps' (clean-up) in an expander; returns the values."""
     current = stored_settings(method)
     values = {p.name: param_widget(p, widget_key(method.name, p.name), p.default, container, current)
-              for p in method.params}
+              for p in method.params if not p.expert}
     defaults = step_defaults(method)
-    with container.expander("Clean-up, working size and edges"):
+    with container.expander("Expert: more settings, clean-up, working size and edges"):
+        for param in method.params:
+            if param.expert:
+                values[param.name] = param_widget(param, widget_key(method.name, param.name), param.default, st,
+                                                  current)
         for param in STEP_PARAMS:
             values[param.name] = param_widget(param, widget_key(method.name, param.name), defaults[param.name], st,
                                               current)

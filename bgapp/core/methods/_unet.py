@@ -42,10 +42,10 @@ def unet_method(name: str, summary: str, made_for: str = "product", licence: str
               help="A pixel is product when the network's object+edge probability is above this. "
                    "If part of the product is missing, lower it (try 0.3); if background is kept, raise it (try 0.7).",
               only_when=("soft", (False,)), why_inactive="a soft mask uses the probability itself, no cut-off"),
-        Param("mirror", "bool", mirror, label="Also look mirrored",
+        Param("mirror", "bool", mirror, label="Also look mirrored", expert=True,
               help="Run the network on the photo and on its mirror image and average the two: "
                    "steadier edges and fewer missed parts, at twice the network's time."),
-        Param("soft", "bool", False, label="Soft mask",
+        Param("soft", "bool", False, label="Soft mask", expert=True,
               help="Use the probability itself as the mask (soft, semi-transparent where the network "
                    "is unsure) instead of cutting at the threshold."),
     )
