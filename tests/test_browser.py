@@ -290,3 +290,28 @@ def test_every_download_of_an_uploaded_photo_arrives_and_follows_the_fixes_and_a
         png = Image.open(_download(page, "Download PNG", files, in_menu=False))
         assert png.mode == "RGBA" and np.asarray(png)[y, x, 3] == 0
         assert "Traceback" not in page.content()
+
+
+def test_a_download_that_fails_says_so_under_the_button_and_on_the_page(server, tmp_path):
+    """The photo's file gone from the server between drawing the button and the click (a session
+    older than its 6 hours): no silent nothing, but a line under the button and the reason on the page."""
+    from PIL import Image
+
+    from bgapp.app.photos import SESSION_ROOT
+    from bgapp.lab import synth
+
+    photo = tmp_path / "gone.jpg"
+    Image.fromarray(synth.render_scene(79, (400, 300), "grey", "jar").rgb).save(photo, quality=90)
+    with studio(server) as page:
+        upload(page, photo)
+        token = page.url.split("s=")[1].split("&")[0]
+        stored = [f for f in (SESSION_ROOT / token).iterdir() if len(f.name) == 16]
+        assert len(stored) == 1
+        stored[0].unlink()
+        page.locator('[data-testid="stDownloadButton"] button', has_text="Download PNG").first.click()
+        page.wait_for_selector('[data-testid="stDownloadButtonError"]', timeout=60_000)
+        page.get_by_text("Remove", exact=True).first.click()  # any next move shows the reason
+        settle(page)
+        main = page.locator('[data-testid="stMain"]').inner_text()
+        assert "The download of gone.png failed" in main and "no longer on the server" in main
+        assert "Traceback" not in page.content()

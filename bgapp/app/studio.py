@@ -30,7 +30,6 @@ def studio_page() -> None:
     st.title("Cut-out studio")
     photos = photo_sidebar(main_drop_zone=True)
     method = method_picker()
-    download_failures()
     photo = photo_picker(photos)
     tuning(photo, method, tuple(photos))
 
@@ -49,6 +48,7 @@ def _tuning(photo: Photo, method: Method, photos: tuple[Photo, ...]) -> None:
     st.sidebar.subheader("Export")
     export = export_widgets(st.sidebar)
 
+    download_failures()  # inside the fragment: shown at the next move or click, not only at a page run
     mode = fix_controls(photo, method, st)
     marks = current_marks(photo, method)
     with st.spinner(f"Running {method.name}..."):
