@@ -14,7 +14,7 @@ CLASSICAL = ["threshold", "adaptive", "kmeans", "meanshift", "grabcut"]
 
 @pytest.fixture()
 def app() -> AppTest:
-    return AppTest.from_file("../streamlit_app.py", default_timeout=120).run()
+    return AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()
 
 
 def labels(at: AppTest) -> set[str]:
@@ -218,7 +218,7 @@ def photo_bytes(fmt: str, colour=(30, 90, 200)) -> bytes:
 
 
 def test_an_upload_is_selected_kept_across_pages_and_the_samples_step_aside(session_root):
-    at = AppTest.from_file("../streamlit_app.py", default_timeout=120).run()
+    at = AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()
     assert at.selectbox(key="photo_choice").value == "sample-101"
     at.sidebar.file_uploader[0].set_value(("my-mug.png", photo_bytes("PNG"), "image/png")).run()
     assert not at.exception and not at.error
@@ -237,7 +237,7 @@ def test_an_upload_is_selected_kept_across_pages_and_the_samples_step_aside(sess
 
 @pytest.mark.parametrize("fmt,name", [("HEIF", "iphone.heic"), ("AVIF", "photo.avif")])
 def test_heic_and_avif_uploads_load(session_root, fmt, name):
-    at = AppTest.from_file("../streamlit_app.py", default_timeout=120).run()
+    at = AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()
     at.sidebar.file_uploader[0].set_value((name, photo_bytes(fmt), "image/" + fmt.lower())).run()
     assert not at.exception and not at.error and not [m for m in at.sidebar.markdown if "was not added" in m.value]
     chosen = at.selectbox(key="photo_choice")
@@ -245,7 +245,7 @@ def test_heic_and_avif_uploads_load(session_root, fmt, name):
 
 
 def test_a_refused_file_is_named_with_its_reason(session_root):
-    at = AppTest.from_file("../streamlit_app.py", default_timeout=120).run()
+    at = AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()
     at.sidebar.file_uploader[0].set_value([("notes.txt", b"shopping list", "text/plain"),
                                            ("good.png", photo_bytes("PNG"), "image/png")]).run()
     refused = [m.value for m in at.sidebar.markdown if "was not added" in m.value]
@@ -348,7 +348,7 @@ def test_the_studio_draws_its_images_at_the_shown_size_and_fixes_on_the_working_
         return result
 
     monkeypatch.setattr(studio, "preview", recording)
-    at = AppTest.from_file("../streamlit_app.py", default_timeout=120).run()
+    at = AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()
     assert not at.exception and not at.error and seen
     shown = seen[-1]
     assert max(shown.photo.shape[:2]) == min(studio.SHOWN_SIDE, max(shown.size)) < common.PREVIEW_SIDE
@@ -387,7 +387,7 @@ def test_a_download_of_an_upload_works_outside_the_browser_session(session_root)
 def test_a_reload_keeps_the_photo_marks_method_and_settings(session_root):
     from bgapp.core.marks import Marks
 
-    at = AppTest.from_file("../streamlit_app.py", default_timeout=120).run()
+    at = AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()
     at.sidebar.file_uploader[0].set_value([("first.png", photo_bytes("PNG"), "image/png"),
                                            ("second.bmp", photo_bytes("BMP"), "image/bmp")]).run()
     keys = at.selectbox(key="photo_choice").options
@@ -400,7 +400,7 @@ def test_a_reload_keeps_the_photo_marks_method_and_settings(session_root):
     assert not at.exception
     token = at.query_params["s"][0] if isinstance(at.query_params["s"], list) else at.query_params["s"]
 
-    again = AppTest.from_file("../streamlit_app.py", default_timeout=120)
+    again = AppTest.from_file("../../streamlit_app.py", default_timeout=120)
     again.query_params["s"] = token  # the reloaded page's address
     again.run()
     assert not again.exception and not again.error
@@ -413,10 +413,10 @@ def test_a_reload_keeps_the_photo_marks_method_and_settings(session_root):
 
 
 def test_a_damaged_choices_file_is_ignored(session_root):
-    at = AppTest.from_file("../streamlit_app.py", default_timeout=120).run()
+    at = AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()
     token = at.query_params["s"][0] if isinstance(at.query_params["s"], list) else at.query_params["s"]
     (session_root / token / "choices.json").write_text("{not json")
-    again = AppTest.from_file("../streamlit_app.py", default_timeout=120)
+    again = AppTest.from_file("../../streamlit_app.py", default_timeout=120)
     again.query_params["s"] = token
     again.run()
     assert not again.exception and not again.error and len(again.image) == 2

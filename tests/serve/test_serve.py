@@ -29,7 +29,7 @@ from bgapp.serve.config import ServeConfig, config_problem, is_loopback_host
 from bgapp.serve.guard import UrlRefused, UrlTooLarge, address_refusal, check_url, fetch_url
 from bgapp.serve.limits import Admission, Slot
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from scripts._server import local_server  # noqa: E402
 KEY = "test-key-0123456789"

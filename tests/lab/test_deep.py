@@ -261,7 +261,7 @@ def test_classical_path_never_imports_tensorflow():
             "segment_working(synth.render_scene(1, (64, 48)).rgb, resolve_settings('kmeans'));"
             "print('tensorflow' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            cwd=Path(__file__).resolve().parents[1])
+                            cwd=Path(__file__).resolve().parents[2])
     assert result.stdout.strip() == "False"
 
 
