@@ -51,7 +51,7 @@ def saliency(rgb: np.ndarray, path: Path) -> np.ndarray:
 
 
 PARAMS = (
-    Param("soft", "bool", True, label="Soft mask",
+    Param("soft", "bool", True, label="Soft mask", expert=True,
           help="Use the network's saliency itself as the mask (soft where it is unsure, as rembg does) "
                "instead of cutting it at the threshold."),
     Param("threshold", "float", 0.5, min=0.05, max=0.95, step=0.05, label="Cut-off",
