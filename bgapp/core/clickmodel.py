@@ -264,7 +264,13 @@ def ready(photo_key: str) -> bool:
     """True when the embedding of ``photo_key`` (given to ``warm``) is there: a click costs the decoder only."""
     with _lock:
         key = _photo_keys.get(photo_key)
-        return key is not None and key in _memory
+        if key is None:
+            return False
+        if key in _memory:
+            return True
+        if key in _pending:
+            return False
+    return _disk_path(key).exists()  # left memory for newer photos: read back in milliseconds
 
 
 # -- the correction -------------------------------------------------------------------------------
