@@ -28,7 +28,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="rembg's u2netp model for the baseline row (default: BGAPP_U2NETP or "
                              "../shared/baselines/u2netp/u2netp.onnx; skipped with a note when absent)")
     parser.add_argument("--u2net", type=Path, default=None, metavar="FILE.onnx",
-                        help="rembg's full u2net (176 MB; default: BGAPP_U2NET or ~/.cache/bgapp/u2net.onnx; "
+                        help="rembg's full u2net (176 MB; default: BGAPP_U2NET or ~/.cache/bgapp/models/u2net.onnx; "
                              "skipped with a note when absent, see the README for the one-line fetch)")
     parser.add_argument("--real-data", type=Path, default=None, metavar="DIR",
                         help="real labelled photos scored first: DUTS (its DUTS-TE), or images/ + masks/")
