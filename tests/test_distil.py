@@ -317,3 +317,19 @@ def test_train_a_tiny_student_one_epoch_from_a_cache(tmp_path):
     card = files["card"].read_text()
     assert f"--cache {cache}" in card and "views of" in card
     assert os.path.exists(files["weights"])
+
+
+def test_training_from_init_on_other_data_folders_warns_of_a_moved_holdout():
+    """unet-product was trained on duts, scenes1 and the Pet sample: its hold-out is only the same
+    with the same folders in the same order; new sources belong in --extra."""
+    from bgapp.lab.train import TrainOptions, init_holdout_warning
+
+    def options(*folders: str) -> TrainOptions:
+        return TrainOptions(model="unet-product", data=tuple(map(Path, folders)), epochs=1, out=Path("w"),
+                            init="unet-product")
+
+    same = options("/data/duts", "/elsewhere/scenes1", "oxford-iiit-pet-sample")
+    assert init_holdout_warning(same) is None
+    moved = init_holdout_warning(options("/data/duts", "/data/duts-tr-extra"))
+    assert moved.startswith("warning: --init unet-product") and "--extra" in moved
+    assert init_holdout_warning(TrainOptions(model="unet-product", data=(Path("x"),), epochs=1, out=Path("w"))) is None

@@ -127,6 +127,9 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
                                                               options.val_fraction, options.seed, options.split)
     train_names, val_names = [p.key for p in train_photos], [p.key for p in val_photos]
     images = len(train_names) + len(val_names)
+    warning = init_holdout_warning(options)
+    if warning:
+        progress(warning)
     progress(f"reading {images} {options.split} images from "
              f"{', '.join(map(str, (*options.data, *options.extra, *options.unlabelled)))} "
              f"({len(train_names)} train, {len(val_names)} validation)")
@@ -229,6 +232,24 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
     progress(f"done: best validation {options.select} {state['best']['val_' + options.select]:.4f} "
              f"at epoch {state['best']['epoch']}; weights in {files['weights']}")
     return state
+
+
+def init_holdout_warning(options: TrainOptions) -> str | None:
+    """A line when ``init``'s model was trained on other ``--data`` folders than these: the hold-out
+    depends on the folders' order and sizes, so its validation photos would then differ and include
+    photos it trained on, and the best epoch would be picked on seen photos."""
+    from bgapp.core.models import read_config
+
+    recorded = ((read_config(options.init) or {}).get("training") or {}).get("data") if options.init else None
+    if not recorded:
+        return None
+    before = [Path(part.strip()).name for part in str(recorded).split(",")]
+    now = [Path(folder).name for folder in options.data]
+    if before == now:
+        return None
+    return (f"warning: --init {options.init} was trained with --data {' '.join(before)}; with --data "
+            f"{' '.join(now)} the validation photos differ and some were its training photos (pass the same "
+            "--data folders, in the same order, and add new ones with --extra)")
 
 
 def teacher_cache_folder(options: TrainOptions) -> Path:
