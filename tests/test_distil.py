@@ -333,3 +333,17 @@ def test_training_from_init_on_other_data_folders_warns_of_a_moved_holdout():
     moved = init_holdout_warning(options("/data/duts", "/data/duts-tr-extra"))
     assert moved.startswith("warning: --init unet-product") and "--extra" in moved
     assert init_holdout_warning(TrainOptions(model="unet-product", data=(Path("x"),), epochs=1, out=Path("w"))) is None
+
+
+def test_the_view_schedule_shows_every_photo_once_an_epoch_and_resumes_the_same():
+    entries = [(Photo(f"s/{i}", Path("."), str(i), True), [Path(f"{i}.{k}.png") for k in range(3)]) for i in range(7)]
+    from itertools import islice
+
+    from bgapp.lab.distil import view_schedule
+
+    first = list(islice(view_schedule(entries, 5), 21))
+    for epoch in range(3):
+        assert sorted(i for i, _ in first[7 * epoch: 7 * epoch + 7]) == list(range(7))
+    assert {v for _, v in first} <= {0, 1, 2} and len({v for _, v in first}) > 1
+    assert list(islice(view_schedule(entries, 5, first_epoch=2), 7)) == first[14:]  # --resume after 2 epochs
+    assert list(islice(view_schedule(entries, 6), 7)) != first[:7]

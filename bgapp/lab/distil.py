@@ -271,27 +271,46 @@ def view_example(photo: Photo, rgb: np.ndarray, truth: np.ndarray | None, entry:
     return view, np.clip(np.round(target * 255.0), 0, 255).astype(np.uint8)
 
 
-def view_stream(entries: list[tuple[Photo, list[Path]]], size: int, weight: float, seed: int,
-                first_epoch: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Endless (view, target) pairs: each epoch every photo once, in a seeded order, with one of its
-    cached views drawn at random; epoch e is the same on a resumed run."""
+def view_schedule(entries: list[tuple[Photo, list[Path]]], seed: int,
+                  first_epoch: int = 0) -> Iterator[tuple[int, int]]:
+    """Endless (photo index, view index) pairs: each epoch every photo once, in a seeded order, with
+    one of its cached views drawn at random; epoch e is the same on a resumed run."""
     epoch = first_epoch
     while True:
         rng = np.random.default_rng([seed, 7919, epoch])
         for index in rng.permutation(len(entries)):
-            photo, files = entries[index]
-            rgb, truth = load_photo(photo)
-            yield view_example(photo, rgb, truth, files[int(rng.integers(len(files)))], size, weight)
+            yield int(index), int(rng.integers(len(entries[index][1])))
         epoch += 1
+
+
+def view_stream(entries: list[tuple[Photo, list[Path]]], size: int, weight: float, seed: int,
+                first_epoch: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The examples of ``view_schedule``: (view, target) pairs."""
+    for index, view in view_schedule(entries, seed, first_epoch):
+        photo, files = entries[index]
+        rgb, truth = load_photo(photo)
+        yield view_example(photo, rgb, truth, files[view], size, weight)
 
 
 def tf_view_stream(tf, entries: list[tuple[Photo, list[Path]]], size: int, batch: int, weight: float, seed: int,
                    first_epoch: int = 0):
-    """``view_stream`` as batches of (float32 RGB 0..255, float32 class probabilities) for Keras."""
-    signature = (tf.TensorSpec((size, size, 3), tf.uint8), tf.TensorSpec((size, size, 3), tf.uint8))
-    stream = tf.data.Dataset.from_generator(lambda: view_stream(entries, size, weight, seed, first_epoch),
-                                            output_signature=signature)
-    return stream.batch(batch).map(lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.float32) / 255.0)).prefetch(2)
+    """``view_stream`` as batches of (float32 RGB 0..255, float32 class probabilities) for Keras.
+    The schedule is one Python generator; the examples are made in parallel (decoding and OpenCV
+    let go of the GIL), in the schedule's order, so a GPU is not starved by one core."""
+    def example(index, view):
+        photo, files = entries[int(index)]
+        rgb, truth = load_photo(photo)
+        return view_example(photo, rgb, truth, files[int(view)], size, weight)
+
+    def made(index, view):
+        x, y = tf.numpy_function(example, [index, view], [tf.uint8, tf.uint8])
+        x.set_shape((size, size, 3))
+        y.set_shape((size, size, 3))
+        return tf.cast(x, tf.float32), tf.cast(y, tf.float32) / 255.0
+
+    schedule = tf.data.Dataset.from_generator(lambda: view_schedule(entries, seed, first_epoch),
+                                              output_signature=(tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int64)))
+    return schedule.map(made, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(batch).prefetch(2)
 
 
 def seconds_per_1000(seconds: float, views: int) -> str:
