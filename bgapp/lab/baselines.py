@@ -61,7 +61,9 @@ def _session(path: str, threads: int = 0):
     if threads > 0:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")  # a GPU when there is one, as core/runtime.py
+                 if p in onnxruntime.get_available_providers()]
+    return onnxruntime.InferenceSession(path, options, providers=providers)
 
 
 def u2net_input(rgb: np.ndarray, side: int = U2NET_SIDE) -> np.ndarray:
