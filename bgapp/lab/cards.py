@@ -72,8 +72,12 @@ def write_card(name: str, folder: Path) -> Path:
         "- **Output**: 3 classes, object / background / border (the Oxford-IIIT Pet trimap coding 1/2/3). "
         "A cut-out's foreground is object + border.",
         f"- **Data**: `{training['split']}` split of `{training['data']}`, {training.get('images', 'all')} images, "
-        f"{training['val_fraction']:.0%} held out for validation (seed {training['seed']}). "
-        "The test split is never read by training.",
+        f"{training['val_fraction']:.0%} held out for validation (seed {training['seed']})"
+        + (f"; more labelled photos from `{', '.join(training['extra'])}`, each folder held out on its own"
+           if training.get("extra") else "")
+        + (f"; unlabelled photos from `{', '.join(training['unlabelled'])}`, the teacher's answer their only target"
+           if training.get("unlabelled") else "")
+        + ". The test split is never read by training.",
         f"- **Recipe**: {meta.get('recipe', recipe(training))}. Batch {training['batch']}, peak learning rate "
         f"{training['learning_rate']}, weight decay {training['weight_decay']}.",
         f"- **Epochs**: {training['epochs_run']} of {training['epochs_planned']}; best validation pixel accuracy "

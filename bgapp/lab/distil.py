@@ -21,6 +21,7 @@ saw), warps the true mask by the same view and blends (``view_target``).
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -217,22 +218,25 @@ def _duration(seconds: float) -> str:
 
 
 def cached_views(cache: Path, photos: list[Photo]) -> tuple[list[tuple[Photo, list[Path]]], int]:
-    """The training photos that have cached views, with their view files; and how many have none."""
+    """The training photos that have cached views, with their view files (in view order); and how
+    many have none. Each tag's folder is listed once (a glob per photo would read it 8,000 times)."""
+    listed: dict[str, dict[str, list[tuple[int, Path]]]] = {}
     found, none = [], 0
     for photo in photos:
         tag, name = photo.key.split("/", 1)
-        folder = Path(cache) / tag
-        files = sorted(folder.glob(f"{glob_escape(name)}.*.png")) if folder.is_dir() else []
-        files = [f for f in files if f.name[len(name) + 1:-4].isdigit()]
+        if tag not in listed:
+            listed[tag] = {}
+            folder = Path(cache) / tag
+            for entry in (os.scandir(folder) if folder.is_dir() else ()):
+                stem, _, index = entry.name[:-4].rpartition(".")
+                if entry.name.endswith(".png") and index.isdigit() and stem:
+                    listed[tag].setdefault(stem, []).append((int(index), Path(entry.path)))
+        files = [path for _, path in sorted(listed[tag].get(name, []))]
         if files:
             found.append((photo, files))
         else:
             none += 1
     return found, none
-
-
-def glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", text)
 
 
 def saliency_classes(saliency: np.ndarray) -> np.ndarray:

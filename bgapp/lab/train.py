@@ -138,6 +138,7 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
     if options.teacher_model:
         views = _teacher_views(options, config, train_photos, progress)
         train_names, train_x, train_y = [photo.key for photo, _ in views], None, None
+        images = len(train_names) + len(val_names)  # the photos this run learns from and is judged on
     else:
         train_x, train_y, train_names = _load_arrays(roots, train_names, round(config.size * 1.25), problems, progress)
     val_x, val_y, val_names = _load_arrays(roots, val_names, config.size, problems, progress)
