@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from scripts._server import local_server  # noqa: E402
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 SHOWN = """() => !document.querySelector('[data-testid="stAppSkeleton"]')
     && document.querySelector('iframe[title*="streamlit_image_coordinates"]')
     && [...document.querySelectorAll('[data-testid="stImage"] img')].filter(i => i.complete && i.naturalWidth > 0).length >= 2"""
 IDLE = """() => !document.querySelector('[data-testid="stStatusWidget"]')"""
+UPLOADER = '[data-testid="stSidebar"] [data-testid="stFileUploaderDropzoneInput"]'
+"""The sidebar's uploader (always there; the page's own drop zone shows only while the session has no photos)."""
+DROP_ZONE = '[data-testid="stMain"] [data-testid="stFileUploaderDropzoneInput"]'
 SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"]') && !document.querySelector('[data-stale="true"]')"""
 """No run going and nothing left over from the last one (Streamlit marks such elements ``data-stale``)."""
 
@@ -43,27 +45,13 @@ def chromium() -> str:
     return path
 
 
+def streamlit_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+            "--server.address", "127.0.0.1", "--server.headless", "true"]
+
+
 @contextlib.contextmanager
-def studio_server(timeout: float = 120.0) -> Iterator[tuple[str, subprocess.Popen, float]]:
+def studio_server(timeout: float = 120.0, log=subprocess.DEVNULL, fail=None) -> Iterator[tuple[str, subprocess.Popen, float]]:
     """(address, process, seconds until it answered its health check) of a fresh studio server."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    start = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-                               "--server.address", "127.0.0.1", "--server.headless", "true"],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.05)
-            if time.perf_counter() - start > timeout:
-                raise SystemExit(f"the server did not answer within {timeout:.0f} s")
-        yield url, server, time.perf_counter() - start
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with local_server(streamlit_command, "/_stcore/health", timeout, log, fail=fail) as running:
+        yield running

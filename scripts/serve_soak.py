@@ -21,7 +21,6 @@ import argparse
 import io
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from scripts._server import local_server  # noqa: E402
 
 KEY = "soak-key-0123456789"
 MEGAPIXELS = (1, 2, 4, 8, 12)
@@ -103,43 +103,22 @@ def bad_requests(photo: Photo) -> list[tuple[str, int, dict]]:
 # ---------------------------------------------------------------- the server
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def server(workers: int, method: str | None, queue: int) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A real ``python -m bgapp serve`` on a free loopback port, stopped afterwards."""
-    port = free_port()
-    command = [sys.executable, "-m", "bgapp", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(workers), "--api-key", KEY, "--queue", str(queue)]
-    if method:
-        command += ["--method", method]
-    process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    try:
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"the server exited: {process.stderr.read()}")
-            try:
-                healthy = [requests.get(f"{base}/health", timeout=2).ok for _ in range(workers * 2)]
-                if all(healthy):
-                    break
-            except requests.ConnectionError:
-                pass
+    """A real ``python -m bgapp serve`` on a free loopback port (``scripts._server``), every worker
+    answering before the load starts, stopped afterwards."""
+    def command(port: int) -> list[str]:
+        return [sys.executable, "-m", "bgapp", "serve", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", str(workers), "--api-key", KEY, "--queue", str(queue),
+                *(["--method", method] if method else [])]
+
+    with local_server(command, "/health", timeout=180) as (base, process, _):
+        deadline = time.monotonic() + 180
+        while not all(requests.get(f"{base}/health", timeout=5).ok for _ in range(workers * 2)):
             if time.monotonic() > deadline:
-                raise SystemExit("the server did not answer /health within 180 s")
+                raise SystemExit("not every worker answered /health within 180 s")
             time.sleep(0.3)
         yield base, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def tree_rss_mb(pid: int) -> float:

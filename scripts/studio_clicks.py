@@ -20,13 +20,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts._studio import FLAGS, SHOWN, chromium, settle, studio_server  # noqa: E402
+from scripts._studio import FLAGS, SHOWN, UPLOADER, chromium, settle, studio_server  # noqa: E402
 
 ONE_PHOTO = """() => { const frames = document.querySelectorAll('iframe[title*="streamlit_image_coordinates"]');
     return frames.length === 1 && frames[0].offsetHeight > 0; }"""
 MUG_CENTRE = (640, 620)  # in the flat-lay: the middle of the mug's body, product for any sensible method
-MASK_SRC = """() => { const imgs = [...document.querySelectorAll('[data-testid="stImage"] img')];
-    return imgs.length ? imgs[0].src : ''; }"""
+MASK_SRC = """() => { const shown = [...document.querySelectorAll('[data-testid="stImage"]')]
+        .find(e => (e.innerText || '').includes('Mask'));
+    const img = shown && shown.querySelector('img');
+    return img ? img.src : ''; }"""
+"""The address of the mask image the studio shows (the one captioned "Mask")."""
 
 
 def flat_lay(path: Path) -> tuple[int, int]:
@@ -84,7 +87,7 @@ def main() -> int:
             page = browser.new_page(viewport={"width": 1500, "height": 1100})
             page.goto(url)
             page.wait_for_function(SHOWN, timeout=180_000)
-            page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo))
+            page.locator(UPLOADER).set_input_files(str(photo))
             page.wait_for_function(f"""() => [...document.querySelectorAll('input[aria-label="Photo"]')]
                 .some(i => i.value.includes({photo.name!r}))""", timeout=120_000)
             page.wait_for_function(SHOWN, timeout=120_000)

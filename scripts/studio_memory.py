@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts._studio import FLAGS, IDLE, SHOWN, chromium, studio_server  # noqa: E402
+from scripts._studio import FLAGS, IDLE, SHOWN, UPLOADER, chromium, studio_server  # noqa: E402
 
 SIZES = ((4000, 3000), (4896, 3264), (6000, 4000))  # 12, 16 and 24 MP
 
@@ -47,7 +47,7 @@ def wait_until_shown(page, name: str, timeout: float = 180.0) -> None:
 
 def upload(page, photo: Path) -> None:
     """Upload one photo as a seller would and wait until its cut-out is drawn and the page is idle."""
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').last.set_input_files(str(photo))
+    page.locator(UPLOADER).set_input_files(str(photo))
     wait_until_shown(page, photo.name)
     page.wait_for_function(SHOWN, timeout=180_000)
     page.wait_for_function(IDLE, timeout=180_000)

@@ -27,7 +27,8 @@ CAPTION = """() => [...document.querySelectorAll('[data-testid="stCaptionContain
     .map(c => c.innerText).find(t => t.includes('ms for the preview')) || ''"""
 
 
-def measure(url: str, browser_path: str, photos: list[Path], moves: int, method: str) -> tuple[list[float], list[float]]:
+def measure(url: str, browser_path: str, photos: list[Path], moves: int, method: str,
+            name: str | None = None) -> tuple[list[float], list[float]]:
     """(wall ms per redraw, the method's own ms per redraw) after uploading ``photos``."""
     from playwright.sync_api import sync_playwright
 
@@ -44,12 +45,16 @@ def measure(url: str, browser_path: str, photos: list[Path], moves: int, method:
         page.get_by_role("option", name=re.compile(rf"^{re.escape(method)} ")).click()
         page.wait_for_function(IDLE, timeout=180_000)
         page.wait_for_timeout(2000)
-        slider = page.get_by_role("slider").first  # the method's first numeric setting
+        slider = page.get_by_role("slider", name=name) if name else page.get_by_role("slider").first
+        slider.focus()
+        slider.press("Home")  # from the low end, every move is to a value not seen yet: the method runs
+        page.wait_for_timeout(1500)
+        page.wait_for_function(IDLE, timeout=180_000)
         for move in range(moves):
             before = page.evaluate(CAPTION)
             slider.focus()
             start = time.perf_counter()
-            slider.press("ArrowRight" if move % 2 == 0 else "ArrowLeft")
+            slider.press("ArrowRight")
             page.wait_for_function(f"() => ({CAPTION})() !== {before!r}", timeout=60_000)
             page.wait_for_function(SHOWN, timeout=60_000)
             walls.append((time.perf_counter() - start) * 1000.0)
@@ -64,6 +69,9 @@ def main() -> int:
     parser.add_argument("--photos", type=int, nargs="+", default=[1, 25])
     parser.add_argument("--moves", type=int, default=10)
     parser.add_argument("--method", default="threshold")
+    parser.add_argument("--slider", default=None,
+                        help="the slider's label (e.g. Cut-off); default the method's first. It is moved to its low "
+                             "end, then one step up per move, so each redraw runs the method (no kept mask)")
     args = parser.parse_args()
     browser_path = chromium()
     work = Path(tempfile.mkdtemp(prefix="bgapp-slider-"))
@@ -71,7 +79,7 @@ def main() -> int:
     try:
         for count in args.photos:
             with studio_server() as (url, _, _):
-                walls, own = measure(url, browser_path, photos[:count], args.moves, args.method)
+                walls, own = measure(url, browser_path, photos[:count], args.moves, args.method, args.slider)
             extra = [w - o for w, o in zip(walls, own)]
             print(f"{count:>3} photo(s) in the session, {args.method}: redraw median {statistics.median(walls):.0f} ms "
                   f"(method {statistics.median(own):.0f} ms, page {statistics.median(extra):.0f} ms beyond it; "

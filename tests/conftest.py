@@ -34,3 +34,11 @@ def product_photo() -> synth.Scene:
 
 def rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses a ``server`` fixture starts a real server: marked ``server`` (``-m "not server"``
+    leaves them out); the tests mirror the package (tests/core, tests/app, ...)."""
+    for item in items:
+        if "server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.server)

@@ -20,8 +20,10 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import streamlit as st
 
-from bgapp.app.photos import (Photo, decoded_cache, photo_image, photo_truth, sample_photos, session_store,
-                              working_copy)
+from bgapp.app.photos import (Photo, PhotoSource, decoded_cache, photo_truth, remember_choices, sample_photos,
+                              session_store, working_copy)
+from bgapp.core.checks import iou as mask_iou
+from bgapp.core.checks import mask_concerns
 from bgapp.core.compose import compose_on_checkerboard
 from bgapp.core.errors import BgappError
 from bgapp.core.export import EXPORT_PARAMS, PRESET_HELP, export_settings, frame, suffix
@@ -33,7 +35,6 @@ from bgapp.core.params import Param, ParamValue
 from bgapp.core.pipeline import (STEP_PARAMS, Result, Settings, click_network, click_zoom, process, result_name,
                                  segment_working, step_defaults)
 from bgapp.core.pipeline import unique_stems
-from bgapp.lab.metrics import binary_scores
 
 PREVIEW_SIDE = 1024
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,6 +68,7 @@ def show_errors(action: Callable[[], None]) -> None:
     release_memory()
     try:
         action()
+        remember_choices()  # a reload brings back the photo, marks, method and settings
     except BgappError as error:
         st.error(str(error))
     except Exception as error:  # noqa: BLE001 - the page must stay usable
@@ -75,16 +77,24 @@ def show_errors(action: Callable[[], None]) -> None:
 
 # --- photos ---------------------------------------------------------------------------------------
 
-def photo_sidebar() -> list[Photo]:
-    """Sidebar: the uploader, each refused file with its reason, and the samples switch. Returns the
-    photos to work on: the seller's own first; the samples step aside once there are any."""
+def photo_sidebar(main_drop_zone: bool = False) -> list[Photo]:
+    """Sidebar: the uploader, each refused file with its reason, and the samples switch; with
+    ``main_drop_zone``, a large drop zone in the page too while the session has no photos of its own
+    (a first-time seller looks at the page, not the sidebar). Returns the photos to work on: the
+    seller's own first; the samples step aside once there are any."""
     store = session_store()
     st.sidebar.header("Photos")
-    files = st.sidebar.file_uploader(
+    files = list(st.sidebar.file_uploader(
         "Upload product photos", type=None, accept_multiple_files=True, key="uploads",
-        help=f"{SUPPORTED}. Your photos stay in this browser session (on this server) only.")
+        help=f"{SUPPORTED}. Your photos stay in this browser session (on this server) only.") or [])
+    caption = st.sidebar.empty()  # filled below, once this run's uploads are in
+    if main_drop_zone and not store.photos():
+        files += list(st.file_uploader(
+            "Drop your product photos here: each one is cut out at once (the sample photos below show how); "
+            "then download a transparent PNG, a pure-white JPEG or a marketplace image.",
+            type=None, accept_multiple_files=True, key="uploads_main", help=SUPPORTED) or [])
     ingested: set[str] = st.session_state.setdefault("_ingested", set())
-    fresh = [file for file in files or [] if file.file_id not in ingested]
+    fresh = [file for file in files if file.file_id not in ingested]
     if fresh:  # each file once: the uploader keeps listing it, the store keeps it across pages
         had_photos = bool(store.photos())
         keys = [store.add(file.name, file.getvalue(), decoded_cache()) for file in fresh]
@@ -94,6 +104,8 @@ def photo_sidebar() -> list[Photo]:
             st.session_state["_selected_photo"] = good[-1]  # the photo just uploaded is the one shown
             if not had_photos:
                 st.session_state["show_samples"] = False  # samples step aside (still one click away)
+                if main_drop_zone:
+                    st.rerun()  # draw the page anew without the drop zone, the new photo shown
     for key, name, reason in store.problems():
         box = st.sidebar.container(border=True)
         box.markdown(f":red[**{name}** was not added:] {reason}")
@@ -101,6 +113,8 @@ def photo_sidebar() -> list[Photo]:
             store.remove(key)
             st.rerun()
     uploads = store.photos()
+    if uploads:  # after a reload the uploader is empty, but the photos are still here
+        caption.caption(f"{len(uploads)} photo{'s' if len(uploads) != 1 else ''} of yours in this session.")
     if "show_samples" not in st.session_state:
         st.session_state["show_samples"] = not uploads
     show = st.sidebar.toggle("Show the sample photos", key="show_samples",
@@ -158,9 +172,13 @@ def settings_widgets(method: Method, container: Any) -> dict[str, ParamValue]:
     """The method's own widgets, then the shared steps' (clean-up) in an expander; returns the values."""
     current = stored_settings(method)
     values = {p.name: param_widget(p, widget_key(method.name, p.name), p.default, container, current)
-              for p in method.params}
+              for p in method.params if not p.expert}
     defaults = step_defaults(method)
-    with container.expander("Clean-up, working size and edges"):
+    with container.expander("Expert: more settings, clean-up, working size and edges"):
+        for param in method.params:
+            if param.expert:
+                values[param.name] = param_widget(param, widget_key(method.name, param.name), param.default, st,
+                                                  current)
         for param in STEP_PARAMS:
             values[param.name] = param_widget(param, widget_key(method.name, param.name), defaults[param.name], st,
                                               current)
@@ -212,6 +230,8 @@ def method_picker(label: str = "Method") -> Method:
     name = st.sidebar.selectbox(label, names, key="method", persist_state="session", format_func=shown,
                                 help="Classical methods need no model; deep methods run a trained network.")
     st.sidebar.caption(runnable[name].summary)
+    if runnable[name].licence:
+        st.sidebar.caption(runnable[name].licence)
     missing = {n: why for n, why in reasons.items() if why is not None}
     if missing:
         st.sidebar.caption("Not available here: " + "; ".join(f"{n} ({why})" for n, why in missing.items()))
@@ -229,65 +249,75 @@ class PreviewResult:
     device: str | None = None  # what ran a network ("CPU", "GPU (CUDA)"); None for classical methods
     size: tuple[int, int] = (0, 0)  # the photo's full (width, height)
     reused: bool = False  # the method's mask was kept from an earlier run with these settings
+    concerns: tuple[str, ...] = ()  # why a seller should check this cut-out (``core.checks``); empty: it looks right
 
     @property
     def cutout(self) -> np.ndarray:
         """The cut-out on a checkerboard, drawn only where a page shows it (not on every slider move)."""
         return compose_on_checkerboard(self.photo, self.mask)
 
+    @property
+    def status(self) -> str:
+        """"done", or "check: <reasons>" (what the All photos grid and the Studio say)."""
+        return "check: " + "; ".join(self.concerns) if self.concerns else "done"
+
 
 def preview(photo: Photo, settings: Settings, side: int = PREVIEW_SIDE, marks: Marks | None = None) -> PreviewResult:
     """The live preview: the method, clean-up and the user's ``marks`` (photo pixels) on the same
     working copy the download uses (so a kernel size means the same in both), shown at most ``side``
-    px, with its time and the IoU against the exact mask when it is known."""
+    px, with its time, the reasons to check it, and the IoU against the exact mask when it is known."""
     loaded = settings.method.prepare(settings.method_params)  # a network loads once, outside the timing
     working = working_copy(photo, int(settings.step_params["work_size"]))
     work = working.rgb
     start = time.perf_counter()
-    mask, reused = _method_mask(photo, work, settings)
+    mask, concerns, reused = _method_mask(photo, work, settings)
     if marks:  # a click costs the correction only: the method's mask is kept from the last run
         mask = correct_mask(work, mask, marks.scaled(work.shape[1] / working.size[0]), click_zoom(),
                             network=click_network())
+        concerns = tuple(mask_concerns(mask))  # the seller has looked: the network's doubt no longer counts
     milliseconds = (time.perf_counter() - start) * 1000.0
     small = resize_longer_side(work, side)
     mask = resize_mask(mask, small.shape[:2])
     if working.alpha is not None:
         mask = mask * resize_mask(working.alpha, small.shape[:2])
     truth = photo_truth(photo)
-    iou = None if truth is None else binary_scores(mask, resize_mask(truth, small.shape[:2]))["iou"]
+    iou = None if truth is None else mask_iou(mask, resize_mask(truth, small.shape[:2]))
     return PreviewResult(small, mask, milliseconds, iou,
-                         getattr(loaded, "device", None), working.size, reused)
+                         getattr(loaded, "device", None), working.size, reused, concerns)
 
 
 MASKS_KEPT = 3  # method masks kept per session (working size, ~3 MB each), so clicks skip the method
 
 
-def _method_mask(photo: Photo, work: np.ndarray, settings: Settings) -> tuple[np.ndarray, bool]:
-    """The method's cleaned mask on the working copy, and whether it was kept from an earlier run:
-    computed once per photo and settings, so that a click, an undo or an export change does not run
-    the method again."""
+def _method_mask(photo: Photo, work: np.ndarray, settings: Settings) -> tuple[np.ndarray, tuple[str, ...], bool]:
+    """The method's cleaned mask on the working copy, the reasons to check it, and whether it was
+    kept from an earlier run: computed once per photo and settings, so that a click, an undo or an
+    export change does not run the method again."""
     key = (photo.key, settings.method.name, tuple(sorted((k, str(v)) for k, v in settings.all.items())))
     kept: dict = st.session_state.setdefault("method_masks", {})
     if key in kept:
         kept[key] = kept.pop(key)  # most recent last
-        return kept[key], True
+        return (*kept[key], True)
     _, mask, _ = segment_working(work, settings)
-    kept[key] = mask
+    probability = settings.method.probability(work, settings.method_params)  # the network's last answer: no rerun
+    kept[key] = (mask, tuple(mask_concerns(mask, probability)))
     while len(kept) > MASKS_KEPT:
         kept.pop(next(iter(kept)))
-    return mask, False
+    return (*kept[key], False)
 
 
-def full_resolution(photo: Photo, settings: Settings, export: Mapping[str, ParamValue] | str = "transparent",
+def full_resolution(source: PhotoSource, settings: Settings, export: Mapping[str, ParamValue] | str = "transparent",
                     mask: bool = False, marks: Marks | None = None) -> Result:
-    """One download at the photo's full resolution, through the one pipeline (with the user's fixes)."""
-    return process(photo_image(photo), settings, export, mask, marks)
+    """One download at the photo's full resolution, through the one pipeline (with the user's fixes).
+    Touches no session state: it runs in Streamlit's download thread (``PhotoSource``)."""
+    return process(source.load(), settings, export, mask, marks)
 
 
-def full_resolution_file(photo: Photo, settings: Settings, export: Mapping[str, ParamValue] | str = "transparent",
-                         mask: bool = False, marks: Marks | None = None) -> bytes:
+def full_resolution_file(source: PhotoSource, settings: Settings,
+                         export: Mapping[str, ParamValue] | str = "transparent", mask: bool = False,
+                         marks: Marks | None = None) -> bytes:
     """Bytes of one download at the photo's full resolution: the chosen export, or the mask."""
-    return full_resolution(photo, settings, export, mask, marks).data
+    return full_resolution(source, settings, export, mask, marks).data
 
 
 def download_name(photo: Photo, export: Mapping[str, ParamValue] | str = "transparent", mask: bool = False) -> str:
@@ -299,19 +329,27 @@ def download_name(photo: Photo, export: Mapping[str, ParamValue] | str = "transp
     return result_name(photo.stem, kind, suffix(settings))
 
 
-def zip_of_results(photos: list[Photo], settings: Settings, export: Mapping[str, ParamValue] | str = "transparent",
+def zip_of_results(sources: list[PhotoSource], settings: Settings,
+                   export: Mapping[str, ParamValue] | str = "transparent",
                    marks: Mapping[str, Marks] | None = None) -> bytes:
     """A ZIP with the chosen export of every photo, named as ``cut`` names its files (repeated names
-    numbered), each with its own fixes (``marks`` by photo key); a photo that fails gets a .txt saying why."""
+    numbered), each with its own fixes (``marks`` by photo key). A photo that fails does not fail the
+    ZIP: it gets ``<name>.FAILED.txt`` saying why, and ``FAILED.txt`` lists every such photo."""
     buffer = io.BytesIO()
-    stems = unique_stems([photo.stem for photo in photos])
+    stems = unique_stems([source.photo.stem for source in sources])
+    failed: list[str] = []
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        for photo, stem in zip(photos, stems):
+        for source, stem in zip(sources, stems):
             try:
-                result = full_resolution(photo, settings, export, marks=(marks or {}).get(photo.key))
+                result = full_resolution(source, settings, export, marks=(marks or {}).get(source.photo.key))
                 archive.writestr(result.file_name(stem), result.data)
-            except BgappError as error:
-                archive.writestr(f"{stem}.FAILED.txt", str(error))
+            except Exception as error:  # noqa: BLE001 - one photo must not cost the seller the others
+                reason = str(error) if isinstance(error, BgappError) else f"{type(error).__name__}: {error}"
+                archive.writestr(f"{stem}.FAILED.txt", f"{source.photo.name}: {reason}\n")
+                failed.append(f"{source.photo.name}: {reason}")
+        if failed:
+            archive.writestr("FAILED.txt", f"{len(failed)} of {len(sources)} photos could not be cut out:\n"
+                             + "\n".join(failed) + "\n")
     return buffer.getvalue()
 
 

@@ -45,6 +45,8 @@ def models_page() -> None:
         return
     for method in deep:
         st.header(method.name + (" (pet model: finds pets, not products)" if method.made_for == "pets" else ""))
+        if method.licence:
+            st.info(method.licence, icon=":material/gavel:")
         files = model_files(method.name)
         card, history = files["card"], files["history"]
         if card.exists():

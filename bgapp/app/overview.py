@@ -29,11 +29,11 @@ def _tile(photo: Photo, method_name: str, values: dict) -> tuple[object, str]:
         try:
             result = preview(photo, resolve_settings(method_name, values), side=TILE_SIDE, marks=marks)
             share = float((result.mask >= 0.5).mean())
-            status = f"done · {result.milliseconds:.0f} ms · product {share:.0%} of the frame"
+            status = result.status
+            if not result.concerns:
+                status += f" · {result.milliseconds:.0f} ms · product {share:.0%} of the frame"
             if marks:
                 status += " · fixed by hand"
-            if share < 0.005:
-                status = "check: the mask is empty (try another method)"
             cache[key] = (result.cutout, status)
         except BgappError as error:
             cache[key] = (None, f"failed: {error}")
@@ -48,15 +48,19 @@ def photos_page() -> None:
     method = method_picker()
     values = stored_settings(method)
     st.title("All photos")
-    st.caption(f"{method.name} with your Studio settings. Refused files are listed in the sidebar with the reason.")
+    st.caption(f"{method.name} with your Studio settings. \"check\" says why a cut-out may be wrong (nothing found, "
+               "the background kept, a small thing taken, an unsure network): open those in the Studio. "
+               "Refused files are listed in the sidebar with the reason.")
     problems = session_store().problems()
     if problems:
         st.warning(f"{len(problems)} file(s) could not be read: " + "; ".join(f"{n} ({r})" for _, n, r in problems))
     progress = st.progress(0.0, text="cutting out...") if len(photos) > 1 else None
+    tiles = []
     for start in range(0, len(photos), COLUMNS):
         columns = st.columns(COLUMNS)
         for column, photo in zip(columns, photos[start:start + COLUMNS]):
             cutout, status = _tile(photo, method.name, values)
+            tiles.append(status)
             with column.container(border=True):
                 if cutout is not None:
                     st.image(cutout, width="stretch", output_format="JPEG")
@@ -70,3 +74,6 @@ def photos_page() -> None:
             progress.progress(min(1.0, (start + COLUMNS) / len(photos)), text="cutting out...")
     if progress is not None:
         progress.empty()
+    flagged = sum(status.startswith(("check", "failed")) for status in tiles)
+    if tiles:
+        st.caption(f"{len(tiles) - flagged} of {len(tiles)} look right; {flagged} to check.")

@@ -29,6 +29,7 @@ from typing import MutableMapping
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 
 from bgapp.core.errors import BgappError
 from bgapp.core.images import LoadedImage, load_image, resize_longer_side, resize_mask
@@ -38,15 +39,9 @@ SESSION_TTL_S = 6 * 3600
 WORKING_PER_SESSION = 4  # working copies (<= 2048 px, <= 12 MB each; 2.4 MB at the default 1024) per session
 THUMB_SIDE = 320
 
-SAMPLES = (  # (seed, background, product, pale): rendered by bgapp.lab.synth, exact masks known
-    (101, "gradient", "bottle", False),
-    (102, "wood", "mug", False),
-    (103, "white", "shoe", False),
-    (104, "grey", "ring", False),
-    (105, "paper", "box", False),
-    (106, "white", "jar", True),
-)
-
+SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
+"""Six studio shots rendered by the project (``scripts/make_samples.py``), shipped as files with their
+exact masks: the studio reads them and never imports the lab's renderer."""
 
 @dataclass(frozen=True)
 class Photo:
@@ -65,39 +60,26 @@ class Photo:
 # --- samples --------------------------------------------------------------------------------------
 
 def sample_photos() -> tuple[Photo, ...]:
-    """The built-in samples (rendered only when first shown): studio shots drawn by the project."""
-    return tuple(Photo(f"sample-{seed}", f"sample: {'pale ' if pale else ''}{product} on {background}", "sample")
-                 for seed, background, product, pale in SAMPLES)
+    """The built-in samples: studio shots drawn by the project, exact masks known."""
+    return tuple(Photo(entry["key"], entry["name"], "sample") for entry in _sample_index())
 
 
-SAMPLE_CACHE = Path.home() / ".cache" / "bgapp" / "samples"
-
-
-@lru_cache(maxsize=len(SAMPLES))
-def _sample(key: str) -> tuple[LoadedImage, np.ndarray]:
-    """(photo, exact mask) of one sample. Rendering one takes ~2.5 s, so the result is kept in the
-    user's cache folder, named by a hash of the renderer's source: a later server start (or a second
-    server) reads it in milliseconds, and a change to the renderer renders afresh."""
-    from bgapp.lab import synth
-
-    seed, background, product, pale = next(s for s in SAMPLES if f"sample-{s[0]}" == key)
-    label = f"sample: {'pale ' if pale else ''}{product} on {background}"
-    version = hashlib.sha1(Path(synth.__file__).read_bytes()).hexdigest()[:12]
-    cached = SAMPLE_CACHE / f"{key}-{version}.npz"
+@lru_cache(maxsize=1)
+def _sample_index() -> tuple[dict, ...]:
     try:
-        with np.load(cached) as stored:
-            rgb, mask = stored["rgb"], stored["mask"].astype(np.float32)
-    except (OSError, KeyError, ValueError):
-        scene = synth.render_scene(seed, (1200, 900), background, product, pale=pale)
-        rgb, mask = scene.rgb, scene.mask
-        try:
-            SAMPLE_CACHE.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(".tmp.npz")
-            np.savez(tmp, rgb=rgb, mask=mask.astype(np.float16))
-            tmp.replace(cached)
-        except OSError:
-            pass  # a read-only home: render each time, nothing lost
-    return LoadedImage(rgb=rgb, alpha=None, name=label, mode="RGB"), mask
+        return tuple(json.loads((SAMPLES_DIR / "samples.json").read_text()))
+    except (OSError, ValueError):
+        return ()  # an install without the samples: the studio opens on the drop zone alone
+
+
+@lru_cache(maxsize=6)
+def _sample(key: str) -> tuple[LoadedImage, np.ndarray]:
+    """(photo, exact mask) of one sample, decoded once per server (1200x900, ~4 MB)."""
+    name = next((entry["name"] for entry in _sample_index() if entry["key"] == key), key)
+    image = load_image(SAMPLES_DIR / f"{key}.jpg", name=name)
+    with Image.open(SAMPLES_DIR / f"{key}-mask.png") as mask:
+        truth = np.asarray(mask.convert("L"), dtype=np.float32) / 255.0
+    return LoadedImage(rgb=image.rgb, alpha=None, name=name, mode="RGB"), truth
 
 
 # --- the session's uploads ------------------------------------------------------------------------
@@ -183,10 +165,60 @@ def session_store() -> SessionStore:
             sweep_old_sessions()
         store = SessionStore(SESSION_ROOT / token)
         st.session_state["_photo_store"] = store
+        restore_choices(store)  # a reload: the photo, marks, method and settings the seller left
     if st.query_params.get("s") != store.folder.name:
         st.query_params["s"] = store.folder.name  # a page change clears the address's parameters: put it back
     store.folder.touch(exist_ok=True)
     return store
+
+
+# --- what the seller chose, kept beside the photos ------------------------------------------------
+
+KEPT_KEYS = ("_selected_photo", "method", "marks", "show_samples", "show_pet_models", "compare_methods")
+KEPT_PREFIXES = ("setting.", "export.")
+CHOICES_FILE = "choices.json"
+
+
+def _choices() -> dict:
+    """The session-state entries a reload must bring back: the selected photo, each photo's marks,
+    the method, every setting and the export (widget values), as JSON-able values."""
+    state = st.session_state
+    kept = {key: state[key] for key in KEPT_KEYS if key in state}
+    kept.update({key: state[key] for key in list(state.keys()) if isinstance(key, str) and key.startswith(KEPT_PREFIXES)})
+    return {key: value for key, value in kept.items() if isinstance(value, (str, int, float, bool, list, dict))}
+
+
+def remember_choices() -> None:
+    """Write the seller's choices beside the session's photos when they changed (a few hundred bytes),
+    so a page reload, which starts a new Streamlit session, finds them again (``restore_choices``)."""
+    store = st.session_state.get("_photo_store")
+    if store is None:
+        return
+    text = json.dumps(_choices(), sort_keys=True)
+    if st.session_state.get("_choices_written") == text:
+        return
+    tmp = store.folder / f"{CHOICES_FILE}.tmp"
+    try:
+        tmp.write_text(text)
+        tmp.replace(store.folder / CHOICES_FILE)
+        st.session_state["_choices_written"] = text
+    except OSError:
+        pass  # a full or read-only temp folder: the choices live until the reload, nothing else is lost
+
+
+def restore_choices(store: SessionStore) -> None:
+    """Put the choices written by ``remember_choices`` back into this (new) session, before any widget
+    is drawn; what the session already holds wins, and a damaged file is ignored."""
+    try:
+        kept = json.loads((store.folder / CHOICES_FILE).read_text())
+    except (OSError, ValueError):
+        return
+    if not isinstance(kept, dict):
+        return
+    for key, value in kept.items():
+        if (key in KEPT_KEYS or key.startswith(KEPT_PREFIXES)) and key not in st.session_state:
+            st.session_state[key] = value
+    st.session_state["_choices_written"] = json.dumps(kept, sort_keys=True)
 
 
 def _bounded(name: str, limit: int) -> OrderedDict:
@@ -203,14 +235,46 @@ def decoded_cache() -> OrderedDict:
     return _bounded("_decoded", 1)
 
 
+@dataclass(frozen=True)
+class PhotoSource:
+    """Where a photo's full-resolution pixels are, captured while the page script runs.
+
+    Why: a download's callable runs later in Streamlit's own thread, outside the browser session,
+    where ``st.session_state`` and the address are a new, empty session's (an upload's download
+    then looked in a new, empty folder and no file ever arrived). Everything it needs is captured
+    here, as plain values, when the button is built."""
+
+    photo: Photo
+    folder: Path | None  # the session's store folder (uploads); None for the samples
+
+    def exists(self) -> bool:
+        return self.folder is None or (self.folder / self.photo.key).exists()
+
+    def load(self) -> LoadedImage:
+        """The full-resolution photo, decoded from the store (or the samples' render cache)."""
+        if self.folder is None:
+            return _sample(self.photo.key)[0]
+        path = self.folder / self.photo.key
+        if not path.exists():
+            raise BgappError(f"{self.photo.name} is no longer on the server (a session's photos are kept "
+                             f"{SESSION_TTL_S // 3600} h): upload it again")
+        return load_image(path.read_bytes(), name=self.photo.name)
+
+
+def photo_source(photo: Photo) -> PhotoSource:
+    """The photo's ``PhotoSource`` in this session (call it while the page runs, not in a callback thread)."""
+    return PhotoSource(photo, None if photo.kind == "sample" else session_store().folder)
+
+
 def photo_image(photo: Photo) -> LoadedImage:
     """The photo's full-resolution pixels: samples from the render cache; uploads decoded from this
-    session's store each time (a download, or a new working size) and not kept, because a session
-    holding 24 MP photos decoded is what made the server grow by ~150 MB per visitor."""
-    if photo.kind == "sample":
-        return _sample(photo.key)[0]
-    handed = st.session_state.get("_decoded", {}).pop(photo.key, None)
-    return handed if handed is not None else load_image(session_store().data(photo.key), name=photo.name)
+    session's store each time (a new working size) and not kept, because a session holding 24 MP
+    photos decoded is what made the server grow by ~150 MB per visitor."""
+    if photo.kind != "sample":
+        handed = st.session_state.get("_decoded", {}).pop(photo.key, None)
+        if handed is not None:
+            return handed
+    return photo_source(photo).load()
 
 
 def photo_truth(photo: Photo) -> np.ndarray | None:

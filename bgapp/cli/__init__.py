@@ -61,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `python -m bgapp methods | head`: the reader has what it wanted
+        sys.stderr.close()  # nothing more can be said, and Python's own warning at exit would say it
+        return 0
     except Exception as error:  # noqa: BLE001 - the user gets one line, developers set BGAPP_DEBUG
         if os.environ.get("BGAPP_DEBUG"):
             raise

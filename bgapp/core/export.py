@@ -217,3 +217,8 @@ def encode(framed: Framed, settings: Mapping[str, ParamValue]) -> bytes:
 
 def suffix(settings: Mapping[str, ParamValue]) -> str:
     return ".jpg" if settings["format"] == "jpeg" else ".png"
+
+
+def media_type(settings: Mapping[str, ParamValue]) -> str:
+    """The file's media type for a download or an HTTP answer (``image/jpeg`` or ``image/png``)."""
+    return "image/jpeg" if settings["format"] == "jpeg" else "image/png"

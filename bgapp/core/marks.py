@@ -429,6 +429,7 @@ def _grabcut(rgb: np.ndarray, labels: np.ndarray, iterations: int) -> np.ndarray
         return fg
     work = labels.copy()
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(12345)  # GrabCut seeds its colour models at random: the same fix must give the same file
     try:
         cv2.grabCut(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), work, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
     except cv2.error:

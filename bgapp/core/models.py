@@ -46,30 +46,39 @@ class ModelEntry:
     config: ModelConfig
     summary: str
     made_for: str = "product"
+    licence: str = ""
+    """One plain line on what the weights may be used for, shown where a seller picks the method."""
+
+
+DUTS_LICENCE = ("Licence: learned from DUTS photos, which are distributed for research; for commercial use "
+                "check that this fits, or pick a classical method (no training data).")
+PET_LICENCE = "Licence: learned from Oxford-IIIT Pet photos (CC BY-SA 4.0, annotations for research use)."
 
 
 MODELS: dict[str, ModelEntry] = {
     "unet-product": ModelEntry(
         ModelConfig("effnet-lite0", pretrained="imagenet"),
         "U-Net (EfficientNet-Lite0 encoder, 3.1 M parameters) trained on real photos of objects (DUTS), "
-        "generated product scenes and pet photos: made for product photos, keeps shadows out."),
+        "generated product scenes and pet photos: made for product photos, keeps shadows out.",
+        licence=DUTS_LICENCE),
     "unet-product-clicks": ModelEntry(
         ModelConfig("effnet-lite0", pretrained="imagenet", guidance=3),
         "Click network: unet-product that also sees the seller's keep/remove clicks and the mask so far, "
-        "and answers the corrected mask (what a click in the studio or cut --keep/--remove runs).", "clicks"),
+        "and answers the corrected mask (what a click in the studio or cut --keep/--remove runs).", "clicks",
+        licence=DUTS_LICENCE),
     "unet-effnet-lite0": ModelEntry(
         ModelConfig("effnet-lite0", pretrained="imagenet"),
         "Pet model: U-Net with an ImageNet EfficientNet-Lite0 encoder (3.1 M parameters) fine-tuned on "
-        "pet photos; finds pets, not products.", "pets"),
+        "pet photos; finds pets, not products.", "pets", PET_LICENCE),
     "unet-mobilenetv2": ModelEntry(
         ModelConfig("mobilenetv2"),
-        "Pet model: U-Net with a MobileNetV2 encoder (2.5 M parameters) trained on pet photos.", "pets"),
+        "Pet model: U-Net with a MobileNetV2 encoder (2.5 M parameters) trained on pet photos.", "pets", PET_LICENCE),
     "unet-mobilenetv3": ModelEntry(
         ModelConfig("mobilenetv3"),
-        "Pet model: U-Net with a MobileNetV3-Large encoder (3.2 M parameters) trained on pet photos.", "pets"),
+        "Pet model: U-Net with a MobileNetV3-Large encoder (3.2 M parameters) trained on pet photos.", "pets", PET_LICENCE),
     "unet-plain": ModelEntry(
         ModelConfig("plain"),
-        "Pet model: plain U-Net (1.6 M parameters, convolutions only) trained on pet photos.", "pets"),
+        "Pet model: plain U-Net (1.6 M parameters, convolutions only) trained on pet photos.", "pets", PET_LICENCE),
 }
 """The one registry of networks: ``train`` builds them, the method list offers each as a method
 (``methods/_unet.py``), the app groups them by ``made_for``, the docs list them. A ``clicks`` network

@@ -41,6 +41,7 @@ class Param:
     # the app disables the widget otherwise and says why (``why_inactive``).
     only_when: tuple[str, tuple[ParamValue, ...]] | None = None
     why_inactive: str = ""
+    expert: bool = False  # the studio folds it away with the clean-up settings (a seller rarely needs it)
 
     def __post_init__(self) -> None:
         # A declaration error is the developer's, so it is an AssertionError-like ValueError, raised at import.

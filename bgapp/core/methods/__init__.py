@@ -44,6 +44,10 @@ class Method:
     available: Callable[[], str | None] = lambda: None
     prepare: Callable[[Mapping[str, ParamValue]], object] = lambda params: None
     made_for: str = "product"  # "pets" for the networks that reproduce the pet report: listed apart
+    licence: str = ""  # what the method's trained weights may be used for (networks); "" = no restriction
+    confidence: SegmentFn | None = None
+    """The method's own probability of product per pixel (networks), for ``core.checks``: a cut-out
+    that is mostly unsure is flagged for checking. None where a method has no such probability."""
 
     def resolve(self, given: Mapping[str, Any]) -> dict[str, ParamValue]:
         """Defaults overlaid with ``given``, each value checked against its declaration."""
@@ -55,6 +59,12 @@ class Method:
         if mask.shape != rgb.shape[:2]:
             raise AssertionError(f"{self.name} returned a {mask.shape} mask for a {rgb.shape[:2]} image")
         return np.clip(mask, 0.0, 1.0)
+
+    def probability(self, rgb: np.ndarray, given: Mapping[str, Any] | None = None) -> np.ndarray | None:
+        """``confidence`` with checked parameters, or None for a method without one."""
+        if self.confidence is None:
+            return None
+        return np.asarray(self.confidence(rgb, self.resolve(given or {})), dtype=np.float32)
 
 
 @lru_cache(maxsize=1)
@@ -78,7 +88,7 @@ def all_methods() -> dict[str, Method]:
             continue  # corrects a method's mask where the seller clicked; not a method itself
         if name in found:
             raise RuntimeError(f"a module and a network both declare the method {name!r}")
-        found[name] = unet_method(name, entry.summary, entry.made_for)
+        found[name] = unet_method(name, entry.summary, entry.made_for, entry.licence)
     order = sorted(found.values(), key=lambda m: (m.made_for != "product", m.family != "classical",
                                                   _ORDER.get(m.name, 99), m.name))
     return {m.name: m for m in order}

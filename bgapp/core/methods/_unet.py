@@ -9,6 +9,7 @@ TensorFlow is imported only for training (``lab/``).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Mapping
 
 import numpy as np
@@ -20,7 +21,7 @@ from bgapp.core.methods import Method
 DEFAULT_SIZE = 160
 
 
-def unet_method(name: str, summary: str, made_for: str = "product") -> Method:
+def unet_method(name: str, summary: str, made_for: str = "product", licence: str = "") -> Method:
     """A ``Method`` for the shipped model ``name`` (weights in the weights folder)."""
     meta = read_config(name) or {}
     trained = min(512, max(64, int(meta.get("config", {}).get("size", DEFAULT_SIZE))))
@@ -35,15 +36,16 @@ def unet_method(name: str, summary: str, made_for: str = "product") -> Method:
         Param("size", "int", chosen, min=64, max=512, step=32, label="Network input (px)",
               help=f"Network input in px (the photo is squashed to a square). It was trained at {trained}"
                    + (f" and runs at {chosen} by default (better on held-out photos)" if chosen != trained else "")
-                   + "; larger sees finer detail but costs time and may drift from what it learned."),
+                   + "; larger sees finer detail but costs time and may drift from what it learned. "
+                   "If a thin part (a strap, a cable, a handle) or a part at the photo's edge is missing, try 384 or 512."),
         Param("threshold", "float", 0.5, min=0.05, max=0.95, step=0.05, label="Cut-off",
               help="A pixel is product when the network's object+edge probability is above this. "
-                   "Lower keeps more of the product, higher removes more background.",
+                   "If part of the product is missing, lower it (try 0.3); if background is kept, raise it (try 0.7).",
               only_when=("soft", (False,)), why_inactive="a soft mask uses the probability itself, no cut-off"),
-        Param("mirror", "bool", mirror, label="Also look mirrored",
+        Param("mirror", "bool", mirror, label="Also look mirrored", expert=True,
               help="Run the network on the photo and on its mirror image and average the two: "
                    "steadier edges and fewer missed parts, at twice the network's time."),
-        Param("soft", "bool", False, label="Soft mask",
+        Param("soft", "bool", False, label="Soft mask", expert=True,
               help="Use the probability itself as the mask (soft, semi-transparent where the network "
                    "is unsure) instead of cutting at the threshold."),
     )
@@ -55,12 +57,23 @@ def unet_method(name: str, summary: str, made_for: str = "product") -> Method:
 
         return predictor(name, int(params["size"]), str(weights_dir()))
 
+    last: dict[tuple, np.ndarray] = {}  # the last answer, so confidence() right after segment() costs a hash
+
     def probabilities(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
-        return prepare(params).probabilities(rgb, bool(params["mirror"]))
+        key = (hashlib.sha1(np.ascontiguousarray(rgb)).hexdigest(), rgb.shape, int(params["size"]),
+               bool(params["mirror"]))
+        if key not in last:
+            answer = prepare(params).probabilities(rgb, bool(params["mirror"]))
+            last.clear()
+            last[key] = answer
+        return last[key]
+
+    def confidence(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
+        probs = probabilities(rgb, params)
+        return probs[..., 0] + probs[..., 2]
 
     def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
-        probs = probabilities(rgb, params)
-        product = probs[..., 0] + probs[..., 2]
+        product = confidence(rgb, params)
         if params["soft"]:
             return product
         return (product > float(params["threshold"])).astype(np.float32)
@@ -76,4 +89,4 @@ def unet_method(name: str, summary: str, made_for: str = "product") -> Method:
 
     return Method(name=name, summary=summary, params=params, segment=segment, family="deep",
                   cleanup_defaults={"open_size": 1, "close_size": 1}, trimap=trimap, available=available,
-                  prepare=prepare, made_for=made_for)
+                  prepare=prepare, made_for=made_for, confidence=confidence, licence=licence)

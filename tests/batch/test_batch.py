@@ -27,7 +27,7 @@ from bgapp.core.errors import BgappError
 from bgapp.core.pipeline import resolve_settings
 from bgapp.lab import synth
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_photos(folder: Path, names: list[str], size: tuple[int, int] = (160, 120), seed: int = 0) -> list[Path]:

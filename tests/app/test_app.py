@@ -14,7 +14,7 @@ CLASSICAL = ["threshold", "adaptive", "kmeans", "meanshift", "grabcut"]
 
 @pytest.fixture()
 def app() -> AppTest:
-    return AppTest.from_file("../streamlit_app.py", default_timeout=120).run()
+    return AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()
 
 
 def labels(at: AppTest) -> set[str]:
@@ -109,35 +109,39 @@ def test_downloads_are_full_resolution_files():
     import io
     import zipfile
 
-    from bgapp.app.photos import photo_image, sample_photos
+    from bgapp.app.photos import PhotoSource, sample_photos
 
     photo = sample_photos()[0]
-    size = photo_image(photo).size
+    source = PhotoSource(photo, None)
+    size = source.load().size
     settings = resolve_settings("threshold")
-    png = Image.open(io.BytesIO(common.full_resolution_file(photo, settings)))
+    png = Image.open(io.BytesIO(common.full_resolution_file(source, settings)))
     assert png.mode == "RGBA" and png.size == size
-    jpeg = Image.open(io.BytesIO(common.full_resolution_file(photo, settings, "white")))
+    jpeg = Image.open(io.BytesIO(common.full_resolution_file(source, settings, "white")))
     assert jpeg.format == "JPEG" and jpeg.size == size
-    amazon = Image.open(io.BytesIO(common.full_resolution_file(photo, settings, "amazon")))
+    amazon = Image.open(io.BytesIO(common.full_resolution_file(source, settings, "amazon")))
     assert amazon.format == "JPEG" and amazon.size == (2000, 2000)
-    mask = Image.open(io.BytesIO(common.full_resolution_file(photo, settings, mask=True)))
+    mask = Image.open(io.BytesIO(common.full_resolution_file(source, settings, mask=True)))
     assert mask.mode == "L" and mask.size == size
     # every download of one photo has its own name, the same as `cut` writes
     names = {common.download_name(photo, kind) for kind in ("transparent", "white", "amazon")}
     names.add(common.download_name(photo, mask=True))
     stem = photo.stem
     assert names == {f"{stem}.png", f"{stem}-white.jpg", f"{stem}-amazon.jpg", f"{stem}-mask.png"}
-    two = [sample_photos()[0], sample_photos()[0]]  # the same name twice: numbered, not replaced
+    two = [source, source]  # the same name twice: numbered, not replaced
     archive = zipfile.ZipFile(io.BytesIO(common.zip_of_results(two, settings, "amazon")))
     assert archive.namelist() == [f"{stem}-amazon.jpg", f"{stem}-2-amazon.jpg"]
 
 
 def test_export_choice_changes_the_preview_and_the_download(app):
-    assert app.image[1].captions == ["Export: transparent"]
+    assert app.image[0].captions == ["After: Transparent PNG"]
     app.sidebar.selectbox(key="export.preset").set_value("amazon").run()
     assert not app.exception and not app.error, [e.value for e in app.error]
-    assert app.image[1].captions == ["Export: amazon"]
-    assert app.get("download_button")[0].label == "Amazon JPG"
+    assert app.image[0].captions == ["After: Amazon JPEG"]
+    buttons = [b.label for b in app.get("download_button")]
+    assert buttons[0] == "Download JPEG"  # the primary button is the chosen export
+    assert {"Transparent PNG", "White JPEG", "Mask PNG"} <= set(buttons[1:])  # the others one click away
+    assert "Amazon JPEG" not in buttons[1:]
     app.sidebar.selectbox(key="export.preset").set_value("custom").run()
     assert not app.exception
     assert app.sidebar.toggle(key="export.square").value is False  # custom shows every framing setting, at its default
@@ -146,12 +150,38 @@ def test_export_choice_changes_the_preview_and_the_download(app):
     assert not app.exception and any("JPEG cannot be transparent" in e.value for e in app.error)
 
 
-def test_models_and_benchmark_pages_render():
-    for page in ("models_page", "benchmark_page"):
-        module = page.removesuffix("_page")
-        at = AppTest.from_string(f"from bgapp.app import common, {module}\ncommon.show_errors({module}.{page})",
-                                 default_timeout=60).run()
-        assert not at.exception and not at.error, page
+def _page(module: str) -> AppTest:
+    return AppTest.from_string(f"from bgapp.app import common, {module}\ncommon.show_errors({module}.{module}_page)",
+                               default_timeout=60).run()
+
+
+def test_the_models_page_shows_each_network_with_its_licence():
+    at = _page("models")
+    assert not at.exception and not at.error
+    deep = [m for m in all_methods().values() if m.family == "deep"]
+    assert [h.value.split(" (")[0] for h in at.header] == [m.name for m in deep]
+    licences = [i.value for i in at.info]
+    assert any("DUTS" in text and "research" in text for text in licences)  # the default's data licence, plainly
+
+
+def test_the_benchmark_page_has_a_row_for_every_method_a_seller_can_pick(tmp_path, monkeypatch):
+    import json
+
+    from bgapp.app import benchmark
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "bench.json").write_text(json.dumps({"methods": {
+        "threshold": {"quality": {"real_test": {"iou": 0.22}}, "speed": {"mp12_ms": 350.0}},
+        "some-reference": {"quality": {"real_test": {"iou": 0.75}}, "speed": {"mp12_ms": 600.0}}}}))
+    pickable = [n for n, m in all_methods().items() if m.available() is None]
+    rows = benchmark.merged_rows(tmp_path / "results", pickable)
+    assert list(rows)[:len(pickable)] == pickable  # every pickable method, measured or not
+    assert rows["threshold"]["quality"]["real_test"]["iou"] == 0.22 and rows["grabcut"]["quality"] == {}
+    assert benchmark.label("some-reference", rows["some-reference"]).endswith("(reference, not in the app)")
+    at = _page("benchmark")  # and the real page, on the committed results
+    assert not at.exception and not at.error
+    shown = at.dataframe[0].value["method"].tolist()
+    assert all(name in shown for name in pickable)
 
 
 @pytest.mark.parametrize("name", ["unet-product", "unet-effnet-lite0"])
@@ -188,14 +218,15 @@ def photo_bytes(fmt: str, colour=(30, 90, 200)) -> bytes:
 
 
 def test_an_upload_is_selected_kept_across_pages_and_the_samples_step_aside(session_root):
-    at = AppTest.from_file("../streamlit_app.py", default_timeout=120).run()
+    at = AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()
     assert at.selectbox(key="photo_choice").value == "sample-101"
     at.sidebar.file_uploader[0].set_value(("my-mug.png", photo_bytes("PNG"), "image/png")).run()
     assert not at.exception and not at.error
     chosen = at.selectbox(key="photo_choice")
     assert chosen.format_func(chosen.value).startswith("my-mug.png")  # the new photo is the one shown
     assert len(chosen.options) == 1 and at.sidebar.toggle(key="show_samples").value is False
-    assert at.get("download_button")[2].label.startswith("ZIP of all 1 photo ")
+    assert any(b.label.startswith("ZIP of all 1 photo ") for b in at.get("download_button"))
+    assert any(c.value == "1 photo of yours in this session." for c in at.sidebar.caption)
     at.sidebar.slider(key="setting.unet-product.work_size" if at.sidebar.selectbox(key="method").value == "unet-product"
                       else "setting.grabcut.work_size").set_value(768).run()
     assert at.selectbox(key="photo_choice").value == chosen.value  # a rerun keeps the seller's photo
@@ -206,7 +237,7 @@ def test_an_upload_is_selected_kept_across_pages_and_the_samples_step_aside(sess
 
 @pytest.mark.parametrize("fmt,name", [("HEIF", "iphone.heic"), ("AVIF", "photo.avif")])
 def test_heic_and_avif_uploads_load(session_root, fmt, name):
-    at = AppTest.from_file("../streamlit_app.py", default_timeout=120).run()
+    at = AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()
     at.sidebar.file_uploader[0].set_value((name, photo_bytes(fmt), "image/" + fmt.lower())).run()
     assert not at.exception and not at.error and not [m for m in at.sidebar.markdown if "was not added" in m.value]
     chosen = at.selectbox(key="photo_choice")
@@ -214,7 +245,7 @@ def test_heic_and_avif_uploads_load(session_root, fmt, name):
 
 
 def test_a_refused_file_is_named_with_its_reason(session_root):
-    at = AppTest.from_file("../streamlit_app.py", default_timeout=120).run()
+    at = AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()
     at.sidebar.file_uploader[0].set_value([("notes.txt", b"shopping list", "text/plain"),
                                            ("good.png", photo_bytes("PNG"), "image/png")]).run()
     refused = [m.value for m in at.sidebar.markdown if "was not added" in m.value]
@@ -287,10 +318,10 @@ def test_click_events_become_marks_in_photo_pixels():
 
 
 def test_downloads_and_zip_carry_the_fix():
-    from bgapp.app.photos import sample_photos
+    from bgapp.app.photos import PhotoSource, sample_photos
     from bgapp.core.marks import Marks
 
-    photo = sample_photos()[0]
+    photo = PhotoSource(sample_photos()[0], None)
     settings = resolve_settings("threshold", {"refine": False})
     plain = common.full_resolution(photo, settings, mask=True)
     boxed = common.full_resolution(photo, settings, mask=True, marks=Marks().add("box", (0, 0, 40, 40)))
@@ -298,7 +329,7 @@ def test_downloads_and_zip_carry_the_fix():
     import io
     import zipfile
 
-    data = common.zip_of_results([photo], settings, "transparent", {photo.key: Marks().add("box", (0, 0, 40, 40))})
+    data = common.zip_of_results([photo], settings, "transparent", {photo.photo.key: Marks().add("box", (0, 0, 40, 40))})
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         alpha = np.asarray(Image.open(io.BytesIO(archive.read(archive.namelist()[0]))))[..., 3]
     assert not alpha[41:].any()
@@ -317,10 +348,93 @@ def test_the_studio_draws_its_images_at_the_shown_size_and_fixes_on_the_working_
         return result
 
     monkeypatch.setattr(studio, "preview", recording)
-    at = AppTest.from_file("../streamlit_app.py", default_timeout=120).run()
+    at = AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()
     assert not at.exception and not at.error and seen
     shown = seen[-1]
     assert max(shown.photo.shape[:2]) == min(studio.SHOWN_SIDE, max(shown.size)) < common.PREVIEW_SIDE
     assert shown.mask.shape == shown.photo.shape[:2]
-    work = next(iter(at.session_state["method_masks"].values()))
+    work, _ = next(iter(at.session_state["method_masks"].values()))
     assert max(work.shape) == min(common.PREVIEW_SIDE, max(shown.size))  # the method ran on the working copy
+
+
+def test_a_download_of_an_upload_works_outside_the_browser_session(session_root):
+    """Streamlit runs a download's callable in its own thread, where session state is a new session's:
+    the photo must be found from what was captured when the button was built (the bug this guards)."""
+    import io
+    import threading
+    import zipfile
+
+    from bgapp.app.photos import PhotoSource, SessionStore
+
+    store = SessionStore(session_root / ("a" * 32))
+    key = store.add("mug.png", photo_bytes("PNG"))
+    source = PhotoSource(store.photos()[0], store.folder)
+    settings = resolve_settings("threshold")
+    out: dict = {}
+
+    def click() -> None:  # no ScriptRunContext here, as in Streamlit's download thread
+        out["png"] = common.full_resolution_file(source, settings)
+        out["zip"] = common.zip_of_results([source, PhotoSource(source.photo, session_root / "gone")], settings)
+
+    thread = threading.Thread(target=click)
+    thread.start()
+    thread.join()
+    assert Image.open(io.BytesIO(out["png"])).size == (160, 120) and key in store.entries
+    names = zipfile.ZipFile(io.BytesIO(out["zip"])).namelist()
+    assert names == ["mug.png", "mug-2.FAILED.txt", "FAILED.txt"]  # one failed photo does not fail the ZIP
+
+
+def test_a_reload_keeps_the_photo_marks_method_and_settings(session_root):
+    from bgapp.core.marks import Marks
+
+    at = AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()
+    at.sidebar.file_uploader[0].set_value([("first.png", photo_bytes("PNG"), "image/png"),
+                                           ("second.bmp", photo_bytes("BMP"), "image/bmp")]).run()
+    keys = at.selectbox(key="photo_choice").options
+    assert len(keys) == 2 and at.selectbox(key="photo_choice").index == 1  # the last upload, not the first
+    at.sidebar.selectbox(key="method").set_value("kmeans").run()
+    at.sidebar.slider(key="setting.kmeans.k").set_value(5).run()
+    photo = at.selectbox(key="photo_choice").value
+    at.session_state["marks"] = {f"{photo}|kmeans": Marks().add("remove", (5, 5)).to_json()}
+    at.sidebar.selectbox(key="export.preset").set_value("white").run()
+    assert not at.exception
+    token = at.query_params["s"][0] if isinstance(at.query_params["s"], list) else at.query_params["s"]
+
+    again = AppTest.from_file("../../streamlit_app.py", default_timeout=120)
+    again.query_params["s"] = token  # the reloaded page's address
+    again.run()
+    assert not again.exception and not again.error
+    assert again.selectbox(key="photo_choice").index == 1  # the second photo, not the first upload
+    assert again.sidebar.selectbox(key="method").value == "kmeans"
+    assert again.sidebar.slider(key="setting.kmeans.k").value == 5
+    assert again.sidebar.selectbox(key="export.preset").value == "white"
+    assert "--remove 5,5" in " ".join(c.value for c in again.caption), [c.value for c in again.caption]
+    assert any(c.value == "2 photos of yours in this session." for c in again.sidebar.caption)
+
+
+def test_a_damaged_choices_file_is_ignored(session_root):
+    at = AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()
+    token = at.query_params["s"][0] if isinstance(at.query_params["s"], list) else at.query_params["s"]
+    (session_root / token / "choices.json").write_text("{not json")
+    again = AppTest.from_file("../../streamlit_app.py", default_timeout=120)
+    again.query_params["s"] = token
+    again.run()
+    assert not again.exception and not again.error and len(again.image) == 2
+
+
+def test_compare_lists_pet_models_only_under_their_switch_and_says_when_a_mask_is_empty():
+    at = AppTest.from_string("from bgapp.app import common, compare\ncommon.show_errors(compare.compare_page)",
+                             default_timeout=120).run()
+    pets = [n for n, m in all_methods().items() if m.made_for == "pets" and m.available() is None]
+    options = at.multiselect(key="compare_methods").options
+    assert not set(pets) & set(options) and "threshold" in options
+    if pets:
+        at.sidebar.toggle(key="show_pet_models").set_value(True).run()
+        assert set(pets) <= set(at.multiselect(key="compare_methods").options)
+    # a cut-off above everything in the photo: threshold finds nothing, and the page says so
+    at.session_state["setting.threshold.mode"] = "binary"
+    at.session_state["setting.threshold.threshold"] = 255
+    at.session_state["setting.threshold.foreground"] = "as-is"
+    at.multiselect(key="compare_methods").set_value(["threshold"]).run()
+    assert not at.exception
+    assert any("the mask is empty" in w.value for w in at.warning), [w.value for w in at.warning]

@@ -9,56 +9,30 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from scripts._studio import DROP_ZONE, UPLOADER, studio_server  # noqa: E402
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip("playwright.sync_api")
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.slow, pytest.mark.browser,
               pytest.mark.skipif(CHROMIUM is None, reason="system Chromium not installed (apt-get install chromium)")]
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """The real server on a free port; its log goes to a file (a pipe nobody reads could fill and
-    stall it) whose tail a failing wait prints."""
+    """The real server on a free port (``scripts._server``); its log goes to a file (a pipe nobody reads
+    could fill and stall it) whose tail a failing wait prints."""
     global SERVER_LOG
-    port = free_port()
     SERVER_LOG = tmp_path_factory.mktemp("server") / "streamlit.log"
-    with open(SERVER_LOG, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("the Streamlit server did not start within 90 s")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    with open(SERVER_LOG, "w") as log, studio_server(timeout=90, log=log, fail=pytest.fail) as (url, _, _):
+        yield url
 
 
 SERVER_LOG: Path | None = None
@@ -110,9 +84,9 @@ def studio(server: str):
             browser.close()
 
 
-def upload(page, photo: Path) -> None:
-    """Upload ``photo`` through the sidebar and wait until it is the photo shown with its results."""
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo))
+def upload(page, photo: Path, where: str = UPLOADER) -> None:
+    """Upload ``photo`` through the sidebar (or ``where``) and wait until it is the photo shown with its results."""
+    page.locator(where).set_input_files(str(photo))
     page.wait_for_function("""name => (document.querySelector('input[aria-label="Photo"]') || {}).value
         ?.includes(name)""", arg=photo.name, timeout=60_000)
     wait_for_results(page)
@@ -134,7 +108,7 @@ def test_studio_renders_results_and_reports_a_bad_upload(server, tmp_path):
         assert "Traceback" not in page.content()
         page.screenshot(path=str(out / "studio.png"), full_page=True)
 
-        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
+        page.locator(UPLOADER).set_input_files(str(bad))
         page.wait_for_selector('[data-testid="stSidebar"] :text("was not added")', timeout=60_000)
         assert page.locator('[data-testid="stSidebar"]', has_text="broken-photo.jpg").count() == 1
         wait_for_results(page)  # the samples still render next to the message
@@ -219,4 +193,125 @@ def test_a_click_on_the_photo_fixes_the_mask_where_it_landed(server, tmp_path):
         far[round((y - 400) * scale):round((y + 400) * scale), round((x - 400) * scale):round((x + 400) * scale)] = False
         assert (before[far] == after[far]).mean() > 0.999
         assert page.locator('[data-testid="stCaptionContainer"]', has_text="--remove").count() == 1
+        assert "Traceback" not in page.content()
+
+
+def _download(page, label: str, folder: Path, in_menu: bool) -> Path:
+    """Click one download as a seller would (the menu opened first for the other exports) and save the file."""
+    button = page.locator('[data-testid="stDownloadButton"] button', has_text=label).first
+    if in_menu and not button.is_visible():
+        page.get_by_role("button", name="Other downloads").click()
+        button.wait_for(state="visible", timeout=30_000)
+    with page.expect_download(timeout=180_000) as info:
+        button.click()
+    path = folder / f"{len(list(folder.iterdir()))}-{info.value.suggested_filename}"
+    info.value.save_as(path)
+    if in_menu:
+        page.keyboard.press("Escape")
+    return path
+
+
+def test_every_download_of_an_uploaded_photo_arrives_and_follows_the_fixes_and_a_reload(server, tmp_path):
+    """The studio's one job, in a real browser: upload two photos, click every export of the one shown
+    and open each file; then a click and a slider move, and a reload: the files follow both."""
+    import zipfile
+
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    from bgapp.lab import synth
+
+    box_scene = synth.render_scene(77, (900, 700), "wood", "box")
+    mug = tmp_path / "my-mug.jpg"
+    Image.fromarray(synth.render_scene(78, (640, 480), "white", "mug").rgb).save(mug, quality=92)
+    box = tmp_path / "my-blue-box.jpg"
+    Image.fromarray(box_scene.rgb).save(box, quality=92)
+    inside = cv2.distanceTransform((box_scene.mask > 0.5).astype(np.uint8), cv2.DIST_L2, 5)
+    y, x = np.unravel_index(np.argmax(inside), inside.shape)  # the deepest point of the product
+    files = tmp_path / "downloads"
+    files.mkdir()
+
+    def mask_file() -> np.ndarray:
+        return np.asarray(Image.open(_download(page, "Mask PNG", files, in_menu=True)))
+
+    with studio(server) as page:
+        upload(page, mug, DROP_ZONE)  # a first-time seller drops it on the page
+        assert page.locator(DROP_ZONE).count() == 0  # the drop zone steps aside once the session has photos
+        upload(page, box)  # the last upload is the photo shown
+        assert "my-blue-box.jpg" in selected_photo(page)
+        out = os.environ.get("BGAPP_SCREENSHOT_DIR")
+        if out:  # docs/: the before/after view of an upload
+            page.screenshot(path=str(Path(out) / "studio-before-after.png"), full_page=True)
+        png = Image.open(_download(page, "Download PNG", files, in_menu=False))
+        assert png.mode == "RGBA" and png.size == (900, 700)
+        alpha = np.asarray(png)[..., 3]
+        assert alpha[y, x] == 255 and alpha[0, 0] == 0  # the product kept, the corner gone
+        mask = mask_file()
+        assert mask.ndim == 2 and mask.shape == (700, 900) and mask[y, x] == 255
+        white = Image.open(_download(page, "White JPEG", files, in_menu=True))
+        assert white.format == "JPEG" and white.size == (900, 700)
+        corners = np.asarray(white)[[0, 0, -1, -1], [0, -1, 0, -1]]
+        assert (corners == 255).all()
+        amazon = Image.open(_download(page, "Amazon JPEG", files, in_menu=True))
+        assert amazon.size == (2000, 2000) and (np.asarray(amazon)[[0, 0, -1, -1], [0, -1, 0, -1]] == 255).all()
+        with zipfile.ZipFile(_download(page, "ZIP of all 2 photos", files, in_menu=True)) as archive:
+            assert sorted(archive.namelist()) == ["my-blue-box.png", "my-mug.png"]
+            assert Image.open(archive.open("my-mug.png")).size == (640, 480)
+
+        # a "remove" click on the product's middle: the downloaded mask loses that spot
+        page.get_by_text("Remove", exact=True).first.click()
+        settle(page)
+        image = page.frame_locator('iframe[title*="streamlit_image_coordinates"]').locator("img")
+        image.wait_for(state="visible", timeout=60_000)
+        shown = image.bounding_box()
+        image.click(position={"x": x * shown["width"] / 900, "y": y * shown["height"] / 700})
+        wait_until(page, """() => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+            .some(c => c.innerText.includes('--remove'))""")
+        settle(page)
+        clicked = mask_file()
+        assert clicked[y, x] == 0 and mask[y, x] == 255
+        # a slider move (the cut-off to its top): fewer pixels kept, the click still applied
+        cut_off = page.get_by_role("slider", name="Cut-off")
+        cut_off.focus()
+        cut_off.press("End")
+        settle(page)
+        moved = mask_file()
+        assert moved[y, x] == 0
+        assert not np.array_equal(moved, clicked)
+
+        page.reload()  # a new browser session on the same address
+        wait_for_results(page)
+        settle(page)
+        assert "my-blue-box.jpg" in selected_photo(page)  # the photo shown, not the first upload
+        assert page.locator('[data-testid="stSidebar"]', has_text="2 photos of yours in this session").count() == 1
+        again = mask_file()
+        assert np.array_equal(again, moved), ((again != moved).sum(), (again != clicked).sum(), (again != mask).sum(), again[y, x])  # the click and the cut-off came back with the page
+        png = Image.open(_download(page, "Download PNG", files, in_menu=False))
+        assert png.mode == "RGBA" and np.asarray(png)[y, x, 3] == 0
+        assert "Traceback" not in page.content()
+
+
+def test_a_download_that_fails_says_so_under_the_button_and_on_the_page(server, tmp_path):
+    """The photo's file gone from the server between drawing the button and the click (a session
+    older than its 6 hours): no silent nothing, but a line under the button and the reason on the page."""
+    from PIL import Image
+
+    from bgapp.app.photos import SESSION_ROOT
+    from bgapp.lab import synth
+
+    photo = tmp_path / "gone.jpg"
+    Image.fromarray(synth.render_scene(79, (400, 300), "grey", "jar").rgb).save(photo, quality=90)
+    with studio(server) as page:
+        upload(page, photo)
+        token = page.url.split("s=")[1].split("&")[0]
+        stored = [f for f in (SESSION_ROOT / token).iterdir() if len(f.name) == 16]
+        assert len(stored) == 1
+        stored[0].unlink()
+        page.locator('[data-testid="stDownloadButton"] button', has_text="Download PNG").first.click()
+        page.wait_for_selector('[data-testid="stDownloadButtonError"]', timeout=60_000)
+        page.get_by_text("Remove", exact=True).first.click()  # any next move shows the reason
+        settle(page)
+        main = page.locator('[data-testid="stMain"]').inner_text()
+        assert "The download of gone.png failed" in main and "no longer on the server" in main
         assert "Traceback" not in page.content()

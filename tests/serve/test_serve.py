@@ -29,7 +29,9 @@ from bgapp.serve.config import ServeConfig, config_problem, is_loopback_host
 from bgapp.serve.guard import UrlRefused, UrlTooLarge, address_refusal, check_url, fetch_url
 from bgapp.serve.limits import Admission, Slot
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from scripts._server import local_server  # noqa: E402
 KEY = "test-key-0123456789"
 
 
@@ -179,40 +181,15 @@ def test_the_core_and_the_other_commands_never_import_fastapi() -> None:
 # ---------------------------------------------------------------- a real server process
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """One ``python -m bgapp serve`` for the module: a key, a one-request queue and small limits."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bgapp", "serve", "--port", str(port), "--api-key", KEY, "--queue", "1",
-         "--max-upload-mb", "1", "--max-megapixels", "0.5", "--allow-urls"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "BGAPP_API_KEY": ""})
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited: {process.stdout.read().decode()}")
-        try:
-            if requests.get(f"{base}/health", timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("the server did not answer /health within 120 s")
-        time.sleep(0.2)
-    yield base
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    def command(port: int) -> list[str]:
+        return [sys.executable, "-m", "bgapp", "serve", "--port", str(port), "--api-key", KEY, "--queue", "1",
+                "--max-upload-mb", "1", "--max-megapixels", "0.5", "--allow-urls"]
+
+    with local_server(command, "/health", env={**os.environ, "BGAPP_API_KEY": ""}, fail=pytest.fail) as (base, _, _):
+        yield base
 
 
 @pytest.fixture(scope="module")
