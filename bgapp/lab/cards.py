@@ -18,7 +18,14 @@ SELECTS = {"pixel_accuracy": "pixel accuracy", "fg_iou": "cut-out (foreground) I
 
 def recipe(training: dict) -> str:
     """The recipe in words, from what ``train`` recorded (older records: cross-entropy, pixel accuracy)."""
-    return ("random crop 50-100 % of the area (aspect 3:4-4:3), horizontal flip, colour jitter "
+    if training.get("teacher_cache"):  # an ONNX teacher's view cache (lab/distil.py)
+        augment = (f"the views of {training['teacher'][0]}'s cache (the photo, zoom-in crops, zoomed-out and "
+                   "subject-cutting views, mirrored; `lab/views.py`), each target "
+                   f"{training.get('teacher_weight')} of the teacher's answer plus the rest of the true mask through "
+                   "the same view (the teacher's alone without a mask), colour jitter")
+    else:
+        augment = "random crop 50-100 % of the area (aspect 3:4-4:3), horizontal flip, colour jitter"
+    return (f"{augment} "
             f"(brightness, contrast, saturation, hue); 3-class softmax, {LOSSES[training.get('loss', 'ce')]}; "
             "AdamW with one warm-up epoch and cosine decay; the weights of the epoch with the best validation "
             f"{SELECTS[training.get('select', 'pixel_accuracy')]} are kept")
@@ -65,8 +72,12 @@ def write_card(name: str, folder: Path) -> Path:
         "- **Output**: 3 classes, object / background / border (the Oxford-IIIT Pet trimap coding 1/2/3). "
         "A cut-out's foreground is object + border.",
         f"- **Data**: `{training['split']}` split of `{training['data']}`, {training.get('images', 'all')} images, "
-        f"{training['val_fraction']:.0%} held out for validation (seed {training['seed']}). "
-        "The test split is never read by training.",
+        f"{training['val_fraction']:.0%} held out for validation (seed {training['seed']})"
+        + (f"; more labelled photos from `{', '.join(training['extra'])}`, each folder held out on its own"
+           if training.get("extra") else "")
+        + (f"; unlabelled photos from `{', '.join(training['unlabelled'])}`, the teacher's answer their only target"
+           if training.get("unlabelled") else "")
+        + ". The test split is never read by training.",
         f"- **Recipe**: {meta.get('recipe', recipe(training))}. Batch {training['batch']}, peak learning rate "
         f"{training['learning_rate']}, weight decay {training['weight_decay']}.",
         f"- **Epochs**: {training['epochs_run']} of {training['epochs_planned']}; best validation pixel accuracy "
@@ -105,6 +116,9 @@ def _train_command(name: str, training: dict, config: dict) -> str:
     extra += f" --loss {training['loss']}" if training.get("loss", "ce") != "ce" else ""
     extra += (f" --teacher {' '.join(training['teacher'])} --teacher-weight {training['teacher_weight']:g}"
               if training.get("teacher") else "")
+    extra += f" --extra {' '.join(training['extra'])}" if training.get("extra") else ""
+    extra += f" --unlabelled {' '.join(training['unlabelled'])}" if training.get("unlabelled") else ""
+    extra += f" --cache {training['teacher_cache']}" if training.get("teacher_cache") else ""
     extra += f" --select {training['select']}" if training.get("select", "pixel_accuracy") != "pixel_accuracy" else ""
     return (f"python -m bgapp train --model {name} --data {data} --epochs {training['epochs_planned']} "
             f"--batch {training['batch']} --lr {training['learning_rate']} --seed {training['seed']}{extra} --out weights")

@@ -13,6 +13,10 @@ several at once with ``--mix``. Recipe (the same for every encoder, so the encod
 - with ``teacher`` folders (distillation), each training photo's target is a blend of its true
   classes and the teachers' averaged class probabilities (``teacher_weight``), computed once on the
   decoded photos and cropped and flipped with them; validation is still scored on the true masks;
+- with an ONNX ``teacher_model`` (rembg's u2net, ``lab/distil.py``), the training examples are the
+  views of the teacher's cache instead: each drawn from the photo by its cached parameters, its
+  target the teacher's answer blended with the true mask through the same view (the teacher's
+  alone for ``unlabelled`` photos); ``extra`` labelled folders are held out each on their own;
 - a click network (``unet-product-clicks``: ``ModelConfig.guidance``) also sees guide maps: the
   masks of ``--init`` on the same photos, sometimes spoilt, and simulated clicks on their mistakes
   (``lab/clicktrain.py``); it learns to answer the true mask;
@@ -67,6 +71,13 @@ class TrainOptions:
     encoder: str | None = None  # another encoder than the model's own (e.g. "effnet-lite2"); the JSON records it
     teacher: tuple[Path, ...] = ()  # folders holding a trained NAME model each: their answers become soft targets
     teacher_weight: float = 0.5  # share of the teachers' probabilities in a training target (the rest: the truth)
+    extra: tuple[Path, ...] = ()  # more labelled folders, each held out on its own (the data hold-out stays put)
+    unlabelled: tuple[Path, ...] = ()  # photos without masks: the ONNX teacher's answer is their target
+    teacher_model: str | None = None  # an ONNX teacher: "u2net", "u2netp" or FILE.onnx (lab/teachers.py)
+    teacher_file: Path | None = None  # where u2net / u2netp is, when not in its default place
+    cache: Path | None = None  # the teacher's view cache to read (never built here); None: OUT/.teacher-cache/NAME
+    views: int = 4  # views per photo when train builds the cache itself
+    teacher_threads: int = 1  # the teacher's threads while train builds the cache
 
 
 LOSSES = ("ce", "ce+iou")
@@ -83,16 +94,23 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
                                 "encoder": options.encoder or config.encoder, "decoder": config.decoder})
     if config.size % 32:
         raise BgappError(f"--size must be a multiple of 32, got {config.size}")
-    if options.mix is not None and (len(options.mix) != len(options.data) or min(options.mix) <= 0):
-        raise BgappError(f"--mix needs one positive weight per --data folder ({len(options.data)}), "
+    labelled = len(options.data) + len(options.extra)
+    if options.mix is not None and (len(options.mix) != labelled or min(options.mix) <= 0):
+        raise BgappError(f"--mix needs one positive weight per --data and --extra folder ({labelled}), "
                          f"got {' '.join(map(str, options.mix))}")
+    if options.teacher and options.teacher_model:
+        raise BgappError("--teacher takes either trained model folders or one ONNX teacher, not both")
+    if options.unlabelled and not options.teacher_model:
+        raise BgappError("--unlabelled photos learn from an ONNX teacher: add --teacher u2net (or u2netp, FILE.onnx)")
+    if options.teacher_model and options.mix is not None:
+        raise BgappError("--mix is not used with an ONNX teacher: each epoch sees every cached photo once")
     if options.loss not in LOSSES or options.select not in SELECT:
         raise BgappError(f"--loss is one of {', '.join(LOSSES)} and --select one of {', '.join(SELECT)}")
     if config.guidance:
         _click_base(options)
-        if options.teacher:
+        if options.teacher or options.teacher_model:
             raise BgappError("--teacher is for networks without clicks")
-    if options.teacher and not 0.0 < options.teacher_weight <= 1.0:
+    if (options.teacher or options.teacher_model) and not 0.0 < options.teacher_weight <= 1.0:
         raise BgappError(f"--teacher-weight is a share in (0, 1], got {options.teacher_weight}")
     options.out.mkdir(parents=True, exist_ok=True)
     files = model_files(options.model, options.out)
@@ -102,19 +120,27 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
     if checkpoint.exists() and not options.resume:
         raise BgappError(f"{checkpoint} exists: pass --resume to continue it, or delete it to start over")
 
-    roots = {str(index): Path(root) for index, root in enumerate(options.data)}
-    problems: list[str] = []
-    names = []
-    for key, root in roots.items():
-        listing = dataset.list_split(root, options.split)
-        names += [f"{key}/{pair.name}" for pair in listing.pairs]
-        problems += [f"{root}: {line}" for line in listing.problems]
-    train_names, val_names = dataset.split_holdout(names, options.val_fraction, options.seed)
-    images = len(names)
-    progress(f"reading {len(names)} {options.split} images from {', '.join(map(str, options.data))} "
+    from bgapp.lab.distil import split_sources
+
+    # --data held out together (as always), each --extra on its own, --unlabelled never held out
+    train_photos, val_photos, problems, roots = split_sources(options.data, options.extra, options.unlabelled,
+                                                              options.val_fraction, options.seed, options.split)
+    train_names, val_names = [p.key for p in train_photos], [p.key for p in val_photos]
+    images = len(train_names) + len(val_names)
+    warning = init_holdout_warning(options)
+    if warning:
+        progress(warning)
+    progress(f"reading {images} {options.split} images from "
+             f"{', '.join(map(str, (*options.data, *options.extra, *options.unlabelled)))} "
              f"({len(train_names)} train, {len(val_names)} validation)")
     start = time.perf_counter()
-    train_x, train_y, train_names = _load_arrays(roots, train_names, round(config.size * 1.25), problems, progress)
+    views = []
+    if options.teacher_model:
+        views = _teacher_views(options, config, train_photos, progress)
+        train_names, train_x, train_y = [photo.key for photo, _ in views], None, None
+        images = len(train_names) + len(val_names)  # the photos this run learns from and is judged on
+    else:
+        train_x, train_y, train_names = _load_arrays(roots, train_names, round(config.size * 1.25), problems, progress)
     val_x, val_y, val_names = _load_arrays(roots, val_names, config.size, problems, progress)
     dataset.report_problems(problems, progress)
     if not len(train_names) or not len(val_names):
@@ -123,8 +149,10 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
     train_base = val_guide = None
     if config.guidance:
         train_base, val_guide = _click_inputs(options, config, train_x, val_x, val_y, progress)
-    soft = bool(options.teacher)
-    if soft:
+    soft = bool(options.teacher) or bool(options.teacher_model)
+    if options.teacher_model:
+        val_y = soft_targets(val_y, None, 0.0)
+    elif soft:
         start = time.perf_counter()
         train_y = soft_targets(train_y, teacher_probabilities(options.model, options.teacher, train_x, progress),
                                options.teacher_weight)
@@ -181,9 +209,15 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
     progress(f"{options.model}: {model.count_params():,} parameters, input {config.size} px, "
              f"epochs {initial_epoch + 1}..{options.epochs}, {steps} steps of {options.batch}")
 
-    groups = [np.array([i for i, n in enumerate(train_names) if n.split("/", 1)[0] == key]) for key in roots]
-    train_data = _augmented(tf, train_x, train_y, groups, options.mix, config.size, options.batch, options.seed,
-                            train_base)
+    if options.teacher_model:
+        from bgapp.lab.distil import tf_view_stream
+
+        train_data = tf_view_stream(tf, views, config.size, options.batch, options.teacher_weight, options.seed,
+                                    initial_epoch)
+    else:
+        groups = [np.array([i for i, n in enumerate(train_names) if n.split("/", 1)[0] == key]) for key in roots]
+        train_data = _augmented(tf, train_x, train_y, groups, options.mix, config.size, options.batch, options.seed,
+                                train_base)
     if val_guide is None:
         val_data = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(options.batch).map(
             lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.float32) / 255.0 if soft else y))
@@ -199,6 +233,57 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
     progress(f"done: best validation {options.select} {state['best']['val_' + options.select]:.4f} "
              f"at epoch {state['best']['epoch']}; weights in {files['weights']}")
     return state
+
+
+def init_holdout_warning(options: TrainOptions) -> str | None:
+    """A line when ``init``'s model was trained on other ``--data`` folders than these: the hold-out
+    depends on the folders' order and sizes, so its validation photos would then differ and include
+    photos it trained on, and the best epoch would be picked on seen photos."""
+    from bgapp.core.models import read_config
+
+    recorded = ((read_config(options.init) or {}).get("training") or {}).get("data") if options.init else None
+    if not recorded:
+        return None
+    before = [Path(part.strip()).name for part in str(recorded).split(",")]
+    now = [Path(folder).name for folder in options.data]
+    if before == now:
+        return None
+    return (f"warning: --init {options.init} was trained with --data {' '.join(before)}; with --data "
+            f"{' '.join(now)} the validation photos differ and some were its training photos (pass the same "
+            "--data folders, in the same order, and add new ones with --extra)")
+
+
+def teacher_cache_folder(options: TrainOptions) -> Path:
+    """The view cache ``train`` reads: ``cache``, else OUT/.teacher-cache/<teacher> (built there)."""
+    name = options.teacher_model if options.teacher_model in ("u2net", "u2netp") else Path(str(options.teacher_model)).stem
+    return Path(options.cache) if options.cache else options.out / ".teacher-cache" / name
+
+
+def _teacher_views(options: TrainOptions, config: ModelConfig, photos: list, progress: Progress) -> list:
+    """The training photos' cached views (``lab/distil.py``). Without ``cache``, the missing views
+    are made first in OUT/.teacher-cache (resumable); a given ``cache`` is only read, so it may still be
+    growing in the background. Photos without a view are counted and left out."""
+    from bgapp.lab.distil import build_cache, cache_spec, cached_views, seconds_per_1000
+    from bgapp.lab.teachers import NAMED, load_teacher
+
+    cache = teacher_cache_folder(options)
+    wanted = options.teacher_model if options.teacher_model in NAMED else Path(str(options.teacher_model)).stem
+    if options.cache is None:
+        teacher = load_teacher(options.teacher_model, options.teacher_file, options.teacher_threads)
+        size = cache_spec(cache)["size"] if (cache / "cache.json").exists() else config.size
+        done = build_cache(photos, teacher, cache, options.views, size, options.seed, progress)
+        if done["written"]:
+            progress(f"  teacher cache: {done['written']} views in {done['seconds']:.0f} s "
+                     f"({seconds_per_1000(done['seconds'], done['written'])})")
+        dataset.report_problems(done["problems"], progress)
+    spec = cache_spec(cache)
+    if spec["teacher"] != wanted:
+        raise BgappError(f"--cache {cache} holds {spec['teacher']}'s answers, not {wanted}'s")
+    views, missing = cached_views(cache, photos)
+    count = sum(len(files) for _, files in views)
+    progress(f"teacher {spec['teacher']}: {count} cached views of {len(views)} training photos in {cache}"
+             + (f"; {missing} photos have none yet and are left out" if missing else ""))
+    return views
 
 
 def _load_pretrained(model, path: Path | None, encoder: str = "effnet-lite0") -> str:
@@ -512,8 +597,11 @@ def _write_config(path: Path, options: TrainOptions, config: ModelConfig, model,
             "epochs_run": len(state["history"]), "epochs_planned": options.epochs, "batch": options.batch,
             "learning_rate": options.learning_rate, "weight_decay": options.weight_decay, "seed": options.seed,
             "mix": list(options.mix) if options.mix else None, "loss": options.loss, "select": options.select,
-            "teacher": [str(folder) for folder in options.teacher] or None,
-            "teacher_weight": options.teacher_weight if options.teacher else None,
+            "teacher": [str(folder) for folder in options.teacher] or ([options.teacher_model] if options.teacher_model else None),
+            "teacher_weight": options.teacher_weight if options.teacher or options.teacher_model else None,
+            "teacher_cache": str(teacher_cache_folder(options)) if options.teacher_model else None,
+            "extra": [str(folder) for folder in options.extra] or None,
+            "unlabelled": [str(folder) for folder in options.unlabelled] or None,
             "best": state["best"], "train_seconds": round(state["seconds"], 1), "machine": machine_description(),
         },
     }

@@ -21,8 +21,9 @@ STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
 @lru_cache(maxsize=4)
-def session(path: str):
-    """An ONNX Runtime session for one U^2-Net file (its share of the cores, as ``core/runtime.py``)."""
+def session(path: str, threads: int = 0):
+    """An ONNX Runtime session for one U^2-Net file: ``threads`` (or ``BGAPP_THREADS``) cores, a GPU
+    when ONNX Runtime has one (as ``core/runtime.py``)."""
     try:
         import onnxruntime
     except ImportError as error:
@@ -31,22 +32,40 @@ def session(path: str):
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
-    threads = int(os.environ.get(THREADS_ENV, "0") or 0)
+    threads = threads or int(os.environ.get(THREADS_ENV, "0") or 0)
     if threads > 0:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in onnxruntime.get_available_providers()]
+    return onnxruntime.InferenceSession(path, options, providers=providers)
+
+
+def u2net_input(rgb: np.ndarray, side: int = SIDE) -> np.ndarray:
+    """rembg's preprocessing, the one copy (the methods, the baselines and distillation's teachers use
+    it): squashed to side x side, divided by the image's maximum, ImageNet mean/std, 1x3xHxW float32."""
+    small = cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA if min(rgb.shape[:2]) > side else cv2.INTER_LINEAR)
+    x = small.astype(np.float32) / max(float(small.max()), 1e-6)
+    return ((x - MEAN) / STD).transpose(2, 0, 1)[None].astype(np.float32)
+
+
+def raw(path: Path, rgb: np.ndarray, threads: int = 0) -> np.ndarray:
+    """Channel 0 of the first output (side x side float32, the network's own 0..1 sigmoid) for ``rgb``;
+    the side is the file's input side (320 when it is not fixed)."""
+    run = session(str(path), threads)
+    shape = run.get_inputs()[0].shape
+    side = shape[2] if isinstance(shape[2], int) and shape[2] > 0 else SIDE
+    return run.run(None, {run.get_inputs()[0].name: u2net_input(rgb, side)})[0][0, 0].astype(np.float32)
+
+
+def min_max(saliency: np.ndarray) -> np.ndarray:
+    """rembg's normalisation of an answer: its lowest value to 0, its highest to 1."""
+    low, high = float(saliency.min()), float(saliency.max())
+    return (saliency - low) / max(high - low, 1e-6)
 
 
 def saliency(rgb: np.ndarray, path: Path) -> np.ndarray:
     """The network's answer for ``rgb`` as a 0..1 map of the input's size (``external.U2NET_INPUT/OUTPUT``)."""
-    run = session(str(path))
-    small = cv2.resize(rgb, (SIDE, SIDE), interpolation=cv2.INTER_AREA if min(rgb.shape[:2]) > SIDE else cv2.INTER_LINEAR)
-    x = small.astype(np.float32) / max(float(small.max()), 1e-6)
-    x = ((x - MEAN) / STD).transpose(2, 0, 1)[None].astype(np.float32)
-    out = run.run(None, {run.get_inputs()[0].name: x})[0][0, 0]
-    low, high = float(out.min()), float(out.max())
-    out = (out - low) / max(high - low, 1e-6)
+    out = min_max(raw(path, rgb))
     return cv2.resize(out.astype(np.float32), (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
