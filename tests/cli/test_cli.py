@@ -161,7 +161,7 @@ def test_core_and_classical_methods_do_not_import_tensorflow():
 @pytest.mark.slow
 def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     from bgapp.lab.datasets import write_synthetic_dataset
-    from test_datasets import write_duts
+    from _data import write_duts
 
     data = write_synthetic_dataset(tmp_path / "pets", count=4, size=(96, 72), test_count=2)
     real = write_duts(tmp_path / "duts", train=1, test=2)

@@ -3,39 +3,17 @@ figures ``evaluate`` prints on mask datasets (binary truth, max F-measure). Tiny
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from bgapp.lab import synth
 from bgapp.cli import main
 from bgapp.lab import datasets as dataset
 from bgapp.core.errors import BgappError
 from bgapp.lab.evaluate import evaluate, max_f_measure, precision_recall_curve
 
-
-def _scene(index: int, size=(80, 60)) -> tuple[np.ndarray, np.ndarray]:
-    scene = synth.render_scene(300 + index, size, synth.BACKGROUNDS[index % len(synth.BACKGROUNDS)],
-                               synth.PRODUCTS[index % len(synth.PRODUCTS)])
-    return scene.rgb, (scene.mask * 255).astype(np.uint8)
-
-
-def write_duts(root: Path, train: int = 5, test: int = 3) -> Path:
-    """A DUTS-layout folder with soft-edged masks; names.txt lists one name that has no files."""
-    for sub, count, offset in (("DUTS-TR", train, 0), ("DUTS-TE", test, 50)):
-        (root / sub / f"{sub}-Image").mkdir(parents=True)
-        (root / sub / f"{sub}-Mask").mkdir(parents=True)
-        names = []
-        for i in range(count):
-            rgb, mask = _scene(offset + i)
-            name = f"{sub.lower()}_{i:03d}"
-            Image.fromarray(rgb).save(root / sub / f"{sub}-Image" / f"{name}.jpg", quality=95)
-            Image.fromarray(mask).save(root / sub / f"{sub}-Mask" / f"{name}.png")
-            names.append(name)
-        (root / sub / "names.txt").write_text("\n".join(names + [f"{sub.lower()}_gone"]) + "\n")
-    return root
+from _data import _scene, write_duts  # tests/_data.py: the small datasets several test folders write
 
 
 def test_duts_layout_splits_and_a_listed_name_without_files(tmp_path):
