@@ -15,11 +15,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from bgapp.core.export import export_settings
 from bgapp.core.images import DEFAULT_MAX_MEGAPIXELS, PhotoLike, as_image
 from bgapp.core.marks import Marks
-from bgapp.core.methods import default_method
-from bgapp.core.pipeline import Result, process, resolve_settings
+from bgapp.core.pipeline import Result, prepare
 
 
 def cut(photo: PhotoLike, method: str | None = None, export: str = "transparent", *,
@@ -41,10 +39,8 @@ def cut(photo: PhotoLike, method: str | None = None, export: str = "transparent"
     ``work_size=1536``, ``refine=False``).
     Returns a ``Result``: ``.pixels`` (uint8 array), ``.data`` (encoded bytes), ``.suffix``,
     ``.alpha`` (float mask at the photo's size), ``.save(path)``. Raises ``BgappError`` (one-line
-    message) for an unreadable photo or a bad setting.
+    message) for an unreadable photo, a bad setting, or a method that cannot run here.
     """
-    settings = resolve_settings(method or default_method(), params)
-    chosen = {"preset": export, **export_settings(export, framing)}
     marks = Marks()
     for point in keep:
         marks = marks.add("keep", point)
@@ -52,4 +48,5 @@ def cut(photo: PhotoLike, method: str | None = None, export: str = "transparent"
         marks = marks.add("remove", point)
     if box is not None:
         marks = marks.add("box", box)
-    return process(as_image(photo, max_megapixels=max_megapixels), settings, chosen, mask, marks, corrector)
+    job = prepare(method, params, export, framing, mask, marks, corrector)  # every check, before the photo is read
+    return job.run(as_image(photo, max_megapixels=max_megapixels))

@@ -26,13 +26,12 @@ from bgapp.core.checks import iou as mask_iou
 from bgapp.core.checks import mask_concerns
 from bgapp.core.compose import compose_on_checkerboard
 from bgapp.core.errors import BgappError
-from bgapp.core.export import EXPORT_PARAMS, PRESET_HELP, export_settings, frame, suffix
-from bgapp.core.export import PRESETS as EXPORT_PRESETS
+from bgapp.core.export import EXPORT_KINDS, EXPORT_PARAMS, PRESET_HELP, Export, export_settings, frame
 from bgapp.core.images import SUPPORTED, resize_longer_side, resize_mask
 from bgapp.core.marks import Marks, correct_mask
 from bgapp.core.methods import Method, all_methods, default_method
 from bgapp.core.params import Param, ParamValue
-from bgapp.core.pipeline import (STEP_PARAMS, Result, Settings, click_network, click_zoom, process, result_name,
+from bgapp.core.pipeline import (STEP_PARAMS, Result, Settings, click_network, click_zoom, process,
                                  segment_working, step_defaults)
 from bgapp.core.pipeline import unique_stems
 
@@ -193,7 +192,7 @@ def stored_settings(method: Method) -> dict[str, ParamValue]:
 
 def export_widgets(container: Any) -> dict[str, ParamValue]:
     """The export picker; ``custom`` shows every framing setting, built from ``EXPORT_PARAMS``."""
-    names = [*EXPORT_PRESETS, "custom"]
+    names = list(EXPORT_KINDS)
     preset = container.selectbox("Export", names, key="export.preset", persist_state="session",
                                  help="What the download looks like. " + " ".join(
                                      f"{n}: {PRESET_HELP[n]}" for n in names))
@@ -322,11 +321,7 @@ def full_resolution_file(source: PhotoSource, settings: Settings,
 
 def download_name(photo: Photo, export: Mapping[str, ParamValue] | str = "transparent", mask: bool = False) -> str:
     """The file name of a download: the same rule as the command line's (``photo-white.jpg`` ...)."""
-    if mask:
-        return result_name(photo.stem, "mask", ".png")
-    settings = export_settings(export) if isinstance(export, str) else export
-    kind = export if isinstance(export, str) else str(export.get("preset", "custom"))
-    return result_name(photo.stem, kind, suffix(settings))
+    return Export.coerce(export, mask).file_name(photo.stem)
 
 
 def zip_of_results(sources: list[PhotoSource], settings: Settings,

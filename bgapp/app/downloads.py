@@ -19,9 +19,9 @@ from typing import Any, Callable, Mapping
 import streamlit as st
 
 from bgapp.app.common import download_name, full_resolution_file, zip_of_results
-from bgapp.app.photos import Photo, PhotoSource, photo_source, session_store
+from bgapp.app.photos import Photo, photo_source, session_store
 from bgapp.core.errors import BgappError
-from bgapp.core.export import PRESETS, export_settings, media_type, suffix
+from bgapp.core.export import PRESETS, Export, export_settings
 from bgapp.core.marks import Marks
 from bgapp.core.params import ParamValue
 from bgapp.core.pipeline import Settings
@@ -36,7 +36,7 @@ def export_label(export: Mapping[str, ParamValue]) -> str:
     if preset in LABELS and not export.get("shadow"):
         return LABELS[preset]
     kind = f"{preset.capitalize()}{' with shadow' if export.get('shadow') else ''}"
-    return f"{kind} {suffix(export)[1:].upper()}"
+    return f"{kind} {Export.coerce(export).suffix[1:].upper()}"
 
 
 def guarded(make: Callable[[], bytes], folder: Path, what: str) -> Callable[[], bytes]:
@@ -105,8 +105,8 @@ def download_buttons(photo: Photo, photos: tuple[Photo, ...], settings: Settings
 
     label = export_label(chosen)
     main, more = container.columns([1, 1])
-    main.download_button(f"Download {suffix(chosen)[1:].replace('jpg', 'jpeg').upper()}", one(chosen), file_name=download_name(photo, chosen),
-                         mime=media_type(chosen), on_click="ignore", key="dl_main", type="primary",
+    main.download_button(f"Download {Export.coerce(chosen).suffix[1:].replace('jpg', 'jpeg').upper()}", one(chosen), file_name=download_name(photo, chosen),
+                         mime=Export.coerce(chosen).media_type, on_click="ignore", key="dl_main", type="primary",
                          icon=":material/download:", width="stretch",
                          help=f"{label} at the photo's full resolution, with your fixes and the settings shown.")
     with more.popover("Other downloads", icon=":material/folder_zip:", width="stretch"):
@@ -115,7 +115,7 @@ def download_buttons(photo: Photo, photos: tuple[Photo, ...], settings: Settings
                 continue  # it is the main button
             settings_of = {"preset": preset, **export_settings(preset)}
             st.download_button(LABELS[preset], one(settings_of), file_name=download_name(photo, settings_of),
-                               mime=media_type(settings_of), on_click="ignore", key=f"dl_{preset}", width="stretch",
+                               mime=Export.coerce(settings_of).media_type, on_click="ignore", key=f"dl_{preset}", width="stretch",
                                help=PRESET_HELP_SHORT.get(preset))
         st.download_button("Mask PNG", one(chosen, mask=True), file_name=download_name(photo, mask=True),
                            mime="image/png", on_click="ignore", key="dl_mask", width="stretch",

@@ -17,7 +17,8 @@ from bgapp.app.photos import Photo, working_copy
 from bgapp.core.compose import mask_image
 from bgapp.core.errors import BgappError
 from bgapp.core.methods import Method
-from bgapp.core.pipeline import resolve_settings
+from bgapp.core.export import Export
+from bgapp.core.pipeline import prepare
 
 SHOWN_SIDE = 768
 """The images are drawn at most this many px: before and after each fill ~40 % of the page (~450-600 px
@@ -44,13 +45,13 @@ def tuning(photo: Photo, method: Method, photos: tuple[Photo, ...]) -> None:
 def _tuning(photo: Photo, method: Method, photos: tuple[Photo, ...]) -> None:
     st.sidebar.subheader(f"{method.name} settings")
     values = settings_widgets(method, st.sidebar)
-    settings = resolve_settings(method.name, values)
     st.sidebar.subheader("Export")
     export = export_widgets(st.sidebar)
 
     download_failures()  # inside the fragment: shown at the next move or click, not only at a page run
     mode = fix_controls(photo, method, st)
     marks = current_marks(photo, method)
+    settings = prepare(method, values, Export.coerce(export), marks=marks).settings  # the checks every front end makes
     with st.spinner(f"Running {method.name}..."):
         result = preview(photo, settings, side=SHOWN_SIDE, marks=marks)
     clicks = click_model_status(photo, int(settings.step_params["work_size"]))

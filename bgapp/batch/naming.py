@@ -12,7 +12,8 @@ from typing import Any, Mapping, Sequence
 
 from bgapp.core.errors import BgappError
 from bgapp.core.images import write_new_file
-from bgapp.core.pipeline import Settings, result_name, unique_stems
+from bgapp.core.export import result_name
+from bgapp.core.pipeline import Settings, unique_stems
 
 JOB_FILE = "_batch.json"
 JOURNAL_FILE = "_journal.jsonl"

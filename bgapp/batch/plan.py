@@ -11,7 +11,7 @@ A batch folder OUT holds, beside the results:
   skipped because an earlier run with the same settings did it).
 
 Output names come from the input's path relative to the input folder (``red/shoe.jpg`` ->
-``OUT/red/shoe.png``, through ``pipeline.result_name`` and ``unique_stems``), so nested folders with
+``OUT/red/shoe.png``, through ``export.result_name`` and ``pipeline.unique_stems``), so nested folders with
 the same stem never collide; a name once given to an input is kept in the journal and given to the
 same input on every later run, whatever was added to the catalogue since.
 

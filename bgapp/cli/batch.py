@@ -53,13 +53,13 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _cmd_batch(args: argparse.Namespace) -> int:
     from bgapp.batch import plan
-    from bgapp.core.export import suffix
 
     if args.workers is not None and args.workers < 1:
         raise BgappError(f"--workers must be 1 or more, got {args.workers}")
     if args.gpus_per_worker is not None and args.gpus_per_worker < 0:
         raise BgappError(f"--gpus-per-worker must be 0 or more, got {args.gpus_per_worker:g}")
-    settings, export, limit = pipeline_choices(args)
+    job, limit = pipeline_choices(args, marks=False)  # a catalogue has no clicks
+    settings, export = job.settings, job.export.as_mapping()
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise BgappError(f"{out}: is a file; --out must be a folder")
@@ -69,7 +69,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     resuming = plan.open_job(out, doc, args.overwrite)
     plan.clean_temp_files(out)  # what a killed run was half-way through writing
-    kind, extension = ("mask", ".png") if args.mask else (str(export["preset"]), suffix(export))
+    kind, extension = job.export.kind, job.export.suffix
     journal_path = out / plan.JOURNAL_FILE
     todo, skipped = plan.plan_tasks(listing.items, plan.read_journal(journal_path) if resuming else {},
                                     out, kind, extension, digest)

