@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from bgapp.core.describe import methods_payload
 from bgapp.core.params import Param
 
 
@@ -40,25 +41,6 @@ def _cmd_methods(args: argparse.Namespace) -> int:
     return 0
 
 
-def methods_payload() -> dict:
-    """Every method's declaration as JSON-ready data: ``methods --json`` and the server's ``GET /methods``."""
-    from bgapp.core.methods import all_methods
-    from bgapp.core.pipeline import STEP_PARAMS, step_defaults
-
-    return {
-        "methods": {m.name: {"summary": m.summary, "family": m.family, "available": m.available() is None,
-                             "params": [_param_json(p) for p in m.params],
-                             "step_defaults": step_defaults(m)} for m in all_methods().values()},
-        "steps": [_param_json(p) for p in STEP_PARAMS],
-    }
-
-
 def _param_line(param: Param) -> str:
     return f"    {param.name:<18} {param.kind:<6} default {str(param.default):<9} [{param.describe_range()}]\n" \
            f"        {param.help}"
-
-
-def _param_json(param: Param) -> dict:
-    return {"name": param.name, "kind": param.kind, "default": param.default, "min": param.min,
-            "max": param.max, "step": param.step, "choices": list(param.choices), "odd": param.odd,
-            "help": param.help}

@@ -17,334 +17,30 @@ admitted one holds its slot until its answer starts. The pipeline runs in a thre
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hmac
-import json
 import sys
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from fastapi import FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
-from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bgapp.core.errors import BgappError, ImageTooLargeError, ModelUnavailableError, ParamError
+from bgapp.core.errors import BgappError
 from bgapp.core.export import EXPORT_KINDS
-from bgapp.core.images import LoadedImage, encode_jpeg, load_image, resize_longer_side, resize_mask
-from bgapp.core.marks import Marks, marks_from_arguments
+from bgapp.core.images import encode_jpeg
+from bgapp.core.marks import marks_from_arguments
 from bgapp.core.methods import default_method
-from bgapp.core.pipeline import Result, Settings, prepare, process, resolve_settings
+from bgapp.core.pipeline import Result, prepare, resolve_settings
 from bgapp.serve import removebg
 from bgapp.serve.config import ServeConfig
-from bgapp.serve.guard import UrlTooLarge, fetch_url
-from bgapp.serve.limits import Admission, Slot
-
-GATED_PATHS = ("/v1.0/removebg", "/cut")
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-class ApiError(Exception):
-    """A request the server refuses: HTTP status, a machine code and a one-line title."""
-
-    def __init__(self, status: int, code: str, title: str):
-        super().__init__(title)
-        self.status, self.code, self.title = status, code, title
-
-
-def error_body(code: str, title: str) -> bytes:
-    """remove.bg's error shape, one error; the title is one line."""
-    title = " ".join(str(title).split())
-    return json.dumps({"errors": [{"title": title, "code": code}]}).encode()
-
-
-def error_for(error: BaseException) -> ApiError:
-    """The status and code a caller sees for an error the pipeline or the fetcher raised."""
-    if isinstance(error, ApiError):
-        return error
-    if isinstance(error, (ImageTooLargeError, UrlTooLarge)):
-        return ApiError(413, "file_too_large", str(error))
-    if isinstance(error, ParamError):
-        return ApiError(400, "invalid_parameters", str(error))
-    if isinstance(error, ModelUnavailableError):
-        return ApiError(400, "method_unavailable", str(error))
-    if isinstance(error, BgappError):
-        return ApiError(400, "invalid_input", str(error))
-    return ApiError(500, "internal_error", f"unexpected failure ({type(error).__name__}); see the server's log")
-
-
-# ---------------------------------------------------------------- the gate
-
-
-class Gate:
-    """ASGI wrapper: API key, admission and body size, checked before the routes see a request."""
-
-    def __init__(self, app: Any, config: ServeConfig, admission: Admission):
-        self.app, self.config, self.admission = app, config, admission
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in GATED_PATHS:
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1").lower(): v for k, v in scope["headers"]}
-        refusal = key_refusal(self.config.api_key, headers.get("x-api-key"))
-        if refusal:
-            await self.refuse(receive, send, headers, 403, "auth_failed", refusal)
-            return
-        if not self.admission.try_enter():
-            await self.refuse(receive, send, headers, 429, "rate_limit_exceeded",
-                              f"the server is busy ({self.admission.limit} requests in progress); retry shortly",
-                              [(b"retry-after", b"1")])
-            return
-        slot = Slot(self.admission)
-        try:
-            limit = self.config.max_body_bytes
-            declared = headers.get("content-length", b"")
-            if declared.isdigit() and int(declared) > limit:
-                drained = await self.drop_body(receive, headers)
-                await send_error(send, 413, "file_too_large", _too_large(int(declared), limit), close=not drained)
-                return
-            body = await read_body(receive, limit)
-            if body is None:
-                drained = await drain(receive, DRAIN_FACTOR * limit)  # the rest of a body sent without a length
-                await send_error(send, 413, "file_too_large", _too_large(None, limit), close=not drained)
-                return
-
-            async def release_on_start(message: dict[str, Any]) -> None:
-                if message["type"] == "http.response.start":
-                    slot.release()  # before the answer leaves: a client that got it may send again at once
-                await send(message)
-
-            await self.app(scope, replay(body, receive), release_on_start)
-        finally:
-            slot.release()
-
-
-    async def refuse(self, receive: Receive, send: Send, headers: Mapping[str, bytes], status: int, code: str,
-                     title: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
-        """Answer without admitting (the body dropped first, see ``drop_body``)."""
-        drained = await self.drop_body(receive, headers)
-        await send_error(send, status, code, title, extra, close=not drained)
-
-    async def drop_body(self, receive: Receive, headers: Mapping[str, bytes]) -> bool:
-        """Read and drop a refused request's body (never kept); True if all of it was read, so the
-        connection may stay open. Closing a connection with unread data resets it and the client may
-        lose the answer; a client that waits for ``100 Continue`` has sent nothing (reading would ask
-        it for the body), and a body over ``DRAIN_FACTOR`` times the limit is not read."""
-        declared = headers.get("content-length", b"")
-        cap = DRAIN_FACTOR * self.config.max_body_bytes
-        if (declared.isdigit() and int(declared) > cap) or b"100-continue" in headers.get("expect", b"").lower():
-            return False
-        return await drain(receive, cap)
-
-
-DRAIN_FACTOR = 2
-"""A refused body up to this many times the limit is read and dropped before the answer: a client (curl,
-requests) sends its whole body before it reads, and a connection closed on unread data is reset, so the
-client saw "connection reset" instead of the 413 and its reason (seen in the soak under load). Beyond
-that the answer is sent at once and the connection closed: reading hundreds of MB to refuse them costs more."""
-
-
-def key_refusal(expected: str | None, given: bytes | None) -> str | None:
-    """Why the key does not open the API (one line), or None; compared in constant time."""
-    if not expected:
-        return None
-    if not given:
-        return "missing API key: send it in the X-Api-Key header"
-    if not hmac.compare_digest(given, expected.encode()):
-        return "invalid API key"
-    return None
-
-
-async def read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or None once it passes ``limit`` bytes (nothing more is read)."""
-    chunks: list[bytes] = []
-    total = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b"".join(chunks)
-        chunk = message.get("body", b"")
-        total += len(chunk)
-        if total > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def drain(receive: Receive, limit: int) -> bool:
-    """Read and drop the request body; True if it ended within ``limit`` bytes."""
-    total = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return False
-        total += len(message.get("body", b""))
-        if total > limit:
-            return False
-        if not message.get("more_body", False):
-            return True
-
-
-def replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that hands the routes the body already read, then waits on the real one."""
-    sent = False
-
-    async def receive_again() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return receive_again
-
-
-async def send_error(send: Send, status: int, code: str, title: str,
-                     extra: list[tuple[bytes, bytes]] | None = None, close: bool = True) -> None:
-    body = error_body(code, title)
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-               *([(b"connection", b"close")] if close else []), *(extra or [])]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-def _too_large(size: int | None, limit: int) -> str:
-    sent = f"{size / 1e6:.1f} MB" if size else "the request"
-    return f"{sent} is over this server's {limit / 1e6:.1f} MB request limit"
-
-
-# ---------------------------------------------------------------- requests to jobs
-
-
-@dataclass(frozen=True)
-class Photo:
-    """The uploaded (or fetched) bytes and a name for messages and result file names."""
-
-    data: bytes
-    name: str
-
-
-async def read_fields(request: Request, config: ServeConfig) -> tuple[dict[str, Any], UploadFile | None]:
-    """The request's fields from multipart, a urlencoded form or a JSON object, and the uploaded file."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "application/json":
-        try:
-            payload = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(400, "invalid_parameters", "the JSON body cannot be parsed") from None
-        if not isinstance(payload, dict):
-            raise ApiError(400, "invalid_parameters", "the JSON body must be an object of fields")
-        return payload, None
-    if content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        raise ApiError(400, "invalid_parameters",
-                       "send multipart/form-data (with image_file), a urlencoded form or a JSON object")
-    try:
-        form = await request.form(max_files=2, max_fields=64, max_part_size=config.max_body_bytes)
-    except Exception as error:  # noqa: BLE001 - any parse failure is the caller's malformed body
-        raise ApiError(400, "invalid_parameters", f"the form cannot be parsed ({error})") from None
-    fields: dict[str, Any] = {}
-    upload: UploadFile | None = None
-    for key, value in form.multi_items():
-        if key in fields or (key == "image_file" and upload is not None):
-            raise ApiError(400, "invalid_parameters", f"the field {key!r} is sent twice")
-        if isinstance(value, UploadFile):
-            if key != "image_file":
-                raise ApiError(400, "invalid_parameters", f"{key!r} cannot be a file: only image_file is")
-            upload = value
-        else:
-            fields[key] = value
-    return fields, upload
-
-
-async def read_photo(fields: dict[str, Any], upload: UploadFile | None, config: ServeConfig) -> Photo:
-    """Exactly one of image_file, image_file_b64 and image_url, as bytes within the upload limit."""
-    given = [name for name in removebg.SOURCES if (upload if name == "image_file" else fields.get(name))]
-    if len(given) != 1:
-        which = "none" if not given else " and ".join(given)
-        raise ApiError(400, "missing_source" if not given else "invalid_parameters",
-                       f"send exactly one of image_file, image_file_b64 or image_url (got {which})")
-    limit = config.max_upload_bytes
-    if upload is not None:
-        data = await upload.read()
-        await upload.close()  # a large upload was spooled to a temporary file: free it now
-        name = PurePath(upload.filename or "image_file").name or "image_file"
-    elif given[0] == "image_file_b64":
-        text = str(fields["image_file_b64"]).strip()
-        if text.startswith("data:") and "," in text:
-            text = text.split(",", 1)[1]
-        if len(text) * 3 // 4 > limit + 3:
-            raise ApiError(413, "file_too_large", f"image_file_b64 is over the {limit / 1e6:g} MB upload limit")
-        try:
-            data = base64.b64decode("".join(text.split()), validate=True)
-        except (binascii.Error, ValueError):
-            raise ApiError(400, "invalid_parameters", "image_file_b64 is not valid base64") from None
-        name = "image_file_b64"
-    else:
-        if not config.allow_urls:
-            raise ApiError(400, "invalid_parameters",
-                           "image_url is switched off on this server (start it with --allow-urls); upload the file")
-        url = str(fields["image_url"])
-        data = await asyncio.to_thread(fetch_url, url, limit, config.url_timeout_s)
-        name = PurePath(url.split("?", 1)[0]).name or "image_url"
-    if len(data) > limit:
-        raise ApiError(413, "file_too_large", f"{name}: {len(data) / 1e6:.1f} MB is over the "
-                                              f"{limit / 1e6:g} MB upload limit")
-    return Photo(data, name)
-
-
-def shrink(image: LoadedImage, max_megapixels: float | None) -> LoadedImage:
-    """The photo brought within ``max_megapixels`` (remove.bg's ``size``); its own alpha follows."""
-    longer = removebg.longer_side_for(max_megapixels, *image.size)
-    if longer is None:
-        return image
-    rgb = resize_longer_side(image.rgb, longer)
-    alpha = None if image.alpha is None else resize_mask(image.alpha, rgb.shape[:2])
-    return LoadedImage(rgb=rgb, alpha=alpha, name=image.name, mode=image.mode)
-
-
-def run_pipeline(photo: Photo, settings: Settings, export: Mapping[str, Any], mask: bool,
-                 max_megapixels: float, cap_megapixels: float | None = None, marks: Marks | None = None,
-                 corrector: str | None = None) -> Result:
-    """Load, size and cut one photo: the same ``pipeline.process`` as ``cut`` and the studio."""
-    image = shrink(load_image(photo.data, name=photo.name, max_megapixels=max_megapixels), cap_megapixels)
-    return process(image, settings, export, mask, marks, corrector)
-
-
-def json_object(value: Any, name: str) -> dict[str, Any]:
-    """A JSON object field (``settings``, ``framing``): a dict from a JSON body, or its text from a form."""
-    if value is None or value == "":
-        return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise ApiError(400, "invalid_parameters", f"{name} is not valid JSON (send an object like "
-                                                      '{"k": 4})') from None
-    if not isinstance(value, dict):
-        raise ApiError(400, "invalid_parameters", f"{name} must be a JSON object of name: value")
-    return value
-
-
-def text_fields(fields: Mapping[str, Any]) -> dict[str, str]:
-    """Form-like text of every field (a JSON body may send true or 10 where a form sends "true", "10")."""
-    return {k: ("true" if v else "false") if isinstance(v, bool) else str(v) for k, v in fields.items()}
-
-
-def result_headers(result: Result, extra: Mapping[str, str]) -> dict[str, str]:
-    height, width = result.pixels.shape[:2]
-    return {"X-Width": str(width), "X-Height": str(height), **extra}
-
+from bgapp.serve.fields import json_object, read_fields, read_photo, result_headers, run_pipeline, text_fields
+from bgapp.serve.gate import ApiError, Gate, error_body, error_for
+from bgapp.serve.limits import Admission
 
 # ---------------------------------------------------------------- the app
 
@@ -495,7 +191,7 @@ def create_app(config: ServeConfig) -> Gate:
 
     @api.get("/methods", summary="every method and its settings (as `python -m bgapp methods --json`)")
     async def methods_route() -> dict[str, Any]:
-        from bgapp.cli.methods import methods_payload
+        from bgapp.core.describe import methods_payload
 
         return {**methods_payload(), "exports": list(EXPORT_KINDS), "default": settings.method.name}
 

@@ -151,6 +151,17 @@ def test_the_runtime_front_ends_never_import_the_lab():
     assert run.stdout.strip().endswith("6 (900, 1200, 3) []"), run.stdout + run.stderr
 
 
+@pytest.mark.parametrize("package", ["serve", "app", "batch"])
+def test_no_front_end_imports_the_command_line(package):
+    """Layers point down only: the studio, the API and the batch use the core, never the CLI above them
+    (the API took its method list from cli/methods.py until it moved to core/describe.py)."""
+    code = (f"import sys, importlib, pkgutil, bgapp.{package} as p; "
+            "[importlib.import_module(m.name) for m in pkgutil.walk_packages(p.__path__, p.__name__ + '.')]; "
+            "print(sorted(n for n in sys.modules if n.startswith('bgapp.cli')))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.stdout.strip() == "[]", run.stdout + run.stderr
+
+
 def test_core_and_classical_methods_do_not_import_tensorflow():
     code = ("import sys, bgapp, bgapp.core.pipeline, bgapp.cli; from bgapp.core.methods import all_methods; "
             "all_methods(); print('tensorflow' in sys.modules)")
