@@ -28,7 +28,8 @@ from bgapp.core.compose import compose_on_checkerboard
 from bgapp.core.errors import BgappError
 from bgapp.core.export import EXPORT_KINDS, EXPORT_PARAMS, PRESET_HELP, Export, export_settings, frame
 from bgapp.core.images import SUPPORTED, resize_longer_side, resize_mask
-from bgapp.core.marks import Marks, correct_mask
+from bgapp.core.correction import correct_mask
+from bgapp.core.marks import Marks
 from bgapp.core.methods import Method, all_methods, default_method
 from bgapp.core.params import Param, ParamValue
 from bgapp.core.pipeline import (STEP_PARAMS, Result, Settings, click_network, click_zoom, process,

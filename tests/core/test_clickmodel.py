@@ -13,7 +13,8 @@ pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper  # noqa: E402
 
 from bgapp.core import clickmodel, external  # noqa: E402
-from bgapp.core.marks import Marks, correct_mask, resolve_corrector  # noqa: E402
+from bgapp.core.correction import correct_mask, resolve_corrector  # noqa: E402
+from bgapp.core.marks import Marks  # noqa: E402
 
 DISK = 30.0  # the tiny decoder's answer: product within this many px of the first point
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from bgapp.core.guided import GUIDE_CHANNELS, guide_maps, guided_correction, local_changes
-from bgapp.core.marks import Marks, correct_mask
+from bgapp.core.correction import correct_mask
+from bgapp.core.marks import Marks
 from bgapp.lab.clicktrain import simulated_clicks, spoil, training_guide
 
 
@@ -125,7 +126,7 @@ def test_of_the_network_and_grabcut_the_answer_that_does_more_about_the_click_is
     fixed = correct_mask(rgb, mask, clicks, network=FixedNetwork(mask > 0.5)) > 0.5
     assert not fixed[70:90, 70:90].any() and fixed[10:60, 10:60].all()
     # where GrabCut does less (here: a stand-in that only sets the click's own spot), the network's answer is kept
-    import bgapp.core.marks as marks
+    import bgapp.core.correction as marks
 
     def timid(rgb, result, clicks, zoom, iterations):
         out = result.copy()

@@ -9,7 +9,8 @@ from PIL import Image
 
 import bgapp
 from bgapp.cli import main
-from bgapp.core.marks import MarkError, Marks, correct_mask, marks_from_arguments
+from bgapp.core.correction import correct_mask
+from bgapp.core.marks import MarkError, Marks, marks_from_arguments
 from bgapp.lab.clicks import click_until, iou, next_click
 
 
