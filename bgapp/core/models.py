@@ -13,7 +13,14 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+def _shipped_weights() -> Path:
+    """An installed bgapp carries its networks as the package ``bgapp.weights``; a checkout (and an
+    editable install) uses the repository's ``weights/``, where training writes them."""
+    installed = Path(__file__).resolve().parents[1] / "weights"
+    return installed if installed.is_dir() else Path(__file__).resolve().parents[2] / "weights"
+
+
+DEFAULT_WEIGHTS_DIR = _shipped_weights()
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ PRESETS: dict[str, ModelConfig] = {name: entry.config for name, entry in MODELS.
 
 
 def weights_dir() -> Path:
-    """The folder with shipped weights: ``BGAPP_WEIGHTS`` if set, else the repository's ``weights/``."""
+    """The folder with shipped weights: ``BGAPP_WEIGHTS`` if set, else the installed package's or the repository's."""
     return Path(os.environ.get("BGAPP_WEIGHTS", DEFAULT_WEIGHTS_DIR))
 
 

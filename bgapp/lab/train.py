@@ -32,7 +32,6 @@ import math
 import platform
 import time
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -42,6 +41,9 @@ import numpy as np
 from bgapp.core.errors import BgappError
 from bgapp.lab import datasets as dataset
 from bgapp.core.models import PRESETS, ModelConfig, model_files
+from bgapp.lab.augment import augmented
+from bgapp.lab.losses import cross_entropy_iou_loss, foreground_iou_metric
+from bgapp.lab.teaching import soft_targets, teacher_cache_folder, teacher_probabilities, teacher_views
 
 Progress = Callable[[str], None]
 
@@ -136,7 +138,7 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
     start = time.perf_counter()
     views = []
     if options.teacher_model:
-        views = _teacher_views(options, config, train_photos, progress)
+        views = teacher_views(options, config, train_photos, progress)
         train_names, train_x, train_y = [photo.key for photo, _ in views], None, None
         images = len(train_names) + len(val_names)  # the photos this run learns from and is judged on
     else:
@@ -216,7 +218,7 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
                                     initial_epoch)
     else:
         groups = [np.array([i for i, n in enumerate(train_names) if n.split("/", 1)[0] == key]) for key in roots]
-        train_data = _augmented(tf, train_x, train_y, groups, options.mix, config.size, options.batch, options.seed,
+        train_data = augmented(tf, train_x, train_y, groups, options.mix, config.size, options.batch, options.seed,
                                 train_base)
     if val_guide is None:
         val_data = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(options.batch).map(
@@ -251,39 +253,6 @@ def init_holdout_warning(options: TrainOptions) -> str | None:
     return (f"warning: --init {options.init} was trained with --data {' '.join(before)}; with --data "
             f"{' '.join(now)} the validation photos differ and some were its training photos (pass the same "
             "--data folders, in the same order, and add new ones with --extra)")
-
-
-def teacher_cache_folder(options: TrainOptions) -> Path:
-    """The view cache ``train`` reads: ``cache``, else OUT/.teacher-cache/<teacher> (built there)."""
-    name = options.teacher_model if options.teacher_model in ("u2net", "u2netp") else Path(str(options.teacher_model)).stem
-    return Path(options.cache) if options.cache else options.out / ".teacher-cache" / name
-
-
-def _teacher_views(options: TrainOptions, config: ModelConfig, photos: list, progress: Progress) -> list:
-    """The training photos' cached views (``lab/distil.py``). Without ``cache``, the missing views
-    are made first in OUT/.teacher-cache (resumable); a given ``cache`` is only read, so it may still be
-    growing in the background. Photos without a view are counted and left out."""
-    from bgapp.lab.distil import build_cache, cache_spec, cached_views, seconds_per_1000
-    from bgapp.lab.teachers import NAMED, load_teacher
-
-    cache = teacher_cache_folder(options)
-    wanted = options.teacher_model if options.teacher_model in NAMED else Path(str(options.teacher_model)).stem
-    if options.cache is None:
-        teacher = load_teacher(options.teacher_model, options.teacher_file, options.teacher_threads)
-        size = cache_spec(cache)["size"] if (cache / "cache.json").exists() else config.size
-        done = build_cache(photos, teacher, cache, options.views, size, options.seed, progress)
-        if done["written"]:
-            progress(f"  teacher cache: {done['written']} views in {done['seconds']:.0f} s "
-                     f"({seconds_per_1000(done['seconds'], done['written'])})")
-        dataset.report_problems(done["problems"], progress)
-    spec = cache_spec(cache)
-    if spec["teacher"] != wanted:
-        raise BgappError(f"--cache {cache} holds {spec['teacher']}'s answers, not {wanted}'s")
-    views, missing = cached_views(cache, photos)
-    count = sum(len(files) for _, files in views)
-    progress(f"teacher {spec['teacher']}: {count} cached views of {len(views)} training photos in {cache}"
-             + (f"; {missing} photos have none yet and are left out" if missing else ""))
-    return views
 
 
 def _load_pretrained(model, path: Path | None, encoder: str = "effnet-lite0") -> str:
@@ -322,41 +291,6 @@ def _load_arrays(roots: dict[str, Path], names: list[str], side: int, problems: 
     return images[: len(kept)], labels[: len(kept)], kept
 
 
-def teacher_probabilities(name: str, folders: tuple[Path, ...], images: np.ndarray,
-                          progress: Progress) -> np.ndarray:
-    """The average class probabilities (N, side, side, 3) float16 of the trained ``name`` models in
-    ``folders`` on the decoded photos, each run the way its card says it cuts out (input size, mirror)."""
-    from bgapp.core.models import card_look, read_config
-    from bgapp.core.runtime import predictor
-
-    total = np.zeros(images.shape[:3] + (3,), np.float16)  # half the memory: 2.8 GB for 5,000 photos
-    for folder in folders:
-        meta = read_config(name, Path(folder))
-        if meta is None:
-            raise BgappError(f"--teacher {folder}: no {name}.json there")
-        size, mirror = card_look(meta)
-        look = predictor(name, size, str(folder))
-        for index, image in enumerate(images):
-            total[index] += look.probabilities(image, mirror) / len(folders)
-            if (index + 1) % 1000 == 0:
-                progress(f"  teacher {folder}: {index + 1}/{len(images)}")
-    return total
-
-
-def soft_targets(labels: np.ndarray, teacher: np.ndarray | None, weight: float) -> np.ndarray:
-    """Training targets as class probabilities x 255 (uint8, (N, H, W, 3)): ``1 - weight`` of the
-    true classes (``labels``, 0-based class numbers (N, H, W, 1)) plus ``weight`` of ``teacher``'s.
-    Why blend rather than replace: the teacher's own mistakes stay outvoted where the mask is sure."""
-    out = np.empty(labels.shape[:3] + (3,), np.uint8)
-    for start in range(0, len(labels), 256):  # in slices: 5,000 photos at 280 px are 5 GB as float32
-        part = slice(start, start + 256)
-        blend = np.eye(3, dtype=np.float32)[labels[part, ..., 0]]
-        if teacher is not None:
-            blend = (1.0 - weight) * blend + weight * teacher[part]
-        out[part] = np.round(np.clip(blend, 0.0, 1.0) * 255.0)
-    return out
-
-
 def _click_base(options: TrainOptions) -> str:
     """The network whose masks a click network learns to fix: ``--base``, else ``--init``; checked
     before any photo is decoded."""
@@ -390,135 +324,6 @@ def _click_inputs(options: TrainOptions, config: ModelConfig, train_x: np.ndarra
     progress(f"masks of {base} on {len(train_x) + len(val_x)} photos and the validation clicks "
              f"in {time.perf_counter() - start:.1f} s")
     return train_base, val_guide
-
-
-def _augmented(tf, images: np.ndarray, labels: np.ndarray, groups: list[np.ndarray],
-               mix: tuple[float, ...] | None, size: int, batch: int, seed: int, bases: np.ndarray | None = None):
-    """An endless, shuffled stream of randomly cropped, flipped and colour-jittered batches.
-
-    With ``mix``, each group (the images of one data folder) is drawn with its own weight, so a
-    small folder of real photos is not drowned by thousands of generated scenes. With ``bases`` (a
-    click network), each example's base mask is cropped and flipped with it and turned into the
-    guide maps with simulated clicks: the stream yields ((image, guide), label). ``labels`` of 3
-    channels are soft targets (``soft_targets``): cropped smoothly and yielded as probabilities."""
-    rng = np.random.default_rng(seed + 104729)
-    soft = labels.shape[-1] == 3  # soft targets (distillation): class probabilities x 255, not class numbers
-
-    def guide_of(image, label, base):
-        from bgapp.lab.clicktrain import training_guide
-
-        return training_guide(label, base, rng, image.astype(np.uint8))  # augment clipped it to 0..255
-
-    def augment_with_base(image, label, base):
-        stacked = tf.concat([tf.cast(image, tf.float32), tf.cast(base, tf.float32) * 255.0], axis=-1)
-        stacked, label = augment(stacked, label)
-        image, base = stacked[..., :3], stacked[..., 3:] / 255.0
-        guide = tf.numpy_function(guide_of, [image, label, base], tf.float32)
-        guide.set_shape([size, size, 3])
-        return (image, guide), label
-
-    def augment(image, label):
-        area = tf.random.uniform([], 0.5, 1.0)
-        ratio = tf.exp(tf.random.uniform([], math.log(3 / 4), math.log(4 / 3)))
-        height = tf.minimum(1.0, tf.sqrt(area / ratio))
-        width = tf.minimum(1.0, tf.sqrt(area * ratio))
-        top = tf.random.uniform([], 0.0, 1.0 - height + 1e-6)
-        left = tf.random.uniform([], 0.0, 1.0 - width + 1e-6)
-        box = tf.stack([top, left, top + height, left + width])[None]
-        image = tf.image.crop_and_resize(tf.cast(image, tf.float32)[None], box, [0], [size, size])[0]
-        label = tf.image.crop_and_resize(tf.cast(label, tf.float32)[None], box, [0], [size, size],
-                                         method="bilinear" if soft else "nearest")[0]
-        if tf.random.uniform([]) < 0.5:
-            image, label = tf.reverse(image, [1]), tf.reverse(label, [1])
-        extra = image[..., 3:]  # a click network's base mask: cropped and flipped, not colour-jittered
-        image = image[..., :3] / 255.0
-        image = tf.image.random_brightness(image, 0.15)
-        image = tf.image.random_contrast(image, 0.75, 1.25)
-        image = tf.image.random_saturation(image, 0.7, 1.3)
-        image = tf.image.random_hue(image, 0.04)
-        image = tf.clip_by_value(image, 0.0, 1.0) * 255.0
-        return tf.concat([image, extra], axis=-1), (label / 255.0 if soft else tf.cast(label, tf.uint8))
-
-    def endless(index: np.ndarray | None):
-        arrays = (images, labels) if bases is None else (images, labels, bases)
-        chosen = arrays if index is None else tuple(a[index] for a in arrays)
-        stream = tf.data.Dataset.from_tensor_slices(chosen).repeat()
-        return stream.shuffle(len(chosen[0]), seed=seed)
-
-    if mix is None:
-        stream = endless(None)
-    else:
-        used = [(group, weight) for group, weight in zip(groups, mix) if len(group)]
-        total = sum(weight for _, weight in used)
-        stream = tf.data.Dataset.sample_from_datasets([endless(group) for group, _ in used],
-                                                      weights=[weight / total for _, weight in used], seed=seed)
-    stream = stream.map(augment if bases is None else augment_with_base, num_parallel_calls=tf.data.AUTOTUNE)
-    return stream.batch(batch).prefetch(tf.data.AUTOTUNE)
-
-
-@lru_cache(maxsize=1)
-def foreground_iou_metric():
-    """The ``ForegroundIoU`` Keras metric class, built on first use so this module imports without TensorFlow."""
-    import keras
-    from keras import ops
-
-    @keras.saving.register_keras_serializable("bgapp")
-    class ForegroundIoU(keras.metrics.Metric):
-        """IoU of object+border against background, pooled over the epoch (the cut-out's quality)."""
-
-        def __init__(self, name: str = "fg_iou", **kwargs):
-            super().__init__(name=name, **kwargs)
-            self.intersection = self.add_variable((), initializer="zeros", name="intersection")
-            self.union = self.add_variable((), initializer="zeros", name="union")
-
-        def update_state(self, y_true, y_pred, sample_weight=None):
-            classes = ops.argmax(y_true, axis=-1) if y_true.shape[-1] == 3 else ops.squeeze(ops.cast(y_true, "int32"), -1)
-            truth = ops.cast(ops.not_equal(classes, 1), "float32")
-            guess = ops.cast(ops.not_equal(ops.argmax(y_pred, axis=-1), 1), "float32")
-            self.intersection.assign_add(ops.sum(truth * guess))
-            self.union.assign_add(ops.sum(ops.maximum(truth, guess)))
-
-        def result(self):
-            return self.intersection / ops.maximum(self.union, 1.0)
-
-        def reset_state(self):
-            self.intersection.assign(0.0)
-            self.union.assign(0.0)
-
-    return ForegroundIoU
-
-
-@lru_cache(maxsize=1)
-def cross_entropy_iou_loss():
-    """The ``CrossEntropyIoU`` Keras loss class: 3-class cross-entropy plus, per photo, 1 - soft IoU
-    of object+border (1 - p(background)) against the true object+border. Targets are class numbers
-    (N, H, W, 1) or class probabilities (N, H, W, 3; distillation's soft targets)."""
-    import keras
-    from keras import ops
-
-    @keras.saving.register_keras_serializable("bgapp")
-    class CrossEntropyIoU(keras.losses.Loss):
-        def __init__(self, iou_weight: float = 1.0, name: str = "ce_iou", **kwargs):
-            super().__init__(name=name, **kwargs)
-            self.iou_weight = iou_weight
-
-        def call(self, y_true, y_pred):
-            if y_true.shape[-1] == 3:  # soft targets (distillation): class probabilities
-                cross = ops.mean(keras.losses.categorical_crossentropy(y_true, y_pred), axis=(1, 2))
-                truth = 1.0 - y_true[..., 1]
-            else:
-                labels = ops.cast(ops.squeeze(ops.cast(y_true, "int32"), -1), "int32")
-                cross = ops.mean(keras.losses.sparse_categorical_crossentropy(labels, y_pred), axis=(1, 2))
-                truth = ops.cast(ops.not_equal(labels, 1), "float32")
-            guess = 1.0 - y_pred[..., 1]
-            inter = ops.sum(truth * guess, axis=(1, 2))
-            union = ops.sum(truth + guess - truth * guess, axis=(1, 2))
-            return cross + self.iou_weight * (1.0 - (inter + 1.0) / (union + 1.0))
-
-        def get_config(self):
-            return {**super().get_config(), "iou_weight": self.iou_weight}
-
-    return CrossEntropyIoU
 
 
 def export_weights(model, path: Path) -> None:

@@ -244,3 +244,18 @@ def test_bench_baseline_row_when_u2netp_is_there(tmp_path):
     assert main(["bench", "--methods", "threshold", "u2netp", "--repeat", "1", "--scenes", "1", "--out", str(out)]) == 0
     report = json.loads((out / "bench.json").read_text())
     assert "u2netp" in report["methods"] and report["methods"]["u2netp"]["quality"]["product_scenes"]["iou"] > 0.5
+
+
+def test_the_package_lists_every_folder_of_code_and_ships_its_weights():
+    """pyproject.toml names its packages one by one (so the repository's weights/ can be bgapp.weights):
+    a new package folder that is not listed would be missing from an install."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {".".join(p.parent.relative_to(root).parts) for p in (root / "bgapp").rglob("__init__.py")}
+    assert set(config["packages"]) == folders | {"bgapp.weights"}
+    assert config["package-dir"]["bgapp.weights"] == "weights"
+    shipped = {p.suffix for p in (root / "weights").iterdir()} & {".onnx", ".json", ".md"}
+    assert {f"*{s}" for s in shipped} <= set(config["package-data"]["bgapp.weights"])

@@ -193,7 +193,7 @@ def test_mix_draws_each_folder_by_its_weight():
     """--mix: a small folder weighted 3:1 against a large one fills about three quarters of the batches."""
     tf = pytest.importorskip("tensorflow")
 
-    from bgapp.lab.train import _augmented
+    from bgapp.lab.augment import augmented as _augmented
 
     images = np.zeros((40, 40, 40, 3), np.float32)
     labels = np.zeros((40, 40, 40, 1), np.uint8)
@@ -358,7 +358,7 @@ def test_a_card_sets_the_cut_out_size_and_mirror_defaults(monkeypatch):
 
 def test_soft_targets_blend_the_truth_with_the_teacher():
     """Distillation targets: (1 - w) x the true classes + w x the teacher's probabilities, as uint8 x 255."""
-    from bgapp.lab.train import soft_targets
+    from bgapp.lab.teaching import soft_targets
 
     labels = np.array([[[[0], [1]], [[2], [1]]]], np.uint8)  # 1 photo, 2x2: object, background, border, background
     teacher = np.zeros((1, 2, 2, 3), np.float32)
