@@ -28,11 +28,10 @@ from bgapp.core.compose import compose_on_checkerboard
 from bgapp.core.errors import BgappError
 from bgapp.core.export import EXPORT_KINDS, EXPORT_PARAMS, PRESET_HELP, Export, export_settings, frame
 from bgapp.core.images import SUPPORTED, resize_longer_side, resize_mask
-from bgapp.core.correction import correct_mask
 from bgapp.core.marks import Marks
 from bgapp.core.methods import Method, all_methods, default_method
 from bgapp.core.params import Param, ParamValue
-from bgapp.core.pipeline import (STEP_PARAMS, Result, Settings, click_network, click_zoom, process,
+from bgapp.core.pipeline import (STEP_PARAMS, Result, Settings, apply_marks, process,
                                  segment_working, step_defaults)
 from bgapp.core.pipeline import unique_stems
 
@@ -272,8 +271,7 @@ def preview(photo: Photo, settings: Settings, side: int = PREVIEW_SIDE, marks: M
     start = time.perf_counter()
     mask, concerns, reused = _method_mask(photo, work, settings)
     if marks:  # a click costs the correction only: the method's mask is kept from the last run
-        mask = correct_mask(work, mask, marks.scaled(work.shape[1] / working.size[0]), click_zoom(),
-                            network=click_network())
+        mask = apply_marks(work, mask, marks, working.size[0])
         concerns = tuple(mask_concerns(mask))  # the seller has looked: the network's doubt no longer counts
     milliseconds = (time.perf_counter() - start) * 1000.0
     small = resize_longer_side(work, side)

@@ -179,7 +179,7 @@ def encode_write(batch: "Any", spec: BatchSpec) -> "Any":
                 shape = (int(row["height"]), int(row["width"]))
                 alpha = np.frombuffer(row["alpha"], np.float32).reshape(shape)
                 colours = np.frombuffer(row["colours"], np.uint8).reshape(*shape, 3)
-                result = finish(Cutout(mask=alpha, alpha=alpha, colours=colours), spec.export, mask=spec.mask)
+                result = finish(Cutout(alpha=alpha, colours=colours), spec.export, mask=spec.mask)
                 target = Path(spec.out_dir) / row["output"]
                 protected = frozenset() if is_uri(row["source"]) else frozenset({Path(row["source"]).resolve()})
                 write_new_file(target, result.data, overwrite=spec.replace, protected=protected)

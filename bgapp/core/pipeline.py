@@ -54,13 +54,14 @@ class Settings:
 
 @dataclass
 class Cutout:
-    """What a run produces: the mask at working size (the preview), the full-size alpha, and the
-    full-size colours to compose with (the photo's, with the backdrop's tint removed along the edge
-    when refinement is on)."""
+    """What a run produces: the full-size alpha and the full-size colours to compose with (the photo's,
+    with the backdrop's tint removed along the edge when refinement is on), and, where the run made it
+    here, the mask at working size (the preview's); a batch's last stage, which gets the alpha and
+    colours from another worker, has none."""
 
-    mask: np.ndarray
     alpha: np.ndarray
     colours: np.ndarray
+    mask: np.ndarray | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -106,10 +107,18 @@ def segment_working(rgb: np.ndarray, settings: Settings, marks: Marks | None = N
     timings["cleanup"] = _ms(start)
     if marks:
         start = time.perf_counter()
-        mask = correct_mask(work, mask, marks.scaled(work.shape[1] / rgb.shape[1]), click_zoom(),
-                            network=click_network(), corrector=corrector)
+        mask = apply_marks(work, mask, marks, rgb.shape[1], corrector)
         timings["marks"] = _ms(start)
     return work, mask, timings
+
+
+def apply_marks(work: np.ndarray, mask: np.ndarray, marks: Marks, photo_width: int,
+                corrector: str | None = None) -> np.ndarray:
+    """The user's ``marks`` (in the photo's pixels, ``photo_width`` wide) applied to the method's mask
+    on the working copy ``work``: the one correction step of the pipeline, which the studio's live
+    preview runs too (on its kept method mask), so a click means the same in the preview and the file."""
+    return correct_mask(work, mask, marks.scaled(work.shape[1] / photo_width), click_zoom(),
+                        network=click_network(), corrector=corrector)
 
 
 def click_zoom() -> ZoomFn | None:

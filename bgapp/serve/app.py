@@ -34,8 +34,7 @@ from bgapp.core.errors import BgappError
 from bgapp.core.export import EXPORT_KINDS
 from bgapp.core.images import encode_jpeg
 from bgapp.core.marks import marks_from_arguments
-from bgapp.core.methods import default_method
-from bgapp.core.pipeline import Result, prepare, resolve_settings
+from bgapp.core.pipeline import Result, prepare
 from bgapp.serve import removebg
 from bgapp.serve.config import ServeConfig
 from bgapp.serve.fields import json_object, read_fields, read_photo, result_headers, run_pipeline, text_fields
@@ -103,10 +102,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def create_app(config: ServeConfig) -> Gate:
     """The FastAPI app behind its gate, for one worker process; the method is loaded before the first request."""
-    settings = resolve_settings(config.method or default_method(), config.params)
-    missing = settings.method.available()
-    if missing:
-        raise BgappError(f"{settings.method.name} cannot run here: {missing}")
+    settings = prepare(config.method, config.params).settings  # the checks every front end makes
     settings.method.prepare(settings.method_params)
     pool = ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="bgapp-pipeline")
     admission = Admission(config.queue)
