@@ -84,7 +84,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from bgapp.lab.train import TrainOptions, train
+    from bgapp.lab.options import TrainOptions
+    from bgapp.lab.train import train
 
     if args.epochs < 1 or args.batch < 1 or not 0 < args.val_fraction < 1:
         raise ParamError("--epochs and --batch must be at least 1, --val-fraction between 0 and 1")

@@ -4,16 +4,14 @@ models, averaged, or an ONNX teacher's cached views from ``lab/distil.py``), ble
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 
 from bgapp.core.errors import BgappError
 from bgapp.core.models import ModelConfig
 from bgapp.lab import datasets as dataset
-
-if TYPE_CHECKING:
-    from bgapp.lab.train import TrainOptions
+from bgapp.lab.options import TrainOptions
 
 Progress = Callable[[str], None]
 
