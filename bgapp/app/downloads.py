@@ -118,7 +118,7 @@ def download_buttons(photo: Photo, photos: tuple[Photo, ...], settings: Settings
                                mime=Export.coerce(settings_of).media_type, on_click="ignore", key=f"dl_{preset}", width="stretch",
                                help=PRESET_HELP_SHORT.get(preset))
         st.download_button("Mask PNG", one(chosen, mask=True), file_name=download_name(photo, mask=True),
-                           mime="image/png", on_click="ignore", key="dl_mask", width="stretch",
+                           mime=Export.of(mask=True).media_type, on_click="ignore", key="dl_mask", width="stretch",
                            help="Grey PNG, white = product: for your own editor.")
         count = len(sources)
         st.download_button(f"ZIP of all {count} photo{'s' if count != 1 else ''} ({label})",
