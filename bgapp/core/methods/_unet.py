@@ -62,11 +62,12 @@ def unet_method(name: str, summary: str, made_for: str = "product", licence: str
     def probabilities(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
         key = (hashlib.sha1(np.ascontiguousarray(rgb)).hexdigest(), rgb.shape, int(params["size"]),
                bool(params["mirror"]))
-        if key not in last:
+        answer = last.get(key)
+        if answer is None:  # sessions and download threads share this: never read back what another may clear
             answer = prepare(params).probabilities(rgb, bool(params["mirror"]))
             last.clear()
             last[key] = answer
-        return last[key]
+        return answer
 
     def confidence(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
         probs = probabilities(rgb, params)
