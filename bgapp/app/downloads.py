@@ -18,10 +18,10 @@ from typing import Any, Callable, Mapping
 
 import streamlit as st
 
-from bgapp.app.common import download_name, full_resolution_file, zip_of_results
+from bgapp.app.common import full_resolution_file, zip_of_results
 from bgapp.app.photos import Photo, photo_source, session_store
 from bgapp.core.errors import BgappError
-from bgapp.core.export import PRESETS, Export, export_settings
+from bgapp.core.export import PRESET_HELP, PRESETS, Export
 from bgapp.core.marks import Marks
 from bgapp.core.params import ParamValue
 from bgapp.core.pipeline import Settings
@@ -96,39 +96,29 @@ def download_buttons(photo: Photo, photos: tuple[Photo, ...], settings: Settings
         return
     sources = [photo_source(p) for p in photos]
     kept_marks = {key: value for key, value in marks_by_key.items() if value}
-    chosen = dict(export)
+    chosen = Export.coerce(export)  # the one value that knows each file's name, suffix and media type
 
-    def one(export_value: Mapping[str, ParamValue] | str, mask: bool = False) -> Callable[[], bytes]:
-        name = download_name(photo, export_value, mask=mask)
-        return guarded(lambda: full_resolution_file(source, settings, export_value, mask=mask, marks=marks),
-                       folder, name)
+    def button(where: Any, label: str, target: Export, **style: Any) -> None:
+        make = lambda: full_resolution_file(source, settings, target, marks=marks)  # noqa: E731
+        name = target.file_name(photo.stem)
+        where.download_button(label, guarded(make, folder, name), file_name=name, mime=target.media_type,
+                              on_click="ignore", width="stretch", **style)
 
-    label = export_label(chosen)
+    label = export_label(export)
     main, more = container.columns([1, 1])
-    main.download_button(f"Download {Export.coerce(chosen).suffix[1:].replace('jpg', 'jpeg').upper()}", one(chosen), file_name=download_name(photo, chosen),
-                         mime=Export.coerce(chosen).media_type, on_click="ignore", key="dl_main", type="primary",
-                         icon=":material/download:", width="stretch",
-                         help=f"{label} at the photo's full resolution, with your fixes and the settings shown.")
+    button(main, f"Download {chosen.suffix[1:].replace('jpg', 'jpeg').upper()}", chosen, key="dl_main",
+           type="primary", icon=":material/download:",
+           help=f"{label} at the photo's full resolution, with your fixes and the settings shown.")
     with more.popover("Other downloads", icon=":material/folder_zip:", width="stretch"):
         for preset in PRESETS:
-            if preset == chosen.get("preset") and not chosen.get("shadow"):
+            if preset == chosen.kind and not chosen.settings.get("shadow"):
                 continue  # it is the main button
-            settings_of = {"preset": preset, **export_settings(preset)}
-            st.download_button(LABELS[preset], one(settings_of), file_name=download_name(photo, settings_of),
-                               mime=Export.coerce(settings_of).media_type, on_click="ignore", key=f"dl_{preset}", width="stretch",
-                               help=PRESET_HELP_SHORT.get(preset))
-        st.download_button("Mask PNG", one(chosen, mask=True), file_name=download_name(photo, mask=True),
-                           mime=Export.of(mask=True).media_type, on_click="ignore", key="dl_mask", width="stretch",
-                           help="Grey PNG, white = product: for your own editor.")
+            button(st, LABELS[preset], Export.of(preset), key=f"dl_{preset}", help=PRESET_HELP[preset])
+        button(st, "Mask PNG", Export.of(mask=True), key="dl_mask", help="Grey PNG, white = product: for your own editor.")
         count = len(sources)
         st.download_button(f"ZIP of all {count} photo{'s' if count != 1 else ''} ({label})",
                            guarded(lambda: zip_of_results(sources, settings, chosen, kept_marks), folder, "the ZIP"),
-                           file_name=f"cutouts-{chosen.get('preset', 'custom')}.zip", mime="application/zip",
+                           file_name=f"cutouts-{chosen.kind}.zip", mime="application/zip",
                            on_click="ignore", key="dl_zip", width="stretch",
                            help="Every photo of this session in the chosen export, each with its own fixes; "
                                 "a photo that fails gets a .FAILED.txt saying why.")
-
-
-PRESET_HELP_SHORT = {"transparent": "RGBA PNG at the photo's size.",
-                     "white": "Pure white (255) background at the photo's size.",
-                     "amazon": "Square, pure white, product at 85 % of the frame, 2000 px."}
