@@ -76,10 +76,9 @@ def _sample_index() -> tuple[dict, ...]:
 def _sample(key: str) -> tuple[LoadedImage, np.ndarray]:
     """(photo, exact mask) of one sample, decoded once per server (1200x900, ~4 MB)."""
     name = next((entry["name"] for entry in _sample_index() if entry["key"] == key), key)
-    image = load_image(SAMPLES_DIR / f"{key}.jpg", name=name)
     with Image.open(SAMPLES_DIR / f"{key}-mask.png") as mask:
         truth = np.asarray(mask.convert("L"), dtype=np.float32) / 255.0
-    return LoadedImage(rgb=image.rgb, alpha=None, name=name, mode="RGB"), truth
+    return load_image(SAMPLES_DIR / f"{key}.jpg", name=name), truth
 
 
 # --- the session's uploads ------------------------------------------------------------------------
