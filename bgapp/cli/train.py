@@ -76,8 +76,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     add_source_arguments(parser)
     parser.add_argument("--cache", type=Path, default=None, metavar="CACHE",
-                        help="with an ONNX --teacher: the view cache `teacher-cache` built (only read; photos "
-                             "without a view yet are left out)")
+                        help="with an ONNX --teacher: the view cache `teacher-cache` built (only read, so it may "
+                             "still be growing; labelled photos without a view yet learn from their true masks, "
+                             "unlabelled ones are left out; --mix still weighs the folders)")
     parser.add_argument("--views", type=int, default=4, metavar="K",
                         help="with an ONNX --teacher and no --cache: views per photo to make (default 4)")
     parser.set_defaults(handler=_cmd_train)

@@ -9,14 +9,15 @@ import numpy as np
 
 
 def augmented(tf, images: np.ndarray, labels: np.ndarray, groups: list[np.ndarray],
-               mix: tuple[float, ...] | None, size: int, batch: int, seed: int, bases: np.ndarray | None = None):
+               mix: tuple[float, ...] | None, size: int, batch: int | None, seed: int, bases: np.ndarray | None = None):
     """An endless, shuffled stream of randomly cropped, flipped and colour-jittered batches.
 
     With ``mix``, each group (the images of one data folder) is drawn with its own weight, so a
     small folder of real photos is not drowned by thousands of generated scenes. With ``bases`` (a
     click network), each example's base mask is cropped and flipped with it and turned into the
     guide maps with simulated clicks: the stream yields ((image, guide), label). ``labels`` of 3
-    channels are soft targets (``soft_targets``): cropped smoothly and yielded as probabilities."""
+    channels are soft targets (``soft_targets``): cropped smoothly and yielded as probabilities.
+    ``batch`` None: single examples (a distillation run mixes them with the teacher's views)."""
     rng = np.random.default_rng(seed + 104729)
     soft = labels.shape[-1] == 3  # soft targets (distillation): class probabilities x 255, not class numbers
 
@@ -69,4 +70,4 @@ def augmented(tf, images: np.ndarray, labels: np.ndarray, groups: list[np.ndarra
         stream = tf.data.Dataset.sample_from_datasets([endless(group) for group, _ in used],
                                                       weights=[weight / total for _, weight in used], seed=seed)
     stream = stream.map(augment if bases is None else augment_with_base, num_parallel_calls=tf.data.AUTOTUNE)
-    return stream.batch(batch).prefetch(tf.data.AUTOTUNE)
+    return stream if batch is None else stream.batch(batch).prefetch(tf.data.AUTOTUNE)

@@ -296,9 +296,10 @@ def view_stream(entries: list[tuple[Photo, list[Path]]], size: int, weight: floa
         yield view_example(photo, rgb, truth, files[view], size, weight)
 
 
-def tf_view_stream(tf, entries: list[tuple[Photo, list[Path]]], size: int, batch: int, weight: float, seed: int,
-                   first_epoch: int = 0):
-    """``view_stream`` as batches of (float32 RGB 0..255, float32 class probabilities) for Keras.
+def tf_view_stream(tf, entries: list[tuple[Photo, list[Path]]], size: int, batch: int | None, weight: float,
+                   seed: int, first_epoch: int = 0):
+    """``view_stream`` as batches of (float32 RGB 0..255, float32 class probabilities) for Keras
+    (``batch`` None: single examples, to be mixed with other streams before batching).
     The schedule is one Python generator; the examples are made in parallel (decoding and OpenCV
     let go of the GIL), in the schedule's order, so a GPU is not starved by one core."""
     def example(index, view):
@@ -314,7 +315,8 @@ def tf_view_stream(tf, entries: list[tuple[Photo, list[Path]]], size: int, batch
 
     schedule = tf.data.Dataset.from_generator(lambda: view_schedule(entries, seed, first_epoch),
                                               output_signature=(tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int64)))
-    return schedule.map(made, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(batch).prefetch(2)
+    stream = schedule.map(made, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return stream if batch is None else stream.batch(batch).prefetch(2)
 
 
 def seconds_per_1000(seconds: float, views: int) -> str:

@@ -42,11 +42,71 @@ def teacher_views(options: TrainOptions, config: ModelConfig, photos: list, prog
     spec = cache_spec(cache)
     if spec["teacher"] != wanted:
         raise BgappError(f"--cache {cache} holds {spec['teacher']}'s answers, not {wanted}'s")
-    views, missing = cached_views(cache, photos)
+    views, _ = cached_views(cache, photos)
     count = sum(len(files) for _, files in views)
+    cached = {photo.key for photo, _ in views}
+    labelled = sum(1 for p in photos if p.labelled and p.key not in cached)
+    unlabelled = sum(1 for p in photos if not p.labelled and p.key not in cached)
     progress(f"teacher {spec['teacher']}: {count} cached views of {len(views)} training photos in {cache}"
-             + (f"; {missing} photos have none yet and are left out" if missing else ""))
+             + (f"; {labelled} labelled photos without views learn from their true masks alone" if labelled else "")
+             + (f"; {unlabelled} unlabelled photos without views are left out" if unlabelled else ""))
     return views
+
+
+def stream_weights(tags: list[str], cached: dict[str, int], uncached: dict[str, int],
+                   mix: tuple[float, ...] | None) -> list[tuple[str, str, float]]:
+    """How often a distillation run draws from each stream: (tag, "views" or "masks", share).
+
+    Each folder (``tags``: --data, --extra, then --unlabelled) is drawn with its ``mix`` weight (or in
+    proportion to its photos without one), and inside a folder its cached photos (the teacher's views)
+    and its labelled photos without views (their true masks, augmented as in plain training) in
+    proportion to their numbers: a partial cache then changes the targets, not the balance of the
+    folders. Unlabelled folders, which ``mix`` does not cover, count as many photos of the average
+    labelled weight. Shares sum to 1; empty streams are left out."""
+    sizes = {tag: cached.get(tag, 0) + uncached.get(tag, 0) for tag in tags}
+    if mix is None:
+        folder = {tag: float(sizes[tag]) for tag in tags}
+    else:
+        labelled = tags[: len(mix)]
+        per_photo = sum(mix) / max(1, sum(sizes[tag] for tag in labelled))
+        folder = {tag: (float(mix[i]) if i < len(mix) else sizes[tag] * per_photo) for i, tag in enumerate(tags)}
+    shares = [(tag, kind, folder[tag] * count / sizes[tag]) for tag in tags if sizes[tag] and folder[tag] > 0
+              for kind, count in (("views", cached.get(tag, 0)), ("masks", uncached.get(tag, 0))) if count]
+    total = sum(share for _, _, share in shares)
+    if not total:
+        raise BgappError("no training photos: none has a cached view or a true mask")
+    return [(tag, kind, share / total) for tag, kind, share in shares]
+
+
+def mixed_stream(tf, views: list, images: np.ndarray | None, labels: np.ndarray | None, names: list[str],
+                 tags: list[str], mix: tuple[float, ...] | None, size: int, batch: int, weight: float,
+                 seed: int, first_epoch: int = 0):
+    """Batches of a distillation run: the teacher's cached views (``views``, soft targets) mixed per
+    example with the augmented labelled photos that have none (``images``/``labels`` as soft targets,
+    ``names`` their keys), by ``stream_weights``. Why: a cache that covers only part of the photos
+    (it takes an hour per 3,600 views of u2net here) must not drop the rest of the training set."""
+    from bgapp.lab.augment import augmented
+    from bgapp.lab.distil import tf_view_stream
+
+    cached: dict[str, int] = {}
+    for photo, _ in views:
+        cached[photo.key.split("/", 1)[0]] = cached.get(photo.key.split("/", 1)[0], 0) + 1
+    uncached: dict[str, int] = {}
+    for name in names:
+        uncached[name.split("/", 1)[0]] = uncached.get(name.split("/", 1)[0], 0) + 1
+    streams, shares = [], []
+    for tag, kind, share in stream_weights(tags, cached, uncached, mix):
+        if kind == "views":
+            chosen = [entry for entry in views if entry[0].key.split("/", 1)[0] == tag]
+            streams.append(tf_view_stream(tf, chosen, size, None, weight, seed + len(streams), first_epoch))
+        else:
+            index = np.array([i for i, name in enumerate(names) if name.split("/", 1)[0] == tag])
+            streams.append(augmented(tf, images[index], labels[index], [index], None, size, None,
+                                     seed + len(streams) + 1000 * first_epoch))
+        shares.append(share)
+    stream = streams[0] if len(streams) == 1 else tf.data.Dataset.sample_from_datasets(
+        streams, weights=shares, seed=seed + first_epoch)
+    return stream.batch(batch).prefetch(2)
 
 
 def teacher_probabilities(name: str, folders: tuple[Path, ...], images: np.ndarray,

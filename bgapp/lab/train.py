@@ -16,7 +16,9 @@ several at once with ``--mix``. Recipe (the same for every encoder, so the encod
 - with an ONNX ``teacher_model`` (rembg's u2net, ``lab/distil.py``), the training examples are the
   views of the teacher's cache instead: each drawn from the photo by its cached parameters, its
   target the teacher's answer blended with the true mask through the same view (the teacher's
-  alone for ``unlabelled`` photos); ``extra`` labelled folders are held out each on their own;
+  alone for ``unlabelled`` photos), mixed with the labelled photos that have no cached view yet
+  (their true masks, augmented as above; ``--mix`` weighs the folders); ``extra`` labelled folders
+  are held out each on their own;
 - a click network (``unet-product-clicks``: ``ModelConfig.guidance``) also sees guide maps: the
   masks of ``--init`` on the same photos, sometimes spoilt, and simulated clicks on their mistakes
   (``lab/clicktrain.py``); it learns to answer the true mask;
@@ -71,8 +73,6 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
         raise BgappError("--teacher takes either trained model folders or one ONNX teacher, not both")
     if options.unlabelled and not options.teacher_model:
         raise BgappError("--unlabelled photos learn from an ONNX teacher: add --teacher u2net (or u2netp, FILE.onnx)")
-    if options.teacher_model and options.mix is not None:
-        raise BgappError("--mix is not used with an ONNX teacher: each epoch sees every cached photo once")
     if options.loss not in LOSSES or options.select not in SELECT:
         raise BgappError(f"--loss is one of {', '.join(LOSSES)} and --select one of {', '.join(SELECT)}")
     if config.guidance:
@@ -106,7 +106,11 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
     views = []
     if options.teacher_model:
         views = teacher_views(options, config, train_photos, progress)
-        train_names, train_x, train_y = [photo.key for photo, _ in views], None, None
+        cached = {photo.key for photo, _ in views}
+        rest = [p.key for p in train_photos if p.labelled and p.key not in cached]  # true masks alone
+        train_x, train_y, rest = (_load_arrays(roots, rest, round(config.size * 1.25), problems, progress) if rest
+                                  else (None, None, []))
+        train_names = [photo.key for photo, _ in views] + rest
         images = len(train_names) + len(val_names)  # the photos this run learns from and is judged on
     else:
         train_x, train_y, train_names = _load_arrays(roots, train_names, round(config.size * 1.25), problems, progress)
@@ -121,6 +125,8 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
     soft = bool(options.teacher) or bool(options.teacher_model)
     if options.teacher_model:
         val_y = soft_targets(val_y, None, 0.0)
+        if train_y is not None:
+            train_y = soft_targets(train_y, None, 0.0)
     elif soft:
         start = time.perf_counter()
         train_y = soft_targets(train_y, teacher_probabilities(options.model, options.teacher, train_x, progress),
@@ -179,10 +185,10 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
              f"epochs {initial_epoch + 1}..{options.epochs}, {steps} steps of {options.batch}")
 
     if options.teacher_model:
-        from bgapp.lab.distil import tf_view_stream
+        from bgapp.lab.teaching import mixed_stream
 
-        train_data = tf_view_stream(tf, views, config.size, options.batch, options.teacher_weight, options.seed,
-                                    initial_epoch)
+        train_data = mixed_stream(tf, views, train_x, train_y, rest, list(roots), options.mix, config.size,
+                                  options.batch, options.teacher_weight, options.seed, initial_epoch)
     else:
         groups = [np.array([i for i, n in enumerate(train_names) if n.split("/", 1)[0] == key]) for key in roots]
         train_data = augmented(tf, train_x, train_y, groups, options.mix, config.size, options.batch, options.seed,

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from bgapp.cli import main
+from bgapp.core.errors import BgappError
 from bgapp.lab import datasets
 from bgapp.lab.distil import (Photo, build_cache, cached_views, entry_path, read_entry, saliency_classes,
                               split_sources, view_example, view_target)
@@ -347,3 +348,51 @@ def test_the_view_schedule_shows_every_photo_once_an_epoch_and_resumes_the_same(
     assert {v for _, v in first} <= {0, 1, 2} and len({v for _, v in first}) > 1
     assert list(islice(view_schedule(entries, 5, first_epoch=2), 7)) == first[14:]  # --resume after 2 epochs
     assert list(islice(view_schedule(entries, 6), 7)) != first[:7]
+
+
+def test_stream_weights_keep_the_folders_balance_whatever_part_of_them_is_cached():
+    from bgapp.lab.teaching import stream_weights
+
+    tags = ["duts", "scenes", "web"]
+    mixed = stream_weights(tags, {"duts": 2}, {"duts": 6, "scenes": 4}, (3.0, 1.0))
+    assert mixed == [("duts", "views", 0.1875), ("duts", "masks", 0.5625), ("scenes", "masks", 0.25)]
+    plain = dict(((t, k), w) for t, k, w in stream_weights(tags, {"duts": 2}, {"duts": 6, "scenes": 4}, None))
+    assert plain == pytest.approx({("duts", "views"): 2 / 12, ("duts", "masks"): 6 / 12, ("scenes", "masks"): 4 / 12})
+    # an unlabelled folder counts as that many photos of the average labelled weight (4 / 12 each here)
+    taught = dict(((t, k), w) for t, k, w in stream_weights(tags, {"duts": 2, "web": 4}, {"duts": 6, "scenes": 4},
+                                                            (3.0, 1.0)))
+    assert taught[("web", "views")] == pytest.approx((4 / 3) / (4 + 4 / 3))
+    assert sum(taught.values()) == pytest.approx(1.0)
+    with pytest.raises(BgappError):
+        stream_weights(tags, {}, {}, None)
+
+
+@pytest.mark.slow
+def test_a_partial_cache_trains_the_rest_on_their_true_masks_with_mix(tmp_path, capsys):
+    """Only the first 3 training photos have views: the other 3 labelled ones still train (true
+    masks), the unlabelled ones without views are left out, and --mix is taken."""
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("onnxruntime")
+    from bgapp.core.models import model_files
+
+    data = write_folder_set(tmp_path / "duts", 8)
+    more = write_folder_set(tmp_path / "more", 4)
+    web = write_photos(tmp_path / "web", 2)
+    teacher = tiny_teacher(tmp_path / "tiny.onnx", side=None)
+    cache = tmp_path / "cache"
+    assert main(["teacher-cache", "--teacher", str(teacher), "--data", str(data), "--unlabelled", str(web),
+                 "--views", "2", "--size", "64", "--val-fraction", "0.25", "--limit", "3", "--out", str(cache)]) == 0
+    out = tmp_path / "student"
+    capsys.readouterr()
+    assert main(["train", "--model", "unet-plain", "--data", str(data), "--extra", str(more), "--unlabelled", str(web),
+                 "--epochs", "1", "--size", "64", "--batch", "4", "--val-fraction", "0.25", "--mix", "2", "1",
+                 "--teacher", str(teacher), "--cache", str(cache), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "6 cached views of 3 training photos" in printed
+    assert "6 labelled photos without views learn from their true masks alone" in printed  # 3 duts + 3 more
+    assert "2 unlabelled photos without views are left out" in printed
+    training = json.loads(model_files("unet-plain", out)["config"].read_text())["training"]
+    assert training["images"] == 9 + 3  # 3 cached + 6 with masks; 2 + 1 validation
+    assert training["mix"] == [2.0, 1.0]
+    history = json.loads(model_files("unet-plain", out)["history"].read_text())
+    assert len(history) == 1 and np.isfinite(history[0]["loss"])
