@@ -211,21 +211,28 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
 
 
 def init_holdout_warning(options: TrainOptions) -> str | None:
-    """A line when ``init``'s model was trained on other ``--data`` folders than these: the hold-out
-    depends on the folders' order and sizes, so its validation photos would then differ and include
-    photos it trained on, and the best epoch would be picked on seen photos."""
+    """A line when ``init``'s model was trained on other ``--data`` folders, another ``--seed`` or
+    another ``--val-fraction`` than these: the hold-out depends on all three, so its validation
+    photos would then differ and include photos it trained on, and the best epoch (and every
+    hold-out figure after it) would be measured on seen photos."""
     from bgapp.core.models import read_config
 
-    recorded = ((read_config(options.init) or {}).get("training") or {}).get("data") if options.init else None
+    training = ((read_config(options.init) or {}).get("training") or {}) if options.init else {}
+    recorded = training.get("data")
     if not recorded:
         return None
     before = [Path(part.strip()).name for part in str(recorded).split(",")]
     now = [Path(folder).name for folder in options.data]
-    if before == now:
-        return None
-    return (f"warning: --init {options.init} was trained with --data {' '.join(before)}; with --data "
-            f"{' '.join(now)} the validation photos differ and some were its training photos (pass the same "
-            "--data folders, in the same order, and add new ones with --extra)")
+    if before != now:
+        return (f"warning: --init {options.init} was trained with --data {' '.join(before)}; with --data "
+                f"{' '.join(now)} the validation photos differ and some were its training photos (pass the same "
+                "--data folders, in the same order, and add new ones with --extra)")
+    seed, fraction = training.get("seed", options.seed), training.get("val_fraction", options.val_fraction)
+    if seed != options.seed or abs(float(fraction) - options.val_fraction) > 1e-9:
+        return (f"warning: --init {options.init} was held out with --seed {seed} --val-fraction {fraction}; with "
+                f"--seed {options.seed} --val-fraction {options.val_fraction} the validation photos differ and some "
+                f"were its training photos (pass --seed {seed} --val-fraction {fraction} to keep its hold-out)")
+    return None
 
 
 def _load_pretrained(model, path: Path | None, encoder: str = "effnet-lite0") -> str:

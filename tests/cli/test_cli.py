@@ -259,3 +259,26 @@ def test_the_package_lists_every_folder_of_code_and_ships_its_weights():
     assert config["package-dir"]["bgapp.weights"] == "weights"
     shipped = {p.suffix for p in (root / "weights").iterdir()} & {".onnx", ".json", ".md"}
     assert {f"*{s}" for s in shipped} <= set(config["package-data"]["bgapp.weights"])
+
+
+def test_bench_speed_times_a_photo_the_method_has_not_seen_each_run(monkeypatch):
+    """The networks keep their last answer under the photo's hash, so a bench that fed them the same
+    array three times timed that kept answer (10 ms "preview", session 14): every run gets a new photo."""
+    import hashlib
+
+    import numpy as np
+
+    from bgapp.lab import bench
+
+    seen: list[str] = []
+
+    def record(rgb, *args, **kwargs):
+        seen.append(hashlib.sha1(np.ascontiguousarray(rgb)).hexdigest())
+        return rgb, np.zeros(rgb.shape[:2], np.uint8), {}
+
+    monkeypatch.setattr(bench, "segment_working", record)
+    monkeypatch.setattr(bench, "cut_out", lambda image, settings: record(image.rgb))
+    photo = np.full((12, 16, 3), 255, np.uint8)  # the tweak wraps, and must still differ
+    figures = bench.speed("threshold", 3, {"preview_ms": photo, "mp12_ms": photo, "mp24_ms": photo})
+    assert set(figures) == {"preview_ms", "mp12_ms", "mp24_ms"}
+    assert len(seen) == 12 and len(set(seen[:4])) == 4 and len(set(seen[4:8])) == 4

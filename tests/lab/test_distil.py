@@ -321,19 +321,25 @@ def test_train_a_tiny_student_one_epoch_from_a_cache(tmp_path):
 
 
 def test_training_from_init_on_other_data_folders_warns_of_a_moved_holdout():
-    """unet-product was trained on duts, scenes1 and the Pet sample: its hold-out is only the same
-    with the same folders in the same order; new sources belong in --extra."""
+    """unet-product was trained on duts, scenes1 and the Pet sample, seed 0, 10 % held out: its
+    hold-out is only the same with the same folders in the same order and the same seed and
+    fraction; new sources belong in --extra. (A stage run with --seed 1 once trained on the
+    previous hold-out: session 15.)"""
     from bgapp.lab.train import TrainOptions, init_holdout_warning
 
-    def options(*folders: str) -> TrainOptions:
+    def options(*folders: str, seed: int = 0, fraction: float = 0.1) -> TrainOptions:
         return TrainOptions(model="unet-product", data=tuple(map(Path, folders)), epochs=1, out=Path("w"),
-                            init="unet-product")
+                            init="unet-product", seed=seed, val_fraction=fraction)
 
     same = options("/data/duts", "/elsewhere/scenes1", "oxford-iiit-pet-sample")
     assert init_holdout_warning(same) is None
     moved = init_holdout_warning(options("/data/duts", "/data/duts-tr-extra"))
     assert moved.startswith("warning: --init unet-product") and "--extra" in moved
     assert init_holdout_warning(TrainOptions(model="unet-product", data=(Path("x"),), epochs=1, out=Path("w"))) is None
+    reseeded = init_holdout_warning(options("/data/duts", "/elsewhere/scenes1", "oxford-iiit-pet-sample", seed=1))
+    assert reseeded.startswith("warning: --init unet-product") and "pass --seed 0" in reseeded
+    assert "--val-fraction 0.1" in init_holdout_warning(options("duts", "scenes1", "oxford-iiit-pet-sample",
+                                                                 fraction=0.2))
 
 
 def test_the_view_schedule_shows_every_photo_once_an_epoch_and_resumes_the_same():
