@@ -38,7 +38,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=int, default=16, help="images per step (default 16)")
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 0.002)")
     parser.add_argument("--val-fraction", type=float, default=0.1, help="share of trainval held out (default 0.1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the split, shuffling and augmentation; with --init, keep its model's seed (its hold-out moves otherwise)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed for the split, shuffling and augmentation; with --init, keep its model's "
+                             "seed (its hold-out moves otherwise)")
     parser.add_argument("--out", type=Path, default=Path("weights"), help="folder for the results (default weights/)")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in OUT/.checkpoints")
     parser.add_argument("--init", default=None, metavar="MODEL",

@@ -83,7 +83,7 @@ def speed(method: str | Method, repeat: int, photos: dict[str, np.ndarray]) -> d
     figures = {"preview_ms": median_ms_fresh(lambda rgb: segment_working(rgb, settings), photos["preview_ms"], repeat)}
     for key in ("mp12_ms", "mp24_ms"):
         figures[key] = median_ms_fresh(
-            lambda rgb, key=key: cut_out(LoadedImage(rgb=rgb, alpha=None, name=key, mode="RGB"), settings),
+            lambda rgb: cut_out(LoadedImage(rgb=rgb, alpha=None, name=key, mode="RGB"), settings),
             photos[key], repeat)
     return {k: round(v, 1) for k, v in figures.items()}
 
