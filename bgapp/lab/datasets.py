@@ -249,12 +249,25 @@ def split_holdout(names: list[str], fraction: float, seed: int) -> tuple[list[st
 def holdout_names(roots: list[Path], which: int, fraction: float = 0.1, seed: int = 0) -> set[str]:
     """The names of ``roots[which]`` that ``train --data ROOTS...`` (same ``--val-fraction`` and
     ``--seed``) holds out for validation: what model selection may look at, never the test split."""
-    names = []
-    for index, root in enumerate(roots):
-        names += [f"{index}/{pair.name}" for pair in list_split(Path(root), "trainval").pairs]
+    listed = [[pair.name for pair in list_split(Path(root), "trainval").pairs] for root in roots]
+    return set(_held_out(listed, which, fraction, seed))
+
+
+def holdout_by_counts(root: Path, other_counts: list[int], fraction: float = 0.1, seed: int = 0) -> list[str]:
+    """``holdout_names`` of ``root`` as the first ``--data`` folder, in its listing's order, where the other
+    folders are known only by their pair counts (the hold-out depends on nothing else of them): the
+    scripts rebuild ``unet-product``'s hold-out without the generated scenes it trained with."""
+    listed = [[pair.name for pair in list_split(Path(root), "trainval").pairs]]
+    listed += [[f"x{j}" for j in range(count)] for count in other_counts]
+    return _held_out(listed, 0, fraction, seed)
+
+
+def _held_out(listed: list[list[str]], which: int, fraction: float, seed: int) -> list[str]:
+    """The names of folder ``which`` (of the folders' name lists) that the joint seeded hold-out takes."""
+    names = [f"{index}/{name}" for index, folder in enumerate(listed) for name in folder]
     _, held = split_holdout(names, fraction, seed)
     prefix = f"{which}/"
-    return {name[len(prefix):] for name in held if name.startswith(prefix)}
+    return [name[len(prefix):] for name in held if name.startswith(prefix)]
 
 
 def trimap_from_mask(mask: np.ndarray, border: int = 2) -> np.ndarray:

@@ -149,3 +149,11 @@ def test_evaluate_holdout_scores_exactly_what_train_holds_out(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["split"] == "trainval" and summary["images"] == len(held)
     assert main(["evaluate", "--method", "threshold", "--data", str(duts), "--holdout-of", str(other)]) == 2
+
+
+def test_the_hold_out_rebuilt_from_the_other_folders_counts_is_the_one_train_holds_out(tmp_path):
+    duts = write_duts(tmp_path / "duts", train=12, test=2)
+    other = write_duts(tmp_path / "other", train=8, test=1)
+    rebuilt = dataset.holdout_by_counts(duts, [8], fraction=0.25, seed=3)
+    assert set(rebuilt) == dataset.holdout_names([duts, other], 0, fraction=0.25, seed=3) and rebuilt
+    assert set(dataset.holdout_by_counts(duts, [30], fraction=0.25, seed=3)) != set(rebuilt)  # the count matters
