@@ -55,6 +55,8 @@ class ModelEntry:
     made_for: str = "product"
     licence: str = ""
     """One plain line on what the weights may be used for, shown where a seller picks the method."""
+    rank: int = 0
+    """``Method.rank``: how ``auto`` orders the networks it can build on (0: never)."""
 
 
 DUTS_LICENCE = ("Licence: learned from DUTS photos, which are distributed for research; for commercial use "
@@ -67,7 +69,7 @@ MODELS: dict[str, ModelEntry] = {
         ModelConfig("effnet-lite0", pretrained="imagenet"),
         "U-Net (EfficientNet-Lite0 encoder, 3.1 M parameters) trained on real photos of objects (DUTS), "
         "generated product scenes and pet photos: made for product photos, keeps shadows out.",
-        licence=DUTS_LICENCE),
+        licence=DUTS_LICENCE, rank=10),  # DUTS-TE 1,000: IoU 0.737 (results/bench.md): below u2net, always shipped
     "unet-product-clicks": ModelEntry(
         ModelConfig("effnet-lite0", pretrained="imagenet", guidance=3),
         "Click network: unet-product that also sees the seller's keep/remove clicks and the mask so far, "

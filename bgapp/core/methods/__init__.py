@@ -45,6 +45,10 @@ class Method:
     prepare: Callable[[Mapping[str, ParamValue]], object] = lambda params: None
     made_for: str = "product"  # "pets" for the networks that reproduce the pet report: listed apart
     licence: str = ""  # what the method's trained weights may be used for (networks); "" = no restriction
+    rank: int = 0
+    """How strong a network this is on real photos, for ``auto`` (the default method): the highest
+    rank that can run here is the one ``auto`` builds on; 0 is never chosen. Set from measured DUTS-TE
+    figures where we have them, else from the publisher's own (``docs/models.md`` gives each)."""
     confidence: SegmentFn | None = None
     """The method's own probability of product per pixel (networks), for ``core.checks``: a cut-out
     that is mostly unsure is flagged for checking. None where a method has no such probability."""
@@ -88,7 +92,7 @@ def all_methods() -> dict[str, Method]:
             continue  # corrects a method's mask where the seller clicked; not a method itself
         if name in found:
             raise RuntimeError(f"a module and a network both declare the method {name!r}")
-        found[name] = unet_method(name, entry.summary, entry.made_for, entry.licence)
+        found[name] = unet_method(name, entry.summary, entry.made_for, entry.licence, entry.rank)
     order = sorted(found.values(), key=lambda m: (m.made_for != "product", m.family != "classical",
                                                   _ORDER.get(m.name, 99), m.name))
     return {m.name: m for m in order}

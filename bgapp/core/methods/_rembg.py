@@ -79,7 +79,8 @@ PARAMS = (
 )
 
 
-def rembg_method(name: str, summary: str, where: Callable[[], Path | None], unavailable: Callable[[], str | None]) -> Method:
+def rembg_method(name: str, summary: str, where: Callable[[], Path | None], unavailable: Callable[[], str | None],
+                 rank: int = 0) -> Method:
     """A U^2-Net file as a ``Method``: ``where`` finds the file, ``unavailable`` says why it cannot run."""
 
     def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
@@ -95,10 +96,10 @@ def rembg_method(name: str, summary: str, where: Callable[[], Path | None], unav
 
     return Method(name=name, summary=summary, params=PARAMS, segment=segment, family="deep",
                   cleanup_defaults={"open_size": 1, "close_size": 1, "min_area": 0.0},
-                  available=unavailable, prepare=prepare)
+                  available=unavailable, prepare=prepare, rank=rank)
 
 
-def registry_method(name: str, summary: str) -> Method:
+def registry_method(name: str, summary: str, rank: int = 0) -> Method:
     """A U^2-Net entry of ``core/external.py`` as a method: available once ``models fetch NAME`` has run."""
     from bgapp.core import external
 
@@ -106,4 +107,4 @@ def registry_method(name: str, summary: str) -> Method:
         found = external.locate(name)
         return None if found is None else next(iter(found.values()))
 
-    return rembg_method(name, summary, where, lambda: external.missing(name))
+    return rembg_method(name, summary, where, lambda: external.missing(name), rank)

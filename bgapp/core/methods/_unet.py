@@ -21,7 +21,7 @@ from bgapp.core.methods import Method
 DEFAULT_SIZE = 160
 
 
-def unet_method(name: str, summary: str, made_for: str = "product", licence: str = "") -> Method:
+def unet_method(name: str, summary: str, made_for: str = "product", licence: str = "", rank: int = 0) -> Method:
     """A ``Method`` for the shipped model ``name`` (weights in the weights folder)."""
     meta = read_config(name) or {}
     trained = min(512, max(64, int(meta.get("config", {}).get("size", DEFAULT_SIZE))))
@@ -90,4 +90,4 @@ def unet_method(name: str, summary: str, made_for: str = "product", licence: str
 
     return Method(name=name, summary=summary, params=params, segment=segment, family="deep",
                   cleanup_defaults={"open_size": 1, "close_size": 1}, trimap=trimap, available=available,
-                  prepare=prepare, made_for=made_for, confidence=confidence, licence=licence)
+                  prepare=prepare, made_for=made_for, confidence=confidence, licence=licence, rank=rank)
