@@ -249,6 +249,7 @@ class PreviewResult:
     size: tuple[int, int] = (0, 0)  # the photo's full (width, height)
     reused: bool = False  # the method's mask was kept from an earlier run with these settings
     concerns: tuple[str, ...] = ()  # why a seller should check this cut-out (``core.checks``); empty: it looks right
+    ran: str = ""  # what ran, in words (``Method.ran``: auto names its networks and steps)
 
     @property
     def cutout(self) -> np.ndarray:
@@ -269,7 +270,7 @@ def preview(photo: Photo, settings: Settings, side: int = PREVIEW_SIDE, marks: M
     working = working_copy(photo, int(settings.step_params["work_size"]))
     work = working.rgb
     start = time.perf_counter()
-    mask, concerns, reused = _method_mask(photo, work, settings)
+    mask, concerns, ran, reused = _method_mask(photo, work, settings)
     if marks:  # a click costs the correction only: the method's mask is kept from the last run
         mask = apply_marks(work, mask, marks, working.size[0])
         concerns = tuple(mask_concerns(mask))  # the seller has looked: the network's doubt no longer counts
@@ -281,14 +282,14 @@ def preview(photo: Photo, settings: Settings, side: int = PREVIEW_SIDE, marks: M
     truth = photo_truth(photo)
     iou = None if truth is None else mask_iou(mask, resize_mask(truth, small.shape[:2]))
     return PreviewResult(small, mask, milliseconds, iou,
-                         getattr(loaded, "device", None), working.size, reused, concerns)
+                         getattr(loaded, "device", None), working.size, reused, concerns, ran)
 
 
 MASKS_KEPT = 3  # method masks kept per session (working size, ~3 MB each), so clicks skip the method
 
 
-def _method_mask(photo: Photo, work: np.ndarray, settings: Settings) -> tuple[np.ndarray, tuple[str, ...], bool]:
-    """The method's cleaned mask on the working copy, the reasons to check it, and whether it was
+def _method_mask(photo: Photo, work: np.ndarray, settings: Settings) -> tuple[np.ndarray, tuple[str, ...], str, bool]:
+    """The method's cleaned mask on the working copy, the reasons to check it, what ran, and whether it was
     kept from an earlier run: computed once per photo and settings, so that a click, an undo or an
     export change does not run the method again."""
     key = (photo.key, settings.method.name, tuple(sorted((k, str(v)) for k, v in settings.all.items())))
@@ -298,7 +299,8 @@ def _method_mask(photo: Photo, work: np.ndarray, settings: Settings) -> tuple[np
         return (*kept[key], True)
     _, mask, _ = segment_working(work, settings)
     probability = settings.method.probability(work, settings.method_params)  # the network's last answer: no rerun
-    kept[key] = (mask, tuple(mask_concerns(mask, probability)))
+    concerns = (*mask_concerns(mask, probability), *settings.method.reasons_to_check(work, settings.method_params))
+    kept[key] = (mask, concerns, settings.method.ran(work, settings.method_params))
     while len(kept) > MASKS_KEPT:
         kept.pop(next(iter(kept)))
     return (*kept[key], False)

@@ -59,7 +59,7 @@ def _tuning(photo: Photo, method: Method, photos: tuple[Photo, ...]) -> None:
     if result.concerns:
         st.warning("**Check this cut-out:** " + "; ".join(result.concerns) + ". Click on the photo to fix it, "
                    "or try another method.", icon=":material/visibility:")
-    summary = f"{method.name}: {result.milliseconds:.0f} ms for the preview"
+    summary = f"{result.ran or method.name}: {result.milliseconds:.0f} ms for the preview"
     if result.device:
         summary += f" (network on the {result.device})"
     if result.reused and not marks:  # with marks, the time is the correction's

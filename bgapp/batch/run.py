@@ -148,7 +148,7 @@ class CutWorker:
         rows = []
         for row in batch.to_dict("records"):
             start = time.perf_counter()
-            out = {**row, "rgb": EMPTY, "alpha": EMPTY, "colours": EMPTY}
+            out = {**row, "rgb": EMPTY, "alpha": EMPTY, "colours": EMPTY, "ran": ""}
             if not row["error"]:
                 try:
                     shape = (int(row["height"]), int(row["width"]))
@@ -156,7 +156,7 @@ class CutWorker:
                     alpha = np.frombuffer(row["alpha"], np.float32).reshape(shape) if row["alpha"] else None
                     cutout = cut_out(LoadedImage(rgb=rgb, alpha=alpha, name=row["key"], mode="RGB"), self.settings)
                     out.update(alpha=np.ascontiguousarray(cutout.alpha, np.float32).tobytes(),
-                               colours=np.ascontiguousarray(cutout.colours, np.uint8).tobytes())
+                               colours=np.ascontiguousarray(cutout.colours, np.uint8).tobytes(), ran=cutout.ran)
                 except Exception as error:  # noqa: BLE001
                     out["error"] = _failure(row["key"], error)
             out["ms"] = float(row["ms"]) + (time.perf_counter() - start) * 1000.0
@@ -188,6 +188,7 @@ def encode_write(batch: "Any", spec: BatchSpec) -> "Any":
                 error = _failure(row["key"], error_)
         rows.append({"key": row["key"], "source": row["source"], "output": row["output"],
                      "status": "failed" if error else "ok", "error": error, "bytes": size,
+                     "ran": str(row.get("ran", "") or ""),
                      "ms": float(row["ms"]) + (time.perf_counter() - start) * 1000.0})
     return pd.DataFrame(rows)
 

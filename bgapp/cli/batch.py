@@ -125,7 +125,8 @@ def _run(todo: list, args: argparse.Namespace, settings: Any, export: dict, limi
     try:
         for row in rows:
             task = by_key[row["key"]]
-            entry = plan.record(task, row["status"], row["error"], row["bytes"], row["ms"], settings.method.name, digest)
+            ran = str(row.get("ran", "") or "") or settings.method.name  # auto names the networks that ran
+            entry = plan.record(task, row["status"], row["error"], row["bytes"], row["ms"], ran, digest)
             journal.append([entry])
             done[task.key] = entry
             progress.update(row["status"] == "failed")

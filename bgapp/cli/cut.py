@@ -39,7 +39,8 @@ def add_pipeline_flags(parser: argparse.ArgumentParser,
     """The flags ``cut`` and ``batch`` share (method, settings, export and framing, mask, overwrite,
     pixel limit), declared once so the two commands cannot drift apart."""
     parser.add_argument("--method", default=None,
-                        help="method name (see `methods`); default unet-product, or grabcut without TensorFlow")
+                        help="method name (see `methods`); default auto: the strongest network installed (u2net "
+                             "once fetched, else unet-product) with the steps no single network takes")
     parser.add_argument("--out", required=True, type=Path, help="folder for the results (created if missing)")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="a method or clean-up setting, repeatable, e.g. --param blur=7")
@@ -109,7 +110,8 @@ def _cmd_cut(args: argparse.Namespace) -> int:
             print(f"[{index}/{total}] FAILED {source}: {error}", file=sys.stderr)
             continue
         seconds = time.perf_counter() - start
-        print(f"[{index}/{total}] {source} -> {target} ({seconds:.2f} s)", file=sys.stderr)
+        print(f"[{index}/{total}] {source} -> {target} ({seconds:.2f} s, {result.ran})"
+              + (f"; check: {'; '.join(result.cutout.doubts)}" if result.cutout.doubts else ""), file=sys.stderr)
     done = total - failed
     print(f"{done} of {total} photo(s) cut out with {settings.method.name}"
           + ("" if args.mask else f", export {args.export}")

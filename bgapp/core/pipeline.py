@@ -63,6 +63,11 @@ class Cutout:
     colours: np.ndarray
     mask: np.ndarray | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    ran: str = ""
+    """What ran, in words (``Method.ran``: ``auto (u2net + unet-product + second look)``), for the CLI's
+    line, the API's X-Method header, the batch manifest and the studio's caption."""
+    doubts: tuple[str, ...] = ()
+    """The method's own reasons to check this cut-out (``Method.doubts``: ``auto``'s looks disagree)."""
 
 
 def step_defaults(method: Method) -> dict[str, ParamValue]:
@@ -159,7 +164,9 @@ def cut_out(image: LoadedImage, settings: Settings, marks: Marks | None = None,
     ``marks`` are in the photo's pixels; one outside the photo is refused."""
     if marks:
         marks.check(image.rgb.shape[1], image.rgb.shape[0])
-    _, mask, timings = segment_working(image.rgb, settings, marks, corrector)
+    work, mask, timings = segment_working(image.rgb, settings, marks, corrector)
+    ran = settings.method.ran(work, settings.method_params)
+    doubts = tuple(settings.method.reasons_to_check(work, settings.method_params))
     start = time.perf_counter()
     if settings.step_params["refine"]:
         alpha = refine_alpha(image.rgb, mask, int(settings.step_params["edge_band"]))
@@ -172,7 +179,7 @@ def cut_out(image: LoadedImage, settings: Settings, marks: Marks | None = None,
     start = time.perf_counter()
     colours = estimate_foreground(image.rgb, alpha) if settings.step_params["refine"] else image.rgb
     timings["colours"] = _ms(start)
-    return Cutout(mask=mask, alpha=alpha, colours=colours, timings_ms=timings)
+    return Cutout(mask=mask, alpha=alpha, colours=colours, timings_ms=timings, ran=ran, doubts=doubts)
 
 
 def _ms(start: float) -> float:
@@ -206,6 +213,11 @@ class Result:
     @property
     def alpha(self) -> np.ndarray:
         return self.cutout.alpha
+
+    @property
+    def ran(self) -> str:
+        """What ran on this photo, in words (``auto (u2net + unet-product + second look)``)."""
+        return self.cutout.ran
 
     def file_name(self, stem: str) -> str:
         """``photo.png``, ``photo-white.jpg``, ``photo-mask.png``... (``export.result_name``)."""

@@ -141,6 +141,7 @@ def text_fields(fields: Mapping[str, Any]) -> dict[str, str]:
 
 def result_headers(result: Result, extra: Mapping[str, str]) -> dict[str, str]:
     height, width = result.pixels.shape[:2]
-    return {"X-Width": str(width), "X-Height": str(height), **extra}
+    # X-Method: what ran on this photo (auto names the networks and steps), whatever route answered
+    return {"X-Width": str(width), "X-Height": str(height), **extra, "X-Method": result.ran or extra.get("X-Method", "")}
 
 

@@ -148,12 +148,12 @@ def test_no_method_parameter_shadows_a_shared_step():
         assert not shared & {p.name for p in method.params}, method.name
 
 
-def test_default_method_is_the_product_model_or_grabcut_without_it(monkeypatch):
+def test_default_method_is_auto_or_grabcut_without_it(monkeypatch):
     from bgapp.core import methods as registry
 
     everything = registry.all_methods()
-    expected = "unet-product" if everything["unet-product"].available() is None else "grabcut"
-    assert registry.default_method() == expected
-    # without TensorFlow or weights the user still gets a method that needs no model
-    monkeypatch.setattr(registry, "all_methods", lambda: {n: m for n, m in everything.items() if n != "unet-product"})
+    assert registry.default_method() == "auto"  # auto runs everywhere: it falls back on what is installed
+    # a front end that cannot offer auto (a trimmed list) still gets a method that needs no model
+    monkeypatch.setattr(registry, "all_methods", lambda: {n: m for n, m in everything.items()
+                                                          if n not in ("auto", "unet-product")})
     assert registry.default_method() == "grabcut"

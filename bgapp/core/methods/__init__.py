@@ -52,6 +52,12 @@ class Method:
     confidence: SegmentFn | None = None
     """The method's own probability of product per pixel (networks), for ``core.checks``: a cut-out
     that is mostly unsure is flagged for checking. None where a method has no such probability."""
+    explain: Callable[[np.ndarray, Mapping[str, ParamValue]], str] | None = None
+    """What ran on this photo, in words, where that is more than the method's name (``auto``: which
+    networks and steps); read right after ``segment`` on the same photo, it costs no second run."""
+    doubts: Callable[[np.ndarray, Mapping[str, ParamValue]], list[str]] | None = None
+    """Reasons to check this photo's cut-out that only the method can see (``auto``: its looks
+    disagree), beside the mask's own (``core.checks``); read right after ``segment`` like ``explain``."""
 
     def resolve(self, given: Mapping[str, Any]) -> dict[str, ParamValue]:
         """Defaults overlaid with ``given``, each value checked against its declaration."""
@@ -63,6 +69,16 @@ class Method:
         if mask.shape != rgb.shape[:2]:
             raise AssertionError(f"{self.name} returned a {mask.shape} mask for a {rgb.shape[:2]} image")
         return np.clip(mask, 0.0, 1.0)
+
+    def ran(self, rgb: np.ndarray, given: Mapping[str, Any] | None = None) -> str:
+        """What ran on ``rgb`` (after ``run`` on it): the method's name, with ``explain``'s words where it has them."""
+        if self.explain is None:
+            return self.name
+        return f"{self.name} ({self.explain(rgb, self.resolve(given or {}))})"
+
+    def reasons_to_check(self, rgb: np.ndarray, given: Mapping[str, Any] | None = None) -> list[str]:
+        """``doubts`` with checked parameters (after ``run`` on ``rgb``); empty for a method without them."""
+        return [] if self.doubts is None else list(self.doubts(rgb, self.resolve(given or {})))
 
     def probability(self, rgb: np.ndarray, given: Mapping[str, Any] | None = None) -> np.ndarray | None:
         """``confidence`` with checked parameters, or None for a method without one."""
@@ -101,7 +117,8 @@ def all_methods() -> dict[str, Method]:
 _ORDER = {"threshold": 0, "adaptive": 1, "kmeans": 2, "meanshift": 3, "grabcut": 4}
 
 
-DEFAULT_ORDER = ("unet-product", "grabcut")  # best on product photos first (README, bench); GrabCut needs no model
+DEFAULT_ORDER = ("auto", "unet-product", "grabcut")
+"""``auto`` builds on the strongest network that runs here (``Method.rank``); GrabCut needs no model."""
 
 
 def default_method(runnable: Collection[str] | None = None) -> str:

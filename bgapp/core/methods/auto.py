@@ -1,0 +1,137 @@
+"""``auto``, the default method of every front end: the best cut-out this machine can make.
+
+It builds on the strongest network that runs here (the highest ``Method.rank``: u2net once fetched,
+else our shipped ``unet-product``) and adds what no single network does (``core/auto.py``): our
+network's answer beside the strongest one's, a second look at the product through a crop around it,
+and, on a plain backdrop, a colour model of the backdrop that brings back parts of the product the
+networks dropped. Each step was chosen on hold-outs, never on DUTS-TE (docs/auto.md gives the figures).
+The combined answer is kept per photo, so moving the Cut-off re-runs no network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import Mapping
+
+import numpy as np
+
+from bgapp.core import auto as steps
+from bgapp.core.methods import Method, all_methods
+from bgapp.core.params import Param, ParamValue
+
+NAME = "auto"
+OURS = "unet-product"
+NETWORKS = ("best", "shipped")
+
+PARAMS = (
+    Param("threshold", "float", 0.5, min=0.05, max=0.95, step=0.05, label="Cut-off",
+          help="A pixel is product when the combined answer is above this. If part of the product is missing, "
+               "lower it (try 0.3); if background is kept, raise it (try 0.7).",
+          only_when=("soft", (False,)), why_inactive="a soft mask uses the answer itself, no cut-off"),
+    Param("networks", "choice", "best", choices=NETWORKS, label="Networks",
+          help="best: the strongest network installed (u2net once fetched) with ours beside it; "
+               "shipped: only the network that ships with bgapp (fast, works offline)."),
+    Param("second_look", "bool", True, label="Second look", expert=True,
+          help="Our network looks again at a square crop around the product and the two looks are averaged "
+               "there: a small product is seen with more pixels (about 50 ms more)."),
+    Param("backdrop", "bool", True, label="Plain backdrop model", expert=True,
+          help="When the photo's border is a plain backdrop (a studio shot on white, grey or a colour), parts "
+               "that clearly differ from the backdrop and touch the product are kept even where the networks "
+               "dropped them (a dark strap on white, every item of a flat-lay)."),
+    Param("soft", "bool", False, label="Soft mask", expert=True,
+          help="Use the combined answer itself as the mask (soft where the networks are unsure) instead of "
+               "cutting it at the Cut-off."),
+)
+
+
+def plan(networks: str) -> tuple[Method | None, Method | None]:
+    """(the strongest network that runs here, our network beside it or None): with ``networks`` =
+    ``shipped`` only the networks that ship with bgapp count. (None, None) when no network runs."""
+    from bgapp.core.models import MODELS
+
+    found = [m for m in all_methods().values()
+             if m.rank > 0 and m.name != NAME and m.available() is None and (networks == "best" or m.name in MODELS)]
+    if not found:
+        return None, None
+    base = max(found, key=lambda m: m.rank)
+    ours = next((m for m in found if m.name == OURS), None)
+    return base, (ours if ours is not None and ours is not base else None)
+
+
+def answer_of(method: Method, rgb: np.ndarray) -> np.ndarray:
+    """A network's own 0..1 answer for ``rgb`` with its default settings: its probability where it has
+    one, else its soft mask."""
+    params = method.resolve({})
+    if method.confidence is not None:
+        return np.asarray(method.confidence(rgb, params), np.float32)
+    soft = {"soft": True} if any(p.name == "soft" for p in method.params) else {}
+    return method.run(rgb, soft)
+
+
+class _Kept:
+    """The last photo's combined answer and what ran, shared by the studio's sessions and download
+    threads: one lock, so no reader sees a half-written answer."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.key: tuple | None = None
+        self.run: steps.Combined | None = None
+
+
+_KEPT = _Kept()
+
+
+def combined(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> steps.Combined:
+    """The combined answer for ``rgb`` (kept for the last photo and settings: a Cut-off move or the
+    download right after the preview costs no network run)."""
+    key = (hashlib.sha1(np.ascontiguousarray(rgb)).hexdigest(), rgb.shape, str(params["networks"]),
+           bool(params["second_look"]), bool(params["backdrop"]))
+    with _KEPT.lock:
+        if _KEPT.key == key and _KEPT.run is not None:
+            return _KEPT.run
+    base, ours = plan(str(params["networks"]))
+    run = steps.combine(rgb, base, ours, answer_of, second_look=bool(params["second_look"]),
+                        backdrop=bool(params["backdrop"]))
+    with _KEPT.lock:
+        _KEPT.key, _KEPT.run = key, run
+    return run
+
+
+def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
+    answer = combined(rgb, params).alpha
+    return answer if params["soft"] else (answer > float(params["threshold"])).astype(np.float32)
+
+
+def prepare(params: Mapping[str, ParamValue]) -> object:
+    """Load the networks ``auto`` will run, ahead of the first photo; returns the strongest one's loaded form."""
+    base, ours = plan(str(params["networks"]))
+    if ours is not None:
+        ours.prepare(ours.resolve({}))
+    return None if base is None else base.prepare(base.resolve({}))
+
+
+def available() -> str | None:
+    return None  # with no network at all it still runs (GrabCut's answer; ``explain`` says so)
+
+
+def explain(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> str:
+    return combined(rgb, params).ran
+
+
+def doubts(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> list[str]:
+    return list(combined(rgb, params).doubts)
+
+
+def confidence(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
+    return combined(rgb, params).alpha
+
+
+METHOD = Method(
+    name=NAME,
+    summary="The best cut-out this machine can make: the strongest network installed (u2net once fetched, else "
+            "our unet-product), our network beside it, a second look at the product and the backdrop's own "
+            "colours. The default.",
+    params=PARAMS, segment=segment, family="deep",
+    cleanup_defaults={"open_size": 1, "close_size": 1, "min_area": 0.0},
+    available=available, prepare=prepare, explain=explain, doubts=doubts, confidence=confidence)
