@@ -85,12 +85,12 @@ _KEPT = _Kept()
 def combined(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> steps.Combined:
     """The combined answer for ``rgb`` (kept for the last photo and settings: a Cut-off move or the
     download right after the preview costs no network run)."""
-    key = (hashlib.sha1(np.ascontiguousarray(rgb)).hexdigest(), rgb.shape, str(params["networks"]),
+    base, ours = plan(str(params["networks"]))  # a network fetched meanwhile is used from the next photo on
+    key = (hashlib.sha1(np.ascontiguousarray(rgb)).hexdigest(), rgb.shape, base and base.name, ours and ours.name,
            bool(params["second_look"]), bool(params["backdrop"]))
     with _KEPT.lock:
         if _KEPT.key == key and _KEPT.run is not None:
             return _KEPT.run
-    base, ours = plan(str(params["networks"]))
     run = steps.combine(rgb, base, ours, answer_of, second_look=bool(params["second_look"]),
                         backdrop=bool(params["backdrop"]))
     with _KEPT.lock:
