@@ -327,7 +327,7 @@ def _fetch_https(model: ExternalModel, file: ModelFile, say: Callable[[str], Non
         raise FetchError(f"{model.name}: no checksum is known for {file.name}, so it is not installed; pass "
                          f"--trust-unverified to install it unchecked, or serve {file.name}.sha256 beside it "
                          f"on the mirror ({https.MIRROR_ENV})")
-    say(f"download {url} ({known.split(':')[0] + ' checked' if known else 'UNCHECKED: --trust-unverified'})")
+    say(f"download {url} ({'then its ' + known.split(':')[0] + ' is checked' if known else 'UNCHECKED: --trust-unverified'})")
     return _retrieve(model, file, url, known, progress, retries)
 
 
