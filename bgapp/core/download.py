@@ -24,6 +24,8 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 MIRROR_ENV = "BGAPP_MODELS_MIRROR"
+CHUNK = 1 << 16
+"""Bytes read at a time: what a cut can lose of what had arrived (urllib3 drops a read that ends early)."""
 
 Progress = Callable[[int, "int | None"], None]
 """Called with (bytes done, bytes in all or None where the server does not say) as a file arrives."""
@@ -125,7 +127,7 @@ def stream_once(url: str, part: Path, progress: Progress, timeout: tuple[float, 
 
 
 def download_to(url: str, part: Path, progress: Progress = no_progress, retries: int = 3,
-                timeout: tuple[float, float] = (10.0, 60.0), chunk: int = 1 << 20, pause: float = 0.5) -> None:
+                timeout: tuple[float, float] = (10.0, 60.0), chunk: int = CHUNK, pause: float = 0.5) -> None:
     """``url`` into ``part``, resuming from what ``part`` holds; after a cut it asks again for the rest
     up to ``retries`` times (``pause`` seconds more each time). Unreachable on the first request is
     raised at once (offline is not worth waiting for); unreachable after a cut counts as a cut."""
