@@ -118,6 +118,14 @@ def device_of(run: Any) -> str:
     return "GPU (CUDA)" if run.get_providers()[0] == "CUDAExecutionProvider" else "CPU"
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """What ``prepare`` hands back: the session, and what runs it for the studio's caption ("network on the CPU")."""
+
+    session: Any
+    device: str
+
+
 def saliency(rgb: np.ndarray, path: Path, decoding: Decoding) -> np.ndarray:
     """The network's 0..1 answer for ``rgb`` at the photo's size."""
     run = session(str(path))
@@ -140,9 +148,12 @@ def saliency_method(name: str, summary: str, decoding: Decoding, rank: int) -> M
         alpha = saliency(rgb, path, decoding)
         return alpha if params["soft"] else (alpha > float(params["threshold"])).astype(np.float32)
 
-    def prepare(params: Mapping[str, ParamValue]) -> Any:
+    def prepare(params: Mapping[str, ParamValue]) -> Loaded | None:
         path = where()
-        return None if path is None else session(str(path))
+        if path is None:
+            return None
+        run = session(str(path))
+        return Loaded(run, device_of(run))
 
     return Method(name=name, summary=summary, params=PARAMS, segment=segment, family="deep",
                   cleanup_defaults={"open_size": 1, "close_size": 1, "min_area": 0.0},
