@@ -130,13 +130,14 @@ def download_to(url: str, part: Path, progress: Progress = no_progress, retries:
                 timeout: tuple[float, float] = (10.0, 60.0), chunk: int = CHUNK, pause: float = 0.5) -> None:
     """``url`` into ``part``, resuming from what ``part`` holds; after a cut it asks again for the rest
     up to ``retries`` times (``pause`` seconds more each time). Unreachable on the first request is
-    raised at once (offline is not worth waiting for); unreachable after a cut counts as a cut."""
+    raised at once (offline is not worth waiting for; a .part kept from before stays for the next
+    run); unreachable after a cut in this run counts as a cut."""
     for attempt in range(retries + 1):
         try:
             stream_once(url, part, progress, timeout, chunk)
             return
         except Unreachable:
-            if attempt == 0 and not part.exists():
+            if attempt == 0:
                 raise
             if attempt == retries:
                 raise Cut(f"cut at {part.stat().st_size if part.exists() else 0:,} bytes, then unreachable") from None

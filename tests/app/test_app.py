@@ -443,3 +443,28 @@ def test_compare_lists_pet_models_only_under_their_switch_and_says_when_a_mask_i
     at.multiselect(key="compare_methods").set_value(["threshold"]).run()
     assert not at.exception
     assert any("the mask is empty" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_the_models_page_fetches_a_network_from_a_mirror_with_a_progress_bar(tmp_path, monkeypatch):
+    import dataclasses
+    import hashlib
+
+    from _mirror import serving, stand_in  # tests/_mirror.py: a loopback web folder, ONNX stand-ins
+
+    from bgapp.core import download, external
+
+    data = stand_in("birefnet")
+    model = external.REGISTRY["birefnet-general-lite"]
+    file = dataclasses.replace(model.files[0], md5=hashlib.md5(data).hexdigest())  # the stand-in's, not the real one's
+    monkeypatch.setitem(external.REGISTRY, model.name, dataclasses.replace(model, files=(file,)))
+    monkeypatch.setenv(external.MODELS_ENV, str(tmp_path / "models"))
+    with serving() as mirror:
+        mirror.files[file.name] = data
+        monkeypatch.setenv(download.MIRROR_ENV, f"http://127.0.0.1:{mirror.server_address[1]}/")
+        at = _page("models")
+        next(b for b in at.button if b.label.startswith("Fetch birefnet-general-lite")).click().run()
+    assert not at.exception and not at.error
+    assert any("birefnet-general-lite installed" in s.value for s in at.success)
+    bars = at.get("progress")
+    assert [b.proto.value for b in bars] == [100] and "MB" in bars[0].proto.text  # the bar, filled by the callback
+    assert external.locate("birefnet-general-lite") == {file.name: tmp_path / "models" / model.name / file.name}

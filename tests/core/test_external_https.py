@@ -10,13 +10,13 @@ import dataclasses
 import hashlib
 import re
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import pytest
+from _mirror import serving, stand_in  # tests/_mirror.py: the loopback web folder and the ONNX stand-ins
 
 from bgapp.cli import main
 from bgapp.core import download, external, pipeline
@@ -27,84 +27,17 @@ from bgapp.core.methods import all_methods
 NEW = ("isnet-general-use", "birefnet-general-lite", "birefnet-general")
 
 
-def stand_in(kind: str, padding: int = 50_000) -> bytes:
-    """A tiny ONNX file with the published file's I/O: ``input_image`` float32 1x3x1024x1024 in,
-    ``output_image`` float32 1x1x1024x1024 out (BiRefNet: logits; IS-Net: a 0..1-ish map). It answers
-    the channel mean (x8 for BiRefNet's logits), so bright is product; ``padding`` zeros (used, summed
-    into the answer) make it big enough to cut mid-file."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    nodes = [helper.make_node("ReduceMean", ["input_image"], ["mean"], axes=[1], keepdims=1),
-             helper.make_node("ReduceSum", ["padding"], ["zero"], keepdims=0),
-             helper.make_node("Mul", ["mean", "gain"], ["scaled"]),
-             helper.make_node("Add", ["scaled", "zero"], ["output_image"])]
-    gain = np.array([8.0 if kind == "birefnet" else 1.0], np.float32)
-    graph = helper.make_graph(
-        nodes, f"{kind}-stand-in",
-        [helper.make_tensor_value_info("input_image", TensorProto.FLOAT, [1, 3, 1024, 1024])],
-        [helper.make_tensor_value_info("output_image", TensorProto.FLOAT, [1, 1, 1024, 1024])],
-        [numpy_helper.from_array(np.zeros(padding, np.float32), "padding"), numpy_helper.from_array(gain, "gain")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
-
-
 def _kind(name: str) -> str:
     return "birefnet" if name.startswith("birefnet") else "isnet"
-
-
-class Handler(BaseHTTPRequestHandler):
-    """Serves ``server.files`` by name, honours ``Range: bytes=N-`` (unless ``server.ranges`` is off),
-    and cuts the connection after ``server.cuts.pop(0)`` bytes of a response while that list lasts."""
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        server = self.server
-        name = self.path.lstrip("/")
-        server.seen.append((name, self.headers.get("Range")))
-        body = server.files.get(name)
-        if body is None:
-            self.send_error(404)
-            return
-        asked = re.match(r"bytes=(\d+)-$", self.headers.get("Range") or "")
-        start = int(asked.group(1)) if asked and server.ranges else 0
-        if start >= len(body) and start > 0:
-            self.send_response(416)
-            self.send_header("Content-Range", f"bytes */{len(body)}")
-            self.end_headers()
-            return
-        self.send_response(206 if start else 200)
-        if start:
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        self.send_header("Content-Length", str(len(body) - start))
-        self.end_headers()
-        payload = body[start:]
-        cut = server.cuts.pop(0) if server.cuts else None
-        if cut is None:
-            self.wfile.write(payload)
-            return
-        self.wfile.write(payload[:cut])
-        self.wfile.flush()
-        self.connection.shutdown(socket.SHUT_RDWR)  # the rest never comes
-        self.close_connection = True
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @pytest.fixture()
 def mirror(monkeypatch) -> Iterator[ThreadingHTTPServer]:
     """A loopback web folder, set as BGAPP_MODELS_MIRROR; pauses between retries are skipped."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.files, httpd.cuts, httpd.seen, httpd.ranges = {}, [], [], True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv(download.MIRROR_ENV, f"http://127.0.0.1:{httpd.server_address[1]}/")
-    monkeypatch.setattr(download.time, "sleep", lambda seconds: None)
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    with serving() as httpd:
+        monkeypatch.setenv(download.MIRROR_ENV, f"http://127.0.0.1:{httpd.server_address[1]}/")
+        monkeypatch.setattr(download.time, "sleep", lambda seconds: None)
+        yield httpd
 
 
 @pytest.fixture()
@@ -325,3 +258,17 @@ def test_the_publishers_decoding_first_or_last_output_sigmoid_and_min_max():
     ramp = np.linspace(-4, 4, 8, dtype=np.float32)[None, None, None, :].repeat(8, axis=2)
     aligned = saliency.decode([ramp], saliency.BIREFNET, 15, 8)  # corners land on corners
     assert aligned[0, 0] == pytest.approx(1 / (1 + np.exp(4))) and aligned[0, -1] == pytest.approx(1 / (1 + np.exp(-4)))
+
+
+def test_offline_with_a_kept_part_is_the_offline_line_and_the_part_stays(empty_cache, monkeypatch):
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    monkeypatch.setenv(download.MIRROR_ENV, f"http://127.0.0.1:{port}/")
+    part = empty_cache / "birefnet-general" / "BiRefNet-general-epoch_244.onnx.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"x" * 1000)
+    with pytest.raises(external.FetchError, match=r"127\.0\.0\.1 cannot be reached \(offline\?\)"):
+        external.fetch("birefnet-general")
+    assert part.read_bytes() == b"x" * 1000  # kept for the run that has a connection
