@@ -267,6 +267,8 @@ def test_the_publishers_decoding_first_or_last_output_sigmoid_and_min_max() -> N
     ramp = np.linspace(-4, 4, 8, dtype=np.float32)[None, None, None, :].repeat(8, axis=2)
     aligned = saliency.decode([ramp], saliency.BIREFNET, 15, 8)  # corners land on corners
     assert aligned[0, 0] == pytest.approx(1 / (1 + np.exp(4))) and aligned[0, -1] == pytest.approx(1 / (1 + np.exp(-4)))
+    grown = saliency.resize_aligned(np.array([[0.0, 1.0], [2.0, 3.0]], np.float32), 3, 3)  # torch's align_corners=True
+    np.testing.assert_allclose(grown, [[0.0, 0.5, 1.0], [1.0, 1.5, 2.0], [2.0, 2.5, 3.0]], atol=1e-6)
 
 
 def test_offline_with_a_kept_part_is_the_offline_line_and_the_part_stays(empty_cache: Path,

@@ -69,12 +69,22 @@ def network_input(rgb: np.ndarray, decoding: Decoding) -> np.ndarray:
     return x.transpose(2, 0, 1)[None].astype(np.float32)
 
 
+def _taps(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each output position: the two input pixels either side and the weight of the second, with
+    aligned corners (output i samples input i * (in - 1) / (out - 1))."""
+    where = np.linspace(0.0, size_in - 1.0, size_out)
+    low = np.floor(where).astype(np.intp)
+    return low, np.minimum(low + 1, size_in - 1), (where - low).astype(np.float32)
+
+
 def resize_aligned(answer: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Bilinear resize with aligned corners (torch's ``align_corners=True``): corner pixels map to corners."""
-    xs = np.linspace(0, answer.shape[1] - 1, width, dtype=np.float32)
-    ys = np.linspace(0, answer.shape[0] - 1, height, dtype=np.float32)
-    map_x, map_y = np.meshgrid(xs, ys)
-    return cv2.remap(answer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    """Bilinear resize with aligned corners, as torch's ``interpolate(..., align_corners=True)``: exact
+    float weights, one axis then the other (OpenCV's warps round positions to 1/32 of a pixel)."""
+    x_low, x_high, x_weight = _taps(answer.shape[1], width)
+    rows = answer[:, x_low] * (1.0 - x_weight) + answer[:, x_high] * x_weight
+    y_low, y_high, y_weight = _taps(answer.shape[0], height)
+    y_weight = y_weight[:, None]
+    return (rows[y_low] * (1.0 - y_weight) + rows[y_high] * y_weight).astype(np.float32)
 
 
 def decode(outputs: list[np.ndarray], decoding: Decoding, width: int, height: int) -> np.ndarray:
