@@ -48,7 +48,7 @@ def external_card(name: str) -> str:
     where = (f"installed, runs on the **{external.device()}**: `{', '.join(str(p) for p in found.values())}`"
              if found else f"not installed: `{model.how_to_get().split(' (')[0]}`")
     return (f"{model.summary}\n\n- **{model.tested}**\n- source: {model.source}\n"
-            f"- size: {model.download_mb:.0f} MB\n- {where}\n- input: {model.input}\n- output: {model.output}")
+            f"- size: {model.size_text}\n- {where}\n- input: {model.input}\n- output: {model.output}")
 
 
 def fetch_button(name: str) -> None:
@@ -57,7 +57,7 @@ def fetch_button(name: str) -> None:
     from bgapp.core import external
 
     model = external.get(name)
-    if external.locate(name) is not None or not st.button(f"Fetch {name} ({model.download_mb:.0f} MB)",
+    if external.locate(name) is not None or not st.button(f"Fetch {name} ({model.size_text})",
                                                           key=f"fetch-{name}"):
         return
     bar = st.progress(0.0, text=f"Fetching {name}...")

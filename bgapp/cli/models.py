@@ -40,7 +40,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
         if not args.name:
             raise ParamError(f"models fetch needs a NAME: one of {', '.join(external.REGISTRY)}")
         model = external.get(args.name)
-        print(f"fetching {model.name} ({model.download_mb:.0f} MB; {model.licence})...", file=sys.stderr, flush=True)
+        print(f"fetching {model.name} ({model.size_text}; {model.licence})...", file=sys.stderr, flush=True)
         installed = external.fetch(model.name, say=lambda text: print(f"  {text}", file=sys.stderr, flush=True),
                                    progress=progress_line(sys.stderr), trust_unverified=args.trust_unverified)
         for file in model.files:
@@ -55,6 +55,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
         rows[name] = {"summary": model.summary, "installed": None if found is None else {k: str(v) for k, v in found.items()},
                       "how_to_get": model.how_to_get(), "licence": model.licence, "source": model.source,
                       "input": model.input, "output": model.output, "megabytes": round(model.download_mb, 1),
+                      "size": model.size_text,
                       "device": device if found else None, "tested_here": model.tested_here, "tested": model.tested}
     if args.json:
         print(json.dumps({"cache": str(external.cache_dir()), "models": rows}, indent=2))
@@ -63,7 +64,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
     for name, row in rows.items():
         where = (f"installed (runs on: {row['device']}): " + ", ".join(row["installed"].values())) \
             if row["installed"] else f"not installed: {row['how_to_get']}"
-        print(f"{name}  ({row['megabytes']:.0f} MB)\n  {row['summary']}\n  {where}\n"
+        print(f"{name}  ({row['size']})\n  {row['summary']}\n  {where}\n"
               f"  licence: {row['licence']}\n  source: {row['source']}\n  {row['tested']}\n")
     return 0
 

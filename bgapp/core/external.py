@@ -80,6 +80,11 @@ class ExternalModel:
     def download_mb(self) -> float:
         return sum(f.size for f in self.files) / 1e6
 
+    @property
+    def size_text(self) -> str:
+        """The download's size for people: "176 MB", or "~224 MB" where the publisher states none."""
+        return f"{'~' if self.tool == 'https' else ''}{self.download_mb:.0f} MB"
+
     def how_to_get(self) -> str:
         """The one line a user needs to install it."""
         if self.tool == "https":
@@ -214,7 +219,7 @@ def missing(name: str) -> str | None:
     model = get(name)
     if locate(name) is None:
         files = ", ".join(f.name for f in model.files)
-        return f"{files} not installed ({model.download_mb:.0f} MB): {model.how_to_get()}"
+        return f"{files} not installed ({model.size_text}): {model.how_to_get()}"
     import importlib.util
 
     if importlib.util.find_spec("onnxruntime") is None:

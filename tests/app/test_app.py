@@ -168,7 +168,7 @@ def test_the_models_page_shows_each_network_with_its_licence():
     for name in ("isnet-general-use", "birefnet-general-lite", "birefnet-general"):  # not ours, not fetched here
         assert any(f"python -m bgapp models fetch {name}" in card and "not run on our test machines" in card
                    for card in cards)
-    assert any(b.label.startswith("Fetch birefnet-general-lite (224 MB)") for b in at.button)
+    assert any(b.label.startswith("Fetch birefnet-general-lite (~224 MB)") for b in at.button)
 
 
 def test_the_benchmark_page_has_a_row_for_every_method_a_seller_can_pick(tmp_path, monkeypatch):
