@@ -83,8 +83,8 @@ def _open(url: str, have: int, timeout: tuple[float, float]) -> Any:
     import requests
 
     try:
-        response = requests.get(url, headers={"Range": f"bytes={have}-"} if have else {}, stream=True,
-                                timeout=timeout)
+        headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={have}-"} if have else {})}  # bytes as stored
+        response = requests.get(url, headers=headers, stream=True, timeout=timeout)
     except (requests.ConnectionError, requests.Timeout) as error:
         raise Unreachable(host_of(url)) from error
     if response.status_code >= 400 and response.status_code != 416:
@@ -101,7 +101,11 @@ def stream_once(url: str, part: Path, progress: Progress, timeout: tuple[float, 
     have = part.stat().st_size if part.exists() else 0
     response = _open(url, have, timeout)
     with response:
-        if response.status_code == 416:  # the .part is not a prefix of this file (longer): start again
+        if response.status_code == 416:  # nothing after byte ``have``: the .part is whole, or longer than the file
+            whole = re.fullmatch(r"bytes \*/(\d+)", response.headers.get("Content-Range", ""))
+            if whole and int(whole.group(1)) == have:
+                progress(have, have)
+                return
             part.unlink(missing_ok=True)
             raise Cut("the kept part did not fit the file; starting again")
         if response.status_code == 206:

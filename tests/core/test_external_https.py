@@ -284,3 +284,16 @@ def test_offline_with_a_kept_part_is_the_offline_line_and_the_part_stays(empty_c
     with pytest.raises(external.FetchError, match=r"127\.0\.0\.1 cannot be reached \(offline\?\)"):
         external.fetch("birefnet-general")
     assert part.read_bytes() == b"x" * 1000  # kept for the run that has a connection
+
+
+def test_a_whole_part_left_by_an_interrupted_run_is_taken_without_downloading_again(
+        empty_cache: Path, mirror: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = stand_in("birefnet")
+    file = _declare(monkeypatch, "birefnet-general", data)
+    mirror.files[file.name] = data
+    part = empty_cache / "birefnet-general" / f"{file.name}.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(data)  # all had arrived when the last run stopped, before the check
+    external.fetch("birefnet-general")
+    assert mirror.seen == [(file.name, f"bytes={len(data)}-")]  # answered 416: nothing more to send
+    assert (empty_cache / "birefnet-general" / file.name).read_bytes() == data and not part.exists()
