@@ -1,4 +1,6 @@
-"""The Models page: each network's card and its training curves, one quantity per axis."""
+"""The Models page: each network's card and its training curves, one quantity per axis; for the
+networks that are not ours (``core/external.py``), their source, licence, size, what has been
+measured of them, the device they run on, and a button that fetches one with a progress bar."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import json
 
 import streamlit as st
 
+from bgapp.core.external import REGISTRY
 from bgapp.core.methods import all_methods
 from bgapp.core.models import model_files
 
@@ -36,6 +39,41 @@ def history_figure(epochs: list[dict]):
     return figure
 
 
+def external_card(name: str) -> str:
+    """A network that is not ours, in markdown: what it is, where from, how big, what is known of it."""
+    from bgapp.core import external
+
+    model = external.get(name)
+    found = external.locate(name)
+    where = (f"installed, runs on the **{external.device()}**: `{', '.join(str(p) for p in found.values())}`"
+             if found else f"not installed: `{model.how_to_get().split(' (')[0]}`")
+    return (f"{model.summary}\n\n- **{model.tested}**\n- source: {model.source}\n"
+            f"- size: {model.size_text}\n- {where}\n- input: {model.input}\n- output: {model.output}")
+
+
+def fetch_button(name: str) -> None:
+    """Fetch ``name`` from the page, a progress bar drawn from ``external.fetch``'s callback; a failure
+    (offline, a changed file) is the fetch's one line."""
+    from bgapp.core import external
+
+    model = external.get(name)
+    if external.locate(name) is not None or not st.button(f"Fetch {name} ({model.size_text})",
+                                                          key=f"fetch-{name}"):
+        return
+    bar = st.progress(0.0, text=f"Fetching {name}...")
+
+    def show(done: int, total: int | None) -> None:
+        share = min(done / total, 1.0) if total else 0.0
+        bar.progress(share, text=f"{name}: {done / 1e6:.1f}" + (f" / {total / 1e6:.1f} MB" if total else " MB"))
+
+    try:
+        external.fetch(name, progress=show)
+    except external.FetchError as error:
+        st.error(str(error))
+        return
+    st.success(f"{name} installed: pick it as the method in the Studio.")
+
+
 def models_page() -> None:
     """Each deep model's card, training curves and test metrics."""
     st.title("Models")
@@ -47,6 +85,11 @@ def models_page() -> None:
         st.header(method.name + (" (pet model: finds pets, not products)" if method.made_for == "pets" else ""))
         if method.licence:
             st.info(method.licence, icon=":material/gavel:")
+        if method.name in REGISTRY:  # not ours: no card or curves here, the registry's facts instead
+            st.info(REGISTRY[method.name].licence, icon=":material/gavel:")
+            st.markdown(external_card(method.name))
+            fetch_button(method.name)
+            continue
         files = model_files(method.name)
         card, history = files["card"], files["history"]
         if card.exists():

@@ -1,5 +1,7 @@
 """The Streamlit studio through streamlit.testing: it runs, its widgets come from the declarations, errors are messages."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -162,6 +164,11 @@ def test_the_models_page_shows_each_network_with_its_licence():
     assert [h.value.split(" (")[0] for h in at.header] == [m.name for m in deep]
     licences = [i.value for i in at.info]
     assert any("DUTS" in text and "research" in text for text in licences)  # the default's data licence, plainly
+    cards = [m.value for m in at.markdown]
+    for name in ("isnet-general-use", "birefnet-general-lite", "birefnet-general"):  # not ours, not fetched here
+        assert any(f"python -m bgapp models fetch {name}" in card and "not run on our test machines" in card
+                   for card in cards)
+    assert any(b.label.startswith("Fetch birefnet-general-lite (~224 MB)") for b in at.button)
 
 
 def test_the_benchmark_page_has_a_row_for_every_method_a_seller_can_pick(tmp_path, monkeypatch):
@@ -438,3 +445,29 @@ def test_compare_lists_pet_models_only_under_their_switch_and_says_when_a_mask_i
     at.multiselect(key="compare_methods").set_value(["threshold"]).run()
     assert not at.exception
     assert any("the mask is empty" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_the_models_page_fetches_a_network_from_a_mirror_with_a_progress_bar(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+    import hashlib
+
+    from _mirror import serving, stand_in  # tests/_mirror.py: a loopback web folder, ONNX stand-ins
+
+    from bgapp.core import download, external
+
+    data = stand_in("birefnet")
+    model = external.REGISTRY["birefnet-general-lite"]
+    file = dataclasses.replace(model.files[0], md5=hashlib.md5(data).hexdigest())  # the stand-in's, not the real one's
+    monkeypatch.setitem(external.REGISTRY, model.name, dataclasses.replace(model, files=(file,)))
+    monkeypatch.setenv(external.MODELS_ENV, str(tmp_path / "models"))
+    with serving() as mirror:
+        mirror.files[file.name] = data
+        monkeypatch.setenv(download.MIRROR_ENV, f"http://127.0.0.1:{mirror.server_address[1]}/")
+        at = _page("models")
+        next(b for b in at.button if b.label.startswith("Fetch birefnet-general-lite")).click().run()
+    assert not at.exception and not at.error
+    assert any("birefnet-general-lite installed" in s.value for s in at.success)
+    bars = at.get("progress")
+    assert [b.proto.value for b in bars] == [100] and "MB" in bars[0].proto.text  # the bar, filled by the callback
+    assert external.locate("birefnet-general-lite") == {file.name: tmp_path / "models" / model.name / file.name}
