@@ -292,7 +292,8 @@ def _method_mask(photo: Photo, work: np.ndarray, settings: Settings) -> tuple[np
     """The method's cleaned mask on the working copy, the reasons to check it, what ran, and whether it was
     kept from an earlier run: computed once per photo and settings, so that a click, an undo or an
     export change does not run the method again."""
-    key = (photo.key, settings.method.name, tuple(sorted((k, str(v)) for k, v in settings.all.items())))
+    key = (photo.key, settings.method.name, tuple(sorted((k, str(v)) for k, v in settings.all.items())),
+           _networks_here(settings.method))
     kept: dict = st.session_state.setdefault("method_masks", {})
     if key in kept:
         kept[key] = kept.pop(key)  # most recent last
@@ -304,6 +305,14 @@ def _method_mask(photo: Photo, work: np.ndarray, settings: Settings) -> tuple[np
     while len(kept) > MASKS_KEPT:
         kept.pop(next(iter(kept)))
     return (*kept[key], False)
+
+
+def _networks_here(method: Method) -> tuple[str, ...]:
+    """For ``auto``: the networks it can build on now (a network fetched from the page changes its answer,
+    so a mask kept from before the fetch is not reused); empty for every other method."""
+    if method.name != "auto":
+        return ()
+    return tuple(sorted(n for n, m in all_methods().items() if m.rank > 0 and m.available() is None))
 
 
 def full_resolution(source: PhotoSource, settings: Settings, export: Mapping[str, ParamValue] | str = "transparent",

@@ -51,15 +51,15 @@ def external_card(name: str) -> str:
             f"- size: {model.size_text}\n- {where}\n- input: {model.input}\n- output: {model.output}")
 
 
-def fetch_button(name: str) -> None:
+def fetch_button(name: str, where: object = st) -> bool:
     """Fetch ``name`` from the page, a progress bar drawn from ``external.fetch``'s callback; a failure
-    (offline, a changed file) is the fetch's one line."""
+    (offline, a changed file) is the fetch's one line. True once it has been installed by this click."""
     from bgapp.core import external
 
     model = external.get(name)
-    if external.locate(name) is not None or not st.button(f"Fetch {name} ({model.size_text})",
-                                                          key=f"fetch-{name}"):
-        return
+    if external.locate(name) is not None or not where.button(f"Fetch {name} ({model.size_text})",  # type: ignore[attr-defined]
+                                                             key=f"fetch-{name}", type="primary"):
+        return False
     bar = st.progress(0.0, text=f"Fetching {name}...")
 
     def show(done: int, total: int | None) -> None:
@@ -69,9 +69,34 @@ def fetch_button(name: str) -> None:
     try:
         external.fetch(name, progress=show)
     except external.FetchError as error:
-        st.error(str(error))
+        st.error(f"{error}. Everything keeps working on the shipped network.")
+        return False
+    st.success(f"{name} installed: auto, the default method, uses it from the next cut-out on.")
+    return True
+
+
+def quality_offer() -> None:
+    """On the Studio: where ``auto`` runs on the shipped network alone because no stronger one is
+    installed, say what u2net gains (measured figures) and fetch it with one click; the next cut-out uses it."""
+    from bgapp.core import external
+    from bgapp.core.methods.auto import QUALITY_NETWORK, QUALITY_GAIN, plan
+
+    base, _ = plan("best")
+    if base is None or base.name != "unet-product" or external.locate(QUALITY_NETWORK) is not None:
         return
-    st.success(f"{name} installed: pick it as the method in the Studio.")
+    if st.session_state.get("quality_offer_hidden"):
+        return
+    box = st.container(border=True)
+    box.markdown(f"**Sharper cut-outs with {QUALITY_NETWORK}.** {QUALITY_GAIN} It is fetched once "
+                 f"({external.get(QUALITY_NETWORK).size_text}, {external.get(QUALITY_NETWORK).licence}); "
+                 "without it everything works on the shipped network, offline.")
+    left, right = box.columns([1, 1])
+    if right.button("Not now", key="quality-offer-hide"):
+        st.session_state["quality_offer_hidden"] = True
+        st.rerun()
+    with left:
+        if fetch_button(QUALITY_NETWORK, left):
+            st.rerun()
 
 
 def models_page() -> None:

@@ -31,6 +31,10 @@ def studio_page() -> None:
     st.title("Cut-out studio")
     photos = photo_sidebar(main_drop_zone=True)
     method = method_picker()
+    if method.name == "auto":
+        from bgapp.app.models import quality_offer
+
+        quality_offer()
     photo = photo_picker(photos)
     tuning(photo, method, tuple(photos))
 

