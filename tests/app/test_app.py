@@ -234,8 +234,7 @@ def test_an_upload_is_selected_kept_across_pages_and_the_samples_step_aside(sess
     assert len(chosen.options) == 1 and at.sidebar.toggle(key="show_samples").value is False
     assert any(b.label.startswith("ZIP of all 1 photo ") for b in at.get("download_button"))
     assert any(c.value == "1 photo of yours in this session." for c in at.sidebar.caption)
-    at.sidebar.slider(key="setting.unet-product.work_size" if at.sidebar.selectbox(key="method").value == "unet-product"
-                      else "setting.grabcut.work_size").set_value(768).run()
+    at.sidebar.slider(key=f"setting.{at.sidebar.selectbox(key='method').value}.work_size").set_value(768).run()
     assert at.selectbox(key="photo_choice").value == chosen.value  # a rerun keeps the seller's photo
     # (Studio -> Compare -> Studio is the real-browser test's: AppTest cannot switch callable pages)
     at.sidebar.toggle(key="show_samples").set_value(True).run()  # the samples are one click away
@@ -360,7 +359,7 @@ def test_the_studio_draws_its_images_at_the_shown_size_and_fixes_on_the_working_
     shown = seen[-1]
     assert max(shown.photo.shape[:2]) == min(studio.SHOWN_SIDE, max(shown.size)) < common.PREVIEW_SIDE
     assert shown.mask.shape == shown.photo.shape[:2]
-    work, _ = next(iter(at.session_state["method_masks"].values()))
+    work, *_ = next(iter(at.session_state["method_masks"].values()))
     assert max(work.shape) == min(common.PREVIEW_SIDE, max(shown.size))  # the method ran on the working copy
 
 

@@ -157,3 +157,19 @@ def test_without_any_network_auto_is_grabcut(monkeypatch: pytest.MonkeyPatch, pr
     assert method.ran(product_photo.rgb).startswith("auto (grabcut")
     assert mask.mean() > 0.02
     auto_method._KEPT.key = None
+
+
+def test_the_backdrop_step_is_off_by_default_but_what_it_would_add_says_check():
+    photo = _studio()
+    photo[40:120, 130:190] = (30, 30, 35)
+    photo[120:200, 145:175] = (20, 20, 20)
+    answer = np.zeros((240, 320), np.float32)
+    answer[40:120, 130:190] = 0.95
+    answer[120:200, 145:175] = 0.25  # the strap, half-seen
+    network = _stand_in()
+    off = steps.combine(photo, network, None, lambda m, rgb: answer, second_look=False, backdrop=False)
+    assert (off.alpha[130:195, 150:170] < 0.5).all() and "plain backdrop" not in off.ran
+    assert any("left out" in doubt and "Plain backdrop" in doubt for doubt in off.doubts)
+    on = steps.combine(photo, network, None, lambda m, rgb: answer, second_look=False, backdrop=True)
+    assert (on.alpha[130:195, 150:170] == 1.0).all() and on.ran.endswith("plain backdrop")
+    assert all(param.default is False for param in all_methods()["auto"].params if param.name == "backdrop")
