@@ -57,8 +57,9 @@ def test_plan_without_the_stand_in_is_the_shipped_network():
 def test_auto_through_the_pipeline_says_what_ran(with_stand_in, product_photo):
     image = LoadedImage(rgb=product_photo.rgb, alpha=None, name="p", mode="RGB")
     result = prepare(None, {"backdrop": False}).run(image)  # no method named: the default, auto
-    assert result.ran.startswith("auto (stand-in + unet-product")
-    assert "second look" in result.ran
+    assert result.ran == "auto (stand-in + unet-product)"  # beside a stronger network: no second look
+    offline = prepare("auto", {"networks": "shipped"}).run(image)
+    assert offline.ran == "auto (unet-product + second look)"
     assert result.alpha.shape == product_photo.rgb.shape[:2] and 0.01 < (result.alpha >= 0.5).mean() < 0.9
 
 

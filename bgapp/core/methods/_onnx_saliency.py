@@ -114,6 +114,9 @@ def session(path: str) -> Any:
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
+    # ONNX Runtime's arena keeps every buffer of a run for the next: for u2net that is ~300 MB held
+    # for good (a 12 MP cut-out peaked at 1.08 GB with it, 0.78 GB without, at the same speed)
+    options.enable_cpu_mem_arena = False
     threads = int(os.environ.get(THREADS_ENV, "0") or 0)
     if threads > 0:
         options.intra_op_num_threads = threads

@@ -37,6 +37,9 @@ def _session(path: str, threads: int):
         raise ModelUnavailableError("U^2-Net needs onnxruntime: pip install -r requirements.txt") from error
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
+    # ONNX Runtime's arena keeps every buffer of a run for the next: for u2net that is ~300 MB held
+    # for good (a 12 MP cut-out peaked at 1.08 GB with it, 0.78 GB without, at the same speed)
+    options.enable_cpu_mem_arena = False
     if threads > 0:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

@@ -37,8 +37,8 @@ PARAMS = (
           help="best: the strongest network installed (u2net once fetched) with ours beside it; "
                "shipped: only the network that ships with bgapp (fast, works offline)."),
     Param("second_look", "bool", True, label="Second look", expert=True,
-          help="Our network looks again at a square crop around the product and the two looks are averaged "
-               "there: a small product is seen with more pixels (about 50 ms more)."),
+          help="Where our network is the strongest one here, it looks again at a square crop around the product "
+               "and the two looks are averaged there: a small product is seen with more pixels (about 50 ms more)."),
     Param("backdrop", "bool", False, label="Plain backdrop model", expert=True,
           help="When the photo's border is a plain backdrop (a studio shot on white, grey or a colour), parts "
                "that clearly differ from the backdrop and that the networks half-saw are kept (a dark strap on "

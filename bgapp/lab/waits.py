@@ -1,0 +1,106 @@
+"""What a seller waits for with the default method, measured through the functions the front ends call
+(``bench`` prints these beside the quality figures; nothing here is a timed test):
+
+- ``first_cutout_s``: a fresh process is handed a 12 MP JPEG's bytes (an upload) and draws the studio's
+  first preview: decode, working copy, the method (its networks loaded on the way, as on a server's
+  first upload), clean-up;
+- ``cutoff_move_ms``: then the Cut-off moves: the same photo again with another threshold (the studio's
+  kept answer: no network runs);
+- ``grid_20_s``: twenty other 12 MP photos through the same preview, one after another (the All photos grid);
+- ``cold_cut_s`` / ``cold_cut_peak_mb``: ``python -m bgapp cut`` of one 12 MP JPEG in a new process,
+  start to exit, and its peak memory (the kernel's maximum resident set).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+PREVIEW = r"""
+import json, sys, time
+start = time.perf_counter()
+from bgapp.core.images import load_image, resize_longer_side
+from bgapp.core.pipeline import prepare, segment_working
+photos = [open(p, "rb").read() for p in sys.argv[2:]]
+method, shown = sys.argv[1] or None, {}
+def preview(data):
+    job = prepare(method)
+    job.settings.method.prepare(job.settings.method_params)
+    work = resize_longer_side(load_image(data).rgb, int(job.settings.step_params["work_size"]))
+    segment_working(work, job.settings)
+    return work
+clock = time.perf_counter()
+work = preview(photos[0])
+shown["first_cutout_s"] = time.perf_counter() - clock
+shown["import_s"] = clock - start
+moved = prepare(method, {"threshold": 0.4}).settings  # the studio keeps the working copy: no decode
+clock = time.perf_counter()
+segment_working(work, moved)
+shown["cutoff_move_ms"] = (time.perf_counter() - clock) * 1000.0
+clock = time.perf_counter()
+for data in photos[1:]:
+    preview(data)
+shown["grid_20_s"] = time.perf_counter() - clock
+print(json.dumps(shown))
+"""
+
+
+def twelve_mp_jpegs(count: int, folder: Path) -> list[Path]:
+    """``count`` different 12 MP (4000x3000) product photos as JPEG files, as a phone writes them."""
+    from bgapp.core.images import encode_jpeg
+    from bgapp.lab.bench import photo_of_size
+
+    paths = []
+    base = photo_of_size((4000, 3000))
+    for index in range(count):
+        rgb = np.roll(base, shift=index * 37, axis=1)  # every photo differs: no answer kept from another
+        path = folder / f"photo-{index:02d}.jpg"
+        path.write_bytes(encode_jpeg(rgb, quality=90))
+        paths.append(path)
+    return paths
+
+
+def _run(command: list[str]) -> tuple[float, float, str]:
+    """(wall seconds, peak resident MB, stdout) of one child process."""
+    start = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    out = child.stdout.read() if child.stdout else ""
+    err = child.stderr.read() if child.stderr else ""
+    if status != 0:
+        raise RuntimeError(f"{' '.join(command[:4])} failed: {err.strip().splitlines()[-1:] or status}")
+    return wall, usage.ru_maxrss / 1024.0, out
+
+
+def seller_waits(method: str = "") -> dict[str, float]:
+    """The figures in the module docstring for ``method`` (default: the default method), in one run."""
+    with tempfile.TemporaryDirectory(prefix="bgapp-waits-") as temp:
+        folder = Path(temp)
+        photos = twelve_mp_jpegs(21, folder)
+        _, _, out = _run([sys.executable, "-c", PREVIEW, method, *map(str, photos)])
+        figures = {k: round(float(v), 3 if k.endswith("_s") else 1) for k, v in json.loads(out).items()}
+        command = [sys.executable, "-m", "bgapp", "cut", str(photos[0]), "--out", str(folder / "out")]
+        if method:
+            command += ["--method", method]
+        wall, peak, _ = _run(command)
+        figures["cold_cut_s"] = round(wall, 2)
+        figures["cold_cut_peak_mb"] = round(peak, 0)
+    return figures
+
+
+def waits_table(rows: dict[str, dict[str, float]]) -> str:
+    """One line per method: the studio's first cut-out, a Cut-off move, the 20-photo grid, a cold 12 MP cut."""
+    lines = ["| default method | first cut-out after an upload | Cut-off move | 20 photos in the grid | "
+             "cold 12 MP `cut` | its peak memory |", "|---|---:|---:|---:|---:|---:|"]
+    for name, f in rows.items():
+        lines.append(f"| {name} | {f['first_cutout_s']:.2f} s | {f['cutoff_move_ms']:.0f} ms | {f['grid_20_s']:.1f} s | "
+                     f"{f['cold_cut_s']:.2f} s | {f['cold_cut_peak_mb']:.0f} MB |")
+    return "\n".join(lines)
