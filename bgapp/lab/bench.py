@@ -150,7 +150,9 @@ def run_cli(args: argparse.Namespace) -> int:
     from bgapp.lab.evaluate import evaluate
 
     registry = all_methods()
-    baselines = {m.name: m for m in (u2netp_method(args.u2netp), u2net_method(args.u2net))}
+    from bgapp.core.methods.auto import shipped_only
+
+    baselines = {m.name: m for m in (u2netp_method(args.u2netp), u2net_method(args.u2net), shipped_only())}
     if args.methods:  # exactly the rows asked for; the baselines are rows like any other
         names = list(args.methods)
     else:
@@ -186,8 +188,10 @@ def run_cli(args: argparse.Namespace) -> int:
         quality = {}
         if args.real_data is not None:
             print(f"{tag}: evaluating on the real test photos...", file=sys.stderr, flush=True)
-            real = evaluate(method, args.real_data, "test", args.real_limit)
-            quality["real_test"] = {k: real[k] for k in ("accuracy", "iou", "f1", "mae", "max_f", "images", "iou_min")}
+            real = evaluate(method, args.real_data, "test", args.real_limit, worst=10,
+                            progress=_every(100, f"{tag}: real photo"))
+            quality["real_test"] = {k: real[k] for k in ("accuracy", "iou", "f1", "mae", "max_f", "images", "iou_min",
+                                                         "worst", "checks")}
         for set_name, scenes in sets.items():
             print(f"{tag}: scoring on {len(scenes)} {set_name}...", file=sys.stderr, flush=True)
             quality[set_name] = quality_on_scenes(method, scenes)
@@ -203,7 +207,13 @@ def run_cli(args: argparse.Namespace) -> int:
             quality["pet_test"] = {k: pet[k] for k in ("trimap_accuracy", "accuracy", "iou", "f1", "mae",
                                                        "ms_per_image", "images")}
         results[method.name] = {"family": method.family, "quality": quality, "speed": timing}
-    report = {"machine": machine(), "codecs": codec_timings(photos["mp12_ms"], args.repeat),
+    waits = {}
+    for name in ([] if args.no_waits else args.waits):
+        print(f"what a seller waits for with {name}: a fresh process per figure...", file=sys.stderr, flush=True)
+        from bgapp.lab.waits import seller_waits
+
+        waits[name] = seller_waits("" if name == "auto" else name)
+    report = {"machine": machine(), "codecs": codec_timings(photos["mp12_ms"], args.repeat), "waits": waits,
               "settings": {"repeat": args.repeat, "scenes": args.scenes, "pet_limit": args.limit,
                            "pet_data": str(args.data) if args.data else None,
                            "scenes_data": str(args.scenes_data) if args.scenes_data else None,
@@ -215,6 +225,14 @@ def run_cli(args: argparse.Namespace) -> int:
     table = markdown_table(report)
     _publish(report, table, args.out, "bench")
     return 0
+
+
+def _every(step: int, label: str) -> Callable[[int, int, str], None]:
+    """A progress callback for ``evaluate`` that prints one line every ``step`` photos."""
+    def say(done: int, total: int, name: str) -> None:
+        if done % step == 0 or done == total:
+            print(f"{label} {done}/{total}", file=sys.stderr, flush=True)
+    return say
 
 
 def run_clicks(args: argparse.Namespace) -> int:
@@ -359,6 +377,18 @@ def markdown_table(report: dict) -> str:
             row += f" {'n/a' if acc is None else f'{acc:.2%}'} | {pet.get('iou', float('nan')):.3f} |"
         row += f" {s['preview_ms']:.0f} | {s['mp12_ms']:.0f} | {s['mp24_ms']:.0f} |"
         lines.append(row)
+    if report.get("waits"):
+        from bgapp.lab.waits import waits_table
+
+        lines += ["", waits_table(report["waits"])]
+    checks = {n: e["quality"]["real_test"]["checks"] for n, e in report["methods"].items()
+              if "checks" in e["quality"].get("real_test", {})}
+    if checks:
+        lines += ["", "| method | real photos below IoU 0.8 | 'check' by the mask's rule: flagged, caught | "
+                      "with the method's doubts: flagged, caught |", "|---|---:|---:|---:|"]
+        for name, c in checks.items():
+            lines.append(f"| {name} | {c['images_below']} | {c['mask']['flagged_share']:.0%}, {c['mask']['caught_share']:.0%} "
+                         f"| {c['with_doubts']['flagged_share']:.0%}, {c['with_doubts']['caught_share']:.0%} |")
     codecs = report["codecs"]
     lines.append("")
     lines.append(f"JPEG decode 12 MP: {codecs['decode_jpeg_12mp_ms']:.0f} ms; "

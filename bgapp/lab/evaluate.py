@@ -62,6 +62,7 @@ def evaluate(method: str | Method, root: Path, split: str = "test", limit: int |
         curves.append(precision_recall_curve(result.alpha, truth))
         row["ms_per_image"] = elapsed
         row["name"] = name
+        row["flags"] = _flags(rgb, result, settings)
         if three_class:
             work = resize_longer_side(rgb, int(settings.step_params["work_size"]))
             classes = settings.method.trimap(work, settings.method_params)
@@ -83,7 +84,34 @@ def evaluate(method: str | Method, root: Path, split: str = "test", limit: int |
                         for r in sorted(rows, key=lambda r: r["iou"])[:worst]]
     summary["settings"] = {k: v for k, v in (params or {}).items()}
     summary["skipped"] = problems
+    summary["checks"] = check_figures(rows)
     return summary
+
+
+CHECK_BELOW = 0.8  # a cut-out below this IoU is one a seller should have been told to check
+
+
+def _flags(rgb: np.ndarray, result: Any, settings: Any) -> dict[str, bool]:
+    """Whether the mask's own checks (``core.checks``: shape and, for a network, its doubt per pixel) say
+    "check", and whether they do with the method's own doubts added (``auto``: its looks disagree)."""
+    from bgapp.core.checks import mask_concerns
+
+    work = resize_longer_side(rgb, int(settings.step_params["work_size"]))
+    probability = settings.method.probability(work, settings.method_params)  # the kept answer: no rerun
+    shape = bool(mask_concerns(result.mask, probability)) if result.mask is not None else False
+    return {"mask": shape, "with_doubts": shape or bool(result.doubts)}
+
+
+def check_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """How many cut-outs each rule flags, and what share of those below ``CHECK_BELOW`` IoU it catches."""
+    bad = [r for r in rows if r["iou"] < CHECK_BELOW]
+    figures: dict[str, Any] = {"below": CHECK_BELOW, "images_below": len(bad)}
+    for rule in ("mask", "with_doubts"):
+        flagged = [r for r in rows if r.get("flags", {}).get(rule)]
+        caught = [r for r in bad if r.get("flags", {}).get(rule)]
+        figures[rule] = {"flagged": len(flagged), "flagged_share": round(len(flagged) / max(len(rows), 1), 4),
+                         "caught": len(caught), "caught_share": round(len(caught) / max(len(bad), 1), 4)}
+    return figures
 
 
 def precision_recall_curve(alpha: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -132,6 +132,15 @@ def confidence(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
     return combined(rgb, params).alpha
 
 
+def shipped_only() -> Method:
+    """``auto`` as a user without the internet gets it (``networks=shipped``), a row of its own in ``bench``."""
+    import dataclasses
+
+    params = tuple(dataclasses.replace(p, default="shipped") if p.name == "networks" else p for p in PARAMS)
+    return dataclasses.replace(METHOD, name="auto-shipped", params=params,
+                               summary="auto with only the network that ships with bgapp (offline)")
+
+
 METHOD = Method(
     name=NAME,
     summary="The best cut-out this machine can make: the strongest network installed (u2net once fetched, else "
