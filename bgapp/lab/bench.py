@@ -329,10 +329,13 @@ def _earlier_report(args: argparse.Namespace, stem: str = "bench", wanted: dict 
 
 
 def _merged(earlier: dict, new: dict) -> dict:
-    """``earlier`` with the rows of ``new`` replacing its own of the same name (new names join at the end)."""
-    methods = {**earlier["methods"], **new["methods"]}
+    """``earlier`` with the rows of ``new`` replacing its own of the same name (new names first: a new
+    default leads the table), and the new run's machine, codec and waiting figures."""
+    old, fresh = earlier["methods"], new["methods"]
+    methods = {**{k: v for k, v in fresh.items() if k not in old}, **{k: fresh.get(k, v) for k, v in old.items()}}
     notes = list(dict.fromkeys(earlier.get("notes", []) + new.get("notes", [])))
-    return {**earlier, "notes": notes, "methods": methods}
+    latest = {k: new[k] for k in ("machine", "codecs", "waits") if new.get(k)}
+    return {**earlier, **latest, "notes": notes, "methods": methods}
 
 
 def markdown_table(report: dict) -> str:
