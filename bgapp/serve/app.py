@@ -205,7 +205,8 @@ def create_app(config: ServeConfig) -> Gate:
     @api.get("/health", summary="liveness and how busy this worker process is")
     async def health_route() -> dict[str, Any]:
         return {"status": "ok", "method": settings.method.name, "in_progress": admission.held,
-                "queue": admission.limit, "bytes_held": budget.held, "urls": config.allow_urls,
+                "queue": admission.limit, "bytes_held": budget.held, "jobs_run": pool.ran,
+                "jobs_skipped": pool.skipped, "urls": config.allow_urls,
                 "key_required": bool(config.api_key)}
 
     return Gate(api, config, admission, budget)

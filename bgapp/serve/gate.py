@@ -83,6 +83,7 @@ class Gate:
         slot: Slot | None = None
         gone = asyncio.Event()
         watcher: asyncio.Task[None] | None = None
+        started = False
         try:
             try:
                 body = await read_body(receive, limit, self.config.read_timeout_s, held)
@@ -104,11 +105,20 @@ class Gate:
             taken = slot
 
             async def release_on_start(message: dict[str, Any]) -> None:
+                nonlocal started
                 if message["type"] == "http.response.start":
+                    started = True
                     taken.release()  # before the answer leaves: a client that got it may send again at once
                 await send(message)
 
             await self.app(scope, replay(body, receive), release_on_start)
+        except asyncio.CancelledError:
+            # uvicorn cancels a request only when its graceful-shutdown time (--grace) is up. The client gets
+            # a 503 rather than a dropped connection, and the request ends here: re-raised, uvicorn logs a
+            # traceback and tries a 500 of its own. The process exits next, so nothing waits on this task.
+            if not started:
+                await send_error(send, 503, "shutting_down", "the server is shutting down; retry shortly",
+                                 [(b"retry-after", b"1")])
         finally:
             if watcher is not None:
                 watcher.cancel()

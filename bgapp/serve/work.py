@@ -36,6 +36,8 @@ class Pool:
 
     def __init__(self, threads: int, name: str = "bgapp-pipeline"):
         self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
+        self.ran = 0  # jobs started (for /health: what a left client still cost)
+        self.skipped = 0  # jobs cancelled before they started
         for number in range(threads):
             threading.Thread(target=self._work, name=f"{name}-{number}", daemon=True).start()
 
@@ -48,7 +50,9 @@ class Pool:
         while True:
             future, job = self._jobs.get()
             if not future.set_running_or_notify_cancel():
-                continue  # its client left or its deadline passed while it waited
+                self.skipped += 1  # its client left or its deadline passed while it waited
+                continue
+            self.ran += 1
             try:
                 result = job()
             except BaseException as error:  # noqa: BLE001 - handed to the request that waits for it
