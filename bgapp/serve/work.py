@@ -64,7 +64,8 @@ class Pool:
 async def run_job(pool: Pool, job: Callable[[], Any], timeout_s: float, gone: asyncio.Event | None = None) -> Any:
     """``job``'s result from ``pool``; ``ClientGone`` if ``gone`` is set first, ``JobTimeout`` after
     ``timeout_s``. Either way a job that has not started is cancelled and never runs."""
-    future = asyncio.wrap_future(pool.submit(job))
+    queued = pool.submit(job)
+    future = asyncio.wrap_future(queued)
     watcher = asyncio.ensure_future(gone.wait()) if gone is not None else None
     try:
         waiting = {future} if watcher is None else {future, watcher}
@@ -78,4 +79,5 @@ async def run_job(pool: Pool, job: Callable[[], Any], timeout_s: float, gone: as
         if watcher is not None:
             watcher.cancel()
         if not future.done():
-            future.cancel()  # also cancels the pool's Future: skipped if it has not started
+            queued.cancel()  # now, not on the loop's next turn: skipped if it has not started
+            future.cancel()
