@@ -59,7 +59,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                              "then 408 and the connection closed (default 60, as nginx)")
     parser.add_argument("--compute-timeout", type=float, default=120.0, metavar="S",
                         help="longest a request waits for its cut, queue included; then 503 (default 120)")
-    parser.add_argument("--grace", type=float, default=10.0, metavar="S",
+    parser.add_argument("--grace", type=int, default=10, metavar="S",
                         help="on SIGTERM or Ctrl-C, time for requests in flight to finish before the process "
                              "exits anyway (default 10; keep it under your process manager's stop timeout)")
     parser.add_argument("--max-points", type=int, default=40, metavar="N",

@@ -34,7 +34,7 @@ class ServeConfig:
     params: dict[str, Any] = field(default_factory=dict)  # its settings (``--param``)
     read_timeout_s: float = 60.0  # the longest wait for the next piece of a request (headers or body): then 408
     compute_timeout_s: float = 120.0  # the longest a request waits for its cut (queue and pipeline): then 503
-    grace_s: float = 10.0  # on SIGTERM: in-flight requests get this long to finish, then the process exits
+    grace_s: int = 10  # on SIGTERM: in-flight requests get this long to finish, then the process exits
     max_points: int = 40  # keep + remove points per /cut request (each costs 0.15-0.23 s of CPU); more: 400
     max_connections: int = 512  # open connections per worker process; more get 503 from uvicorn at once
 
