@@ -79,21 +79,18 @@ class Gate:
         if declared.isdigit() and int(declared) > limit:
             await self.refuse(receive, send, headers, 413, "file_too_large", _too_large(int(declared), limit))
             return
+        if self.admission.held >= self.admission.limit:  # full already: say so before the upload, not after
+            await self.refuse(receive, send, headers, 429, "rate_limit_exceeded", _busy(self.admission.limit),
+                              [(b"retry-after", b"1")])
+            return
         held = Reservation(self.budget)
         slot: Slot | None = None
         gone = asyncio.Event()
         watcher: asyncio.Task[None] | None = None
         started = False
         try:
-            try:
-                body = await read_body(receive, limit, self.config.read_timeout_s, held)
-            except ClientGone:
-                return  # an incomplete body is never run: nobody is there to answer
-            except ApiError as error:
-                held.release()  # what was read is dropped before the rest is drained
-                drained = error.status != 408 and await drain(receive, DRAIN_FACTOR * limit,
-                                                              self.config.read_timeout_s)
-                await send_error(send, error.status, error.code, error.title, error.headers, close=not drained)
+            body = await self.read_or_answer(receive, send, held)
+            if body is None:
                 return
             if not self.admission.try_enter():
                 await send_error(send, 429, "rate_limit_exceeded", _busy(self.admission.limit),
@@ -125,6 +122,20 @@ class Gate:
             if slot is not None:
                 slot.release()
             held.release()
+
+    async def read_or_answer(self, receive: Receive, send: Send, held: Reservation) -> bytes | None:
+        """The whole body (``read_body``), or None once the request is answered (408, 413, 429) or its
+        client has gone (an incomplete body is never run: nobody is there to answer)."""
+        try:
+            return await read_body(receive, self.config.max_body_bytes, self.config.read_timeout_s, held)
+        except ClientGone:
+            return None
+        except ApiError as error:
+            held.release()  # what was read is dropped before the rest is drained
+            drained = error.status != 408 and await drain(receive, DRAIN_FACTOR * self.config.max_body_bytes,
+                                                          self.config.read_timeout_s)
+            await send_error(send, error.status, error.code, error.title, error.headers, close=not drained)
+            return None
 
     async def refuse(self, receive: Receive, send: Send, headers: Mapping[str, bytes], status: int, code: str,
                      title: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:

@@ -4,7 +4,8 @@ Without a bound, a burst of uploads queues in memory (each body, then each decod
 the process is killed. Two bounds, each held only by a request that is making progress:
 
 - ``Admission``: a fixed number of requests with a complete body (waiting for the pipeline or in it);
-  a slot is taken once the whole body has arrived and given back when the answer starts. It used to be
+  a slot is taken once the whole body has arrived and given back when the answer starts (a queue
+  already full when the headers arrive is answered 429 at once, before the upload). It used to be
   taken when the headers arrived, and 16 clients that sent headers and then stopped held every slot
   for as long as they stayed connected (issue 38): every real request got 429.
 - ``ByteBudget``: the request bytes held at once (bodies being read, waiting or being cut), so that

@@ -116,20 +116,30 @@ def test_a_stalled_upload_holds_no_slot_and_gets_408() -> None:
     assert gate.admission.held == 0 and gate.budget.held == 0
 
 
-def test_a_full_queue_answers_429_once_the_body_is_read() -> None:
+@pytest.mark.parametrize("full_when", ["headers", "body"])
+def test_a_full_queue_answers_429_before_or_after_the_upload(full_when: str) -> None:
+    """Full when the headers arrive: 429 before the upload (a client waiting for 100 Continue sends none);
+    full by the time the body is complete (another request got the last slot meanwhile): 429 then."""
     admission = Admission(1)
-    assert admission.try_enter()  # a request in the pipeline
+    if full_when == "headers":
+        assert admission.try_enter()
     app = _Recorder()
     gate = Gate(app, ServeConfig(api_key="k", queue=1), admission, ByteBudget(10_000))
     sent: list[Message] = []
+    pieces = [body(b"pay", more=True), body(b"load")]
+
+    async def receive() -> Message:
+        if len(pieces) == 1 and full_when == "body":
+            assert admission.try_enter()  # the slot goes to another request while this one uploads
+        return pieces.pop(0)
 
     async def record(message: Message) -> None:
         sent.append(message)
 
-    asyncio.run(gate(_scope(), messages(body(b"payload"), then_stall=False), record))
-    assert sent[0]["status"] == 429 and not app.bodies
-    assert (b"connection", b"close") not in sent[0]["headers"]  # the body was read: the connection stays usable
-    assert gate.budget.held == 0
+    asyncio.run(gate(_scope(), receive, record))
+    assert sent[0]["status"] == 429 and not app.bodies and not pieces  # the body was read (and dropped) first
+    assert (b"connection", b"close") not in sent[0]["headers"]  # so the connection stays usable
+    assert gate.budget.held == 0 and admission.held == 1
 
 
 # ---------------------------------------------------------------- the pipeline's jobs
