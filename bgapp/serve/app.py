@@ -99,7 +99,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     408: {"description": "The request stalled: no part of it arrived within the read timeout."},
     413: {"description": "Upload over the size limit, or photo over the megapixel limit."},
     429: {"description": "Busy: the queue is full; retry after Retry-After seconds."},
-    503: {"description": "The cut took longer than the compute timeout; retry after Retry-After seconds."},
+    503: {"description": "The cut took longer than the compute timeout, or the server is shutting down; retry "
+                         "after Retry-After seconds."},
 }
 
 
@@ -136,7 +137,7 @@ def create_app(config: ServeConfig) -> Gate:
 
     @api.exception_handler(ClientGone)
     async def _gone(request: Request, error: ClientGone) -> Response:
-        return Response(status_code=499)  # nobody reads it (nginx's "client closed request" in the access log)
+        return Response(status_code=499)  # nginx's "client closed request"; uvicorn drops it (nobody is there)
 
     @api.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> Response:

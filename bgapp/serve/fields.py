@@ -130,6 +130,7 @@ def json_object(value: Any, name: str) -> dict[str, Any]:
 MAX_JSON_DEPTH = 16
 """Nesting allowed in a JSON body or field: bgapp's deepest is 2 (a body's ``settings`` object). A body
 nested a few thousand levels deep raised RecursionError in the parser: a 500 (issue 38)."""
+MAX_MARK_CHARS = 64  # "12345.678,12345.678" is 19: room for spaces and digits, not for a megabyte echoed back
 
 
 def parse_json(text: str | bytes, name: str, hint: str = "") -> Any:
@@ -180,9 +181,6 @@ def marks_from_fields(texts: Mapping[str, str], max_points: int) -> Marks:
     if ";" in box:
         raise ApiError(400, "invalid_parameters", "one box per request: X0,Y0,X1,Y1 in photo pixels")
     return marks_from_arguments(points["keep"], points["remove"], box or None)
-
-
-MAX_MARK_CHARS = 64  # "12345.678,12345.678" is 19: room for spaces and digits, not for a megabyte echoed back
 
 
 def text_fields(fields: Mapping[str, Any]) -> dict[str, str]:

@@ -5,7 +5,8 @@ of a request it waits for the rest of the headers without limit, and a connectio
 ``POST / HTTP/1.1\r\nHost: x\r\n`` and stops stays open for ever. Here the request line and headers
 must be complete within ``read_timeout_s`` of the connection opening (or of the previous answer on
 a kept-alive connection), else the server answers 408 and closes, as nginx's
-``client_header_timeout``; the body has its own deadline per read in the gate (``gate.read_body``).
+``client_header_timeout`` (a connection that sent nothing at all is closed without an answer, as an
+idle keep-alive one is); the body has its own deadline per read in the gate (``gate.read_body``).
 The server names this class explicitly, so uvicorn never swaps in httptools where it is installed.
 """
 
@@ -39,9 +40,11 @@ def timeout_answer(seconds: float) -> bytes:
 
 class DeadlineH11Protocol(H11Protocol):
     """``H11Protocol`` plus the header deadline: a timer armed when a connection opens and after each
-    answer, disarmed by the next request's headers (a new cycle), fired as 408 and a close."""
+    answer, disarmed by the next request's headers (a new cycle), fired as 408 and a close (only the close
+    when nothing of a request came)."""
 
     _header_timer: asyncio.TimerHandle | None = None
+    _header_bytes = False  # part of a request arrived since the timer was armed
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -49,6 +52,7 @@ class DeadlineH11Protocol(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         waiting = self.cycle
+        self._header_bytes = True
         super().data_received(data)
         if self.cycle is not waiting:  # the headers of a new request arrived
             self._disarm_header_timer()
@@ -66,6 +70,7 @@ class DeadlineH11Protocol(H11Protocol):
 
     def _arm_header_timer(self) -> None:
         self._disarm_header_timer()
+        self._header_bytes = False
         seconds = header_timeout_s()
         self._header_timer = self.loop.call_later(seconds, self._headers_timed_out, self.cycle, seconds)
 
@@ -77,5 +82,6 @@ class DeadlineH11Protocol(H11Protocol):
     def _headers_timed_out(self, cycle: Any, seconds: float) -> None:
         self._header_timer = None
         if self.cycle is cycle and not self.transport.is_closing():
-            self.transport.write(timeout_answer(seconds))
+            if self._header_bytes:
+                self.transport.write(timeout_answer(seconds))
             self.transport.close()

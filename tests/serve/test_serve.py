@@ -389,23 +389,26 @@ def _until_closed(sock: socket.socket) -> bytes:
 def test_stalled_clients_hold_no_slot_and_end_in_408(server: str, photo: Path) -> None:
     """Issue 38, defect 1: a client that sends its headers and part of its body, then nothing, used to hold
     an admission slot for as long as it stayed connected (here the only one). Now the real request is
-    answered, and the stalled body and the stalled headers each get 408 after the read deadline."""
+    answered, and the stalled body and the stalled headers each get 408 after the read deadline (a
+    connection that sent nothing is closed)."""
     head = (f"POST /v1.0/removebg HTTP/1.1\r\nHost: x\r\nX-Api-Key: {KEY}\r\nContent-Type: multipart/form-data; "
             "boundary=B\r\nContent-Length: 100000\r\n\r\n--B\r\n").encode()
     start = time.monotonic()
     body, headers = _stalled(server, head), _stalled(server, b"POST /cut HTTP/1.1\r\nHost: x\r\n")
+    idle = _stalled(server, b"")
     try:
         time.sleep(0.2)
         real = requests.post(f"{server}/v1.0/removebg", headers={"X-Api-Key": KEY}, timeout=60,
                              files={"image_file": ("bottle.jpg", photo.read_bytes())})
         assert real.status_code == 200
-        answers = [_until_closed(sock) for sock in (body, headers)]
+        answers = [_until_closed(sock) for sock in (body, headers, idle)]
         waited = time.monotonic() - start
     finally:
-        body.close()
-        headers.close()
+        for sock in (body, headers, idle):
+            sock.close()
     assert answers[0].startswith(b"HTTP/1.1 408 ") and b"nothing arrived for 2 s" in answers[0]
     assert answers[1].startswith(b"HTTP/1.1 408 ") and b"did not arrive within 2 s" in answers[1]
+    assert answers[2] == b""  # a connection that never sent a byte is closed without an answer
     assert READ_TIMEOUT - 0.2 <= waited < READ_TIMEOUT + 20
 
 
