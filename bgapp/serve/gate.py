@@ -1,17 +1,20 @@
-"""The HTTP API's gate and its errors: the ASGI wrapper that checks the API key, admission and body
-size before any route reads a body, and remove.bg's error shape for everything a caller caused."""
+"""The HTTP API's gate and its errors: the ASGI wrapper that checks the API key and the body size
+before any route reads a body, reads the body under a deadline and a byte budget, admits only a
+request whose body is complete, and watches for its client leaving; and remove.bg's error shape for
+everything a caller caused."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from typing import Any, Awaitable, Callable, Mapping
 
-
 from bgapp.core.errors import BgappError, ImageTooLargeError, ModelUnavailableError, ParamError
 from bgapp.serve.config import ServeConfig
 from bgapp.serve.guard import UrlTooLarge
-from bgapp.serve.limits import Admission, Slot
+from bgapp.serve.limits import Admission, ByteBudget, Reservation, Slot
+from bgapp.serve.work import ClientGone, JobTimeout
 
 
 GATED_PATHS = ("/v1.0/removebg", "/cut")
@@ -21,11 +24,11 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class ApiError(Exception):
-    """A request the server refuses: HTTP status, a machine code and a one-line title."""
+    """A request the server refuses: HTTP status, a machine code, a one-line title and extra headers."""
 
-    def __init__(self, status: int, code: str, title: str):
+    def __init__(self, status: int, code: str, title: str, headers: list[tuple[bytes, bytes]] | None = None):
         super().__init__(title)
-        self.status, self.code, self.title = status, code, title
+        self.status, self.code, self.title, self.headers = status, code, title, headers or []
 
 
 def error_body(code: str, title: str) -> bytes:
@@ -46,6 +49,9 @@ def error_for(error: BaseException) -> ApiError:
         return ApiError(400, "method_unavailable", str(error))
     if isinstance(error, BgappError):
         return ApiError(400, "invalid_input", str(error))
+    if isinstance(error, JobTimeout):
+        return ApiError(503, "timeout", f"{error}: retry later, or send a smaller photo or fewer points",
+                        [(b"retry-after", b"5")])
     return ApiError(500, "internal_error", f"unexpected failure ({type(error).__name__}); see the server's log")
 
 
@@ -53,10 +59,11 @@ def error_for(error: BaseException) -> ApiError:
 
 
 class Gate:
-    """ASGI wrapper: API key, admission and body size, checked before the routes see a request."""
+    """ASGI wrapper: API key, body size, read deadline, byte budget and admission, checked before the
+    routes see a request; the routes find ``request.state.client_gone``, set when the client disconnects."""
 
-    def __init__(self, app: Any, config: ServeConfig, admission: Admission):
-        self.app, self.config, self.admission = app, config, admission
+    def __init__(self, app: Any, config: ServeConfig, admission: Admission, budget: ByteBudget):
+        self.app, self.config, self.admission, self.budget = app, config, admission, budget
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in GATED_PATHS:
@@ -67,34 +74,68 @@ class Gate:
         if refusal:
             await self.refuse(receive, send, headers, 403, "auth_failed", refusal)
             return
-        if not self.admission.try_enter():
-            await self.refuse(receive, send, headers, 429, "rate_limit_exceeded",
-                              f"the server is busy ({self.admission.limit} requests in progress); retry shortly",
+        limit = self.config.max_body_bytes
+        declared = headers.get("content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await self.refuse(receive, send, headers, 413, "file_too_large", _too_large(int(declared), limit))
+            return
+        if self.admission.held >= self.admission.limit:  # full already: say so before the upload, not after
+            await self.refuse(receive, send, headers, 429, "rate_limit_exceeded", _busy(self.admission.limit),
                               [(b"retry-after", b"1")])
             return
-        slot = Slot(self.admission)
+        held = Reservation(self.budget)
+        slot: Slot | None = None
+        gone = asyncio.Event()
+        watcher: asyncio.Task[None] | None = None
+        started = False
         try:
-            limit = self.config.max_body_bytes
-            declared = headers.get("content-length", b"")
-            if declared.isdigit() and int(declared) > limit:
-                drained = await self.drop_body(receive, headers)
-                await send_error(send, 413, "file_too_large", _too_large(int(declared), limit), close=not drained)
-                return
-            body = await read_body(receive, limit)
+            body = await self.read_or_answer(receive, send, held)
             if body is None:
-                drained = await drain(receive, DRAIN_FACTOR * limit)  # the rest of a body sent without a length
-                await send_error(send, 413, "file_too_large", _too_large(None, limit), close=not drained)
                 return
+            if not self.admission.try_enter():
+                await send_error(send, 429, "rate_limit_exceeded", _busy(self.admission.limit),
+                                 [(b"retry-after", b"1")], close=False)
+                return
+            slot = Slot(self.admission)
+            watcher = asyncio.ensure_future(watch_disconnect(receive, gone))
+            scope.setdefault("state", {})["client_gone"] = gone
+            taken = slot
 
             async def release_on_start(message: dict[str, Any]) -> None:
+                nonlocal started
                 if message["type"] == "http.response.start":
-                    slot.release()  # before the answer leaves: a client that got it may send again at once
+                    started = True
+                    taken.release()  # before the answer leaves: a client that got it may send again at once
                 await send(message)
 
             await self.app(scope, replay(body, receive), release_on_start)
+        except asyncio.CancelledError:
+            # uvicorn cancels a request only when its graceful-shutdown time (--grace) is up. The client gets
+            # a 503 rather than a dropped connection, and the request ends here: re-raised, uvicorn logs a
+            # traceback and tries a 500 of its own. The process exits next, so nothing waits on this task.
+            if not started:
+                await send_error(send, 503, "shutting_down", "the server is shutting down; retry shortly",
+                                 [(b"retry-after", b"1")])
         finally:
-            slot.release()
+            if watcher is not None:
+                watcher.cancel()
+            if slot is not None:
+                slot.release()
+            held.release()
 
+    async def read_or_answer(self, receive: Receive, send: Send, held: Reservation) -> bytes | None:
+        """The whole body (``read_body``), or None once the request is answered (408, 413, 429) or its
+        client has gone (an incomplete body is never run: nobody is there to answer)."""
+        try:
+            return await read_body(receive, self.config.max_body_bytes, self.config.read_timeout_s, held)
+        except ClientGone:
+            return None
+        except ApiError as error:
+            held.release()  # what was read is dropped before the rest is drained
+            drained = error.status != 408 and await drain(receive, DRAIN_FACTOR * self.config.max_body_bytes,
+                                                          self.config.read_timeout_s)
+            await send_error(send, error.status, error.code, error.title, error.headers, close=not drained)
+            return None
 
     async def refuse(self, receive: Receive, send: Send, headers: Mapping[str, bytes], status: int, code: str,
                      title: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -111,7 +152,7 @@ class Gate:
         cap = DRAIN_FACTOR * self.config.max_body_bytes
         if (declared.isdigit() and int(declared) > cap) or b"100-continue" in headers.get("expect", b"").lower():
             return False
-        return await drain(receive, cap)
+        return await drain(receive, cap, self.config.read_timeout_s)
 
 
 DRAIN_FACTOR = 2
@@ -132,28 +173,47 @@ def key_refusal(expected: str | None, given: bytes | None) -> str | None:
     return None
 
 
-async def read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or None once it passes ``limit`` bytes (nothing more is read)."""
+async def next_message(receive: Receive, timeout_s: float) -> dict[str, Any]:
+    """The next ASGI message, or ``ApiError`` 408 when none comes within ``timeout_s`` (as nginx's
+    ``client_body_timeout``: the limit is on the gap between two reads, so a slow upload that keeps
+    moving is never cut off, and a stalled one ends)."""
+    try:
+        return await asyncio.wait_for(receive(), timeout_s)
+    except asyncio.TimeoutError:
+        raise ApiError(408, "request_timeout", f"the request body stalled: nothing arrived for {timeout_s:g} s; "
+                                               "send the whole request without pausing") from None
+
+
+async def read_body(receive: Receive, limit: int, timeout_s: float, held: Reservation) -> bytes:
+    """The whole request body, each piece within ``timeout_s`` of the last and held in the byte budget.
+    ``ClientGone`` if the client left before its end (a body cut short is never processed), else
+    ``ApiError``: 408 stalled, 413 over ``limit`` (nothing more is read), 429 over the budget."""
     chunks: list[bytes] = []
     total = 0
     while True:
-        message = await receive()
+        message = await next_message(receive, timeout_s)
         if message["type"] == "http.disconnect":
-            return b"".join(chunks)
+            raise ClientGone()
         chunk = message.get("body", b"")
         total += len(chunk)
         if total > limit:
-            return None
+            raise ApiError(413, "file_too_large", _too_large(None, limit))
+        if not held.take(len(chunk)):
+            raise ApiError(429, "rate_limit_exceeded", "the server is busy (its memory for uploads is in use); "
+                                                       "retry shortly", [(b"retry-after", b"1")])
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
 
 
-async def drain(receive: Receive, limit: int) -> bool:
-    """Read and drop the request body; True if it ended within ``limit`` bytes."""
+async def drain(receive: Receive, limit: int, timeout_s: float) -> bool:
+    """Read and drop the request body; True if it ended within ``limit`` bytes and no gap of ``timeout_s``."""
     total = 0
     while True:
-        message = await receive()
+        try:
+            message = await next_message(receive, timeout_s)
+        except ApiError:
+            return False
         if message["type"] == "http.disconnect":
             return False
         total += len(message.get("body", b""))
@@ -161,6 +221,15 @@ async def drain(receive: Receive, limit: int) -> bool:
             return False
         if not message.get("more_body", False):
             return True
+
+
+async def watch_disconnect(receive: Receive, gone: asyncio.Event) -> None:
+    """Set ``gone`` when the client disconnects (the body is read: the next message is the disconnect)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            gone.set()
+            return
 
 
 def replay(body: bytes, receive: Receive) -> Receive:
@@ -179,11 +248,16 @@ def replay(body: bytes, receive: Receive) -> Receive:
 
 async def send_error(send: Send, status: int, code: str, title: str,
                      extra: list[tuple[bytes, bytes]] | None = None, close: bool = True) -> None:
+    """remove.bg's error shape as the whole answer; ``close`` when unread request bytes may follow."""
     body = error_body(code, title)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                *([(b"connection", b"close")] if close else []), *(extra or [])]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _busy(limit: int) -> str:
+    return f"the server is busy ({limit} requests waiting or in progress); retry shortly"
 
 
 def _too_large(size: int | None, limit: int) -> str:

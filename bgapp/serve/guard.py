@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import re
 import socket
 import ssl
 import time
@@ -62,7 +63,7 @@ def system_resolver(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (IPv4 and IPv6), as strings."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror:
+    except (OSError, UnicodeError, ValueError):  # gaierror, and what a name that slipped past host_refusal raises
         raise UrlRefused(f"image_url: cannot resolve the host {host!r}") from None
     return sorted({str(info[4][0]) for info in infos})
 
@@ -78,16 +79,43 @@ class Target:
     path: str
 
 
+LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?")
+
+
+def host_refusal(host: str) -> str | None:
+    """Why ``host`` is not a host name or an IP address (one line), or None. A malformed name (``a..b``,
+    a label over 63 characters) raised UnicodeError from the IDNA codec in the resolver: a 500 (issue 38)."""
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+        return None
+    except ValueError:
+        pass
+    try:
+        name = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        name = ""
+    labels = name.removesuffix(".").split(".")
+    if not name or len(name) > 253 or not all(len(label) <= 63 and LABEL.fullmatch(label) for label in labels):
+        return f"image_url: {host[:80]!r} is not a valid host name"
+    return None
+
+
 def check_url(url: str, resolve: Resolver = system_resolver) -> Target:
     """The URL's scheme, host and every resolved address checked; raises ``UrlRefused`` with the reason."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError as error:  # "Invalid IPv6 URL", "'zz' does not appear to be an IPv4 or IPv6 address"
+        raise UrlRefused(f"image_url: the URL cannot be read ({error})") from None
     if parts.scheme not in ("http", "https"):
         raise UrlRefused(f"image_url: only http and https URLs are fetched, not {parts.scheme or 'a bare path'!r}")
     if parts.username or parts.password:
         raise UrlRefused("image_url: URLs with a user name or password are not fetched")
-    host = parts.hostname
     if not host:
         raise UrlRefused("image_url: the URL has no host")
+    why = host_refusal(host)
+    if why:
+        raise UrlRefused(why)
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:

@@ -204,3 +204,34 @@ def test_prepare_checks_everything_before_a_photo_is_read(monkeypatch):
         prepare("threshold")
     with pytest.raises(ModelUnavailableError):  # the library call checks it too (it did not before)
         bgapp.cut(np.zeros((8, 8, 3), np.uint8), method="threshold")
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 2), (2, 1), (1, 7)])
+@pytest.mark.parametrize("opacity", [0.0, 0.5, 1.0])
+def test_tiny_photos_frame_and_encode_like_any_other(shape: tuple[int, int], opacity: float) -> None:
+    """A 1x1 photo raised cv2.error in the in-place compose (issue 38: a 500 from the API, a crash in cut)."""
+    colours = np.full((*shape, 3), (200, 30, 10), np.uint8)
+    alpha = np.full(shape, opacity, np.float32)
+    for preset in ("transparent", "white"):
+        settings = export_settings(preset)
+        pixels = decode(encode(frame(colours, alpha, settings), settings))
+        assert pixels.shape[:2] == shape
+        if preset == "transparent":
+            assert (pixels[..., 3] == round(opacity * 255)).all()
+            assert (pixels[..., :3] == (0 if opacity == 0 else colours)).all()  # no colour where nothing shows
+    amazon = export_settings("amazon", {"size": 0, "min_size": 64})  # the framing, not a 2000 px JPEG each time
+    if opacity == 0.0:
+        with pytest.raises(BgappError, match="mask is empty"):
+            frame(colours, alpha, amazon)
+    else:
+        assert decode(encode(frame(colours, alpha, amazon), amazon)).shape == (64, 64, 3)
+
+
+def test_a_one_pixel_photo_is_cut_by_every_front_end(tmp_path) -> None:
+    """bgapp.cut and ``cut`` on a 1x1 photo: a result (the API runs the same ``pipeline.process``)."""
+    import bgapp
+
+    Image.new("RGB", (1, 1), (90, 40, 20)).save(tmp_path / "dot.png")
+    assert bgapp.cut(tmp_path / "dot.png", method="grabcut").pixels.shape == (1, 1, 4)
+    assert main(["cut", str(tmp_path / "dot.png"), "--method", "grabcut", "--out", str(tmp_path / "out")]) == 0
+    assert decode((tmp_path / "out" / "dot.png").read_bytes()).shape == (1, 1, 4)

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from scripts._server import local_server  # noqa: E402
 KEY = "test-key-0123456789"
+READ_TIMEOUT = 2.0  # the test server's --read-timeout: a stalled request ends in 408 after it
 
 
 # ---------------------------------------------------------------- the URL guard, offline
@@ -186,7 +187,7 @@ def server() -> Iterator[str]:
     """One ``python -m bgapp serve`` for the module: a key, a one-request queue and small limits."""
     def command(port: int) -> list[str]:
         return [sys.executable, "-m", "bgapp", "serve", "--port", str(port), "--api-key", KEY, "--queue", "1",
-                "--max-upload-mb", "1", "--max-megapixels", "0.5", "--allow-urls"]
+                "--max-upload-mb", "1", "--max-megapixels", "0.5", "--allow-urls", "--read-timeout", str(READ_TIMEOUT)]
 
     with local_server(command, "/health", env={**os.environ, "BGAPP_API_KEY": ""}, fail=pytest.fail) as (base, _, _):
         yield base
@@ -345,33 +346,103 @@ def test_image_url_to_loopback_is_refused(server: str) -> None:
 
 
 def test_a_full_queue_answers_429(server: str, photo: Path) -> None:
-    """The server admits one request (``--queue 1``): an upload that has not finished holds the slot."""
-    release = threading.Event()
-
-    def slow_body() -> Iterator[bytes]:
-        yield b"--b\r\nContent-Disposition: form-data; name=\"size\"\r\n\r\nauto\r\n"
-        release.wait(60)
-        yield b"--b--\r\n"
-
+    """The server admits one request (``--queue 1``): a cut in progress holds the slot, the next gets 429."""
+    keep = ";".join(f"{20 + 9 * i},{30 + 5 * i}" for i in range(12))  # ~2 s of corrections on one thread
+    before = requests.get(f"{server}/health", timeout=30).json()["jobs_run"]
     holder = threading.Thread(target=lambda: requests.post(
-        f"{server}/v1.0/removebg", data=slow_body(), timeout=90,
-        headers={"X-Api-Key": KEY, "Content-Type": "multipart/form-data; boundary=b"}))
+        f"{server}/cut", headers={"X-Api-Key": KEY}, data={"keep": keep, "method": "grabcut"}, timeout=120,
+        files={"image_file": ("bottle.jpg", photo.read_bytes())}))
     holder.start()
     try:
         deadline = time.monotonic() + 60
-        while requests.get(f"{server}/health", timeout=30).json()["in_progress"] < 1:  # the upload is admitted
-            assert time.monotonic() < deadline, "the slow upload was never admitted"
-            time.sleep(0.05)
+        while requests.get(f"{server}/health", timeout=30).json()["jobs_run"] == before:  # the cut has started
+            assert time.monotonic() < deadline, "the cut never started"
+            time.sleep(0.02)
         response = requests.post(f"{server}/v1.0/removebg", headers={"X-Api-Key": KEY}, timeout=60,
                                  files={"image_file": ("bottle.jpg", photo.read_bytes())})
     finally:
-        release.set()
-        holder.join(90)
+        holder.join(120)
     assert response.status_code == 429
     assert _errors(response)[1] == "rate_limit_exceeded" and response.headers["Retry-After"] == "1"
     after = requests.post(f"{server}/v1.0/removebg", headers={"X-Api-Key": KEY}, timeout=60,
                           files={"image_file": ("bottle.jpg", photo.read_bytes())})
     assert after.status_code == 200  # the slot came back
+
+
+def _stalled(server: str, payload: bytes) -> socket.socket:
+    from urllib.parse import urlparse
+
+    address = urlparse(server)
+    sock = socket.create_connection((address.hostname, address.port), timeout=READ_TIMEOUT + 30)
+    sock.sendall(payload)
+    return sock
+
+
+def _until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends on ``sock`` until it closes it (a 408 closes the connection)."""
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    return answer
+
+
+def test_stalled_clients_hold_no_slot_and_end_in_408(server: str, photo: Path) -> None:
+    """Issue 38, defect 1: a client that sends its headers and part of its body, then nothing, used to hold
+    an admission slot for as long as it stayed connected (here the only one). Now the real request is
+    answered, and the stalled body and the stalled headers each get 408 after the read deadline (a
+    connection that sent nothing is closed)."""
+    head = (f"POST /v1.0/removebg HTTP/1.1\r\nHost: x\r\nX-Api-Key: {KEY}\r\nContent-Type: multipart/form-data; "
+            "boundary=B\r\nContent-Length: 100000\r\n\r\n--B\r\n").encode()
+    start = time.monotonic()
+    body, headers = _stalled(server, head), _stalled(server, b"POST /cut HTTP/1.1\r\nHost: x\r\n")
+    idle = _stalled(server, b"")
+    try:
+        time.sleep(0.2)
+        real = requests.post(f"{server}/v1.0/removebg", headers={"X-Api-Key": KEY}, timeout=60,
+                             files={"image_file": ("bottle.jpg", photo.read_bytes())})
+        assert real.status_code == 200
+        answers = [_until_closed(sock) for sock in (body, headers, idle)]
+        waited = time.monotonic() - start
+    finally:
+        for sock in (body, headers, idle):
+            sock.close()
+    assert answers[0].startswith(b"HTTP/1.1 408 ") and b"nothing arrived for 2 s" in answers[0]
+    assert answers[1].startswith(b"HTTP/1.1 408 ") and b"did not arrive within 2 s" in answers[1]
+    assert answers[2] == b""  # a connection that never sent a byte is closed without an answer
+    assert READ_TIMEOUT - 0.2 <= waited < READ_TIMEOUT + 20
+
+
+def test_issue_38_inputs_are_one_line_400s_not_500s(server: str, photo: Path) -> None:
+    """A 1x1 photo, deeply nested JSON, malformed image_url hosts and 20,000 points: each answered with one line."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1), (120, 40, 20)).save(buffer, format="PNG")
+    for path, data in [("/v1.0/removebg", {}), ("/cut", {"export": "transparent"}), ("/cut", {"export": "white"})]:
+        dot = requests.post(f"{server}{path}", headers={"X-Api-Key": KEY}, data=data, timeout=60,
+                            files={"image_file": ("dot.png", buffer.getvalue())})
+        assert dot.status_code == 200, (path, data, dot.text)
+    cases: list[tuple[str, dict]] = [
+        ("/v1.0/removebg", {"data": "[" * 100_000, "headers": {"Content-Type": "application/json"}}),
+        ("/cut", {"data": {"settings": '{"a":' * 100_000}, "files": {"image_file": photo.read_bytes()}}),
+        ("/cut", {"data": {"keep": ";".join(["5,5"] * 20_000)}, "files": {"image_file": photo.read_bytes()}}),
+        *[("/v1.0/removebg", {"data": {"image_url": url}})
+          for url in ("http://a..b/", "http://.a/", f"http://{'a' * 64}.example/", "http://[zz]/", "http://[::1/")],
+    ]
+    for path, kwargs in cases:
+        headers = {"X-Api-Key": KEY, **kwargs.pop("headers", {})}
+        response = requests.post(f"{server}{path}", headers=headers, timeout=60, **kwargs)
+        assert response.status_code == 400, (path, response.text[:200])
+        _errors(response)
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_fault_injection_script_meets_its_targets() -> None:
+    """scripts/serve_faults.py on short counts (its own servers, a 3 s read deadline, --grace 3): every
+    probe of issue 38 against its target; it exits 1 when one is missed."""
+    run = subprocess.run([sys.executable, "scripts/serve_faults.py", "--load", "4x20", "--mutations", "60"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-3000:]
+    assert "targets met" in run.stdout and "MISSED" not in run.stdout
 
 
 @pytest.mark.slow
