@@ -373,8 +373,8 @@ def test_run_with_bad_files_writes_cuts_results_and_a_manifest(tmp_path, ray_ses
 def test_csv_manifest_with_the_default_network_matches_cut(tmp_path, ray_session):
     from bgapp.core.methods import default_method
 
-    if default_method() != "unet-product":
-        pytest.skip("unet-product cannot run here")
+    if default_method() != "auto":
+        pytest.skip("auto is not the default here")
     shots = tmp_path / "shots"
     good = write_photos(shots, ["a.jpg", "b.jpg", "c.jpg"], size=(256, 192), seed=5)
     manifest = tmp_path / "catalogue.csv"
@@ -383,7 +383,7 @@ def test_csv_manifest_with_the_default_network_matches_cut(tmp_path, ray_session
     assert main(["batch", str(manifest), "--path-column", "image", "--out", str(out), "--workers", "1"]) == 0
     rows = read_manifest(out)
     assert [(r["output"], r["status"], r["method"]) for r in rows] == [
-        ("shots/a.png", "ok", "unet-product"), ("shots/b.png", "ok", "unet-product"), ("shots/c.png", "ok", "unet-product")]
+        (f"shots/{n}.png", "ok", "auto (unet-product + second look)") for n in "abc"]  # the default, and what ran
     reference = cut_reference(good, tmp_path / "cut")
     for row in rows:
         assert (out / row["output"]).read_bytes() == reference[row["input"]]

@@ -45,6 +45,13 @@ def test_cut_writes_rgba_of_the_input_size(photos, tmp_path, capsys):
     assert alpha[0, 0] == 0 and alpha[75, 100] == 255
 
 
+def test_cut_uses_auto_by_default_and_says_what_ran(photos, tmp_path, capsys):
+    assert main(["cut", str(photos / "jar.jpg"), "--out", str(tmp_path / "a")]) == 0
+    captured = capsys.readouterr()
+    assert "auto (unet-product + second look)" in captured.err  # the line per photo names what ran
+    assert "cut out with auto" in captured.out
+
+
 def test_cut_white_and_mask(photos, tmp_path):
     assert main(["cut", str(photos / "jar.jpg"), "--out", str(tmp_path / "w"), "--export", "white"]) == 0
     white = np.asarray(Image.open(tmp_path / "w" / "jar-white.jpg"))

@@ -216,6 +216,7 @@ def test_removebg_call_returns_the_same_png_as_cut(server: str, photo: Path, tmp
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "image/png"
     assert (response.headers["X-Width"], response.headers["X-Height"], response.headers["X-Type"]) == ("320", "240", "product")
+    assert response.headers["X-Method"] == "auto (unet-product + second look)"  # the default, and what it ran
     assert main(["cut", str(photo), "--out", str(tmp_path)]) == 0
     from_cli = (tmp_path / "bottle.png").read_bytes()
     served = np.asarray(Image.open(io.BytesIO(response.content)))
