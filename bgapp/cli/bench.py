@@ -34,10 +34,14 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="real labelled photos scored first: DUTS (its DUTS-TE), or images/ + masks/")
     parser.add_argument("--real-limit", type=int, default=None, metavar="N",
                         help="score only the first N real test photos (default: all)")
-    parser.add_argument("--waits", nargs="+", default=["auto"], metavar="NAME",
-                        help="methods to time as a seller waits for them (first cut-out after an upload, a Cut-off "
-                             "move, 20 photos in the grid, a cold 12 MP cut and its peak memory; default auto)")
+    parser.add_argument("--waits", nargs="+", default=[], metavar="NAME",
+                        help="also time these methods as a seller waits for them, in fresh processes (first cut-out "
+                             "after an upload, a Cut-off move, 20 photos in the grid, a cold 12 MP cut and its peak "
+                             "memory), e.g. --waits auto u2net (about a minute each)")
     parser.add_argument("--no-waits", action="store_true", help="leave those timings out")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="with --update: time --methods again (and the waits) and keep their quality figures "
+                             "(to re-time on a quiet machine)")
     parser.add_argument("--no-baseline", action="store_true",
                         help="without --methods: leave the u2netp and u2net baselines out")
     parser.add_argument("--clicks", action="store_true",

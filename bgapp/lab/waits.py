@@ -80,11 +80,12 @@ def _run(command: list[str]) -> tuple[float, float, str]:
     return wall, usage.ru_maxrss / 1024.0, out
 
 
-def seller_waits(method: str = "") -> dict[str, float]:
-    """The figures in the module docstring for ``method`` (default: the default method), in one run."""
+def seller_waits(method: str = "", photos: int = 21) -> dict[str, float]:
+    """The figures in the module docstring for ``method`` (default: the default method), in one run
+    (``photos``: the first and the grid's; fewer only to test this function)."""
     with tempfile.TemporaryDirectory(prefix="bgapp-waits-") as temp:
         folder = Path(temp)
-        photos = twelve_mp_jpegs(21, folder)
+        photos = twelve_mp_jpegs(photos, folder)
         _, _, out = _run([sys.executable, "-c", PREVIEW, method, *map(str, photos)])
         figures = {k: round(float(v), 3 if k.endswith("_s") else 1) for k, v in json.loads(out).items()}
         command = [sys.executable, "-m", "bgapp", "cut", str(photos[0]), "--out", str(folder / "out")]

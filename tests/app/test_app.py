@@ -508,6 +508,9 @@ def test_the_studio_offers_the_quality_network_and_the_next_cut_out_uses_it(
     assert not at.exception
     assert any("Sharper cut-outs with u2net" in m.value for m in at.markdown)
     assert any(c.value.startswith("auto (unet-product") for c in at.caption), [c.value for c in at.caption]
+    other = AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()  # a seller who says no
+    next(b for b in other.button if b.label == "Not now").click().run()
+    assert not other.exception and not any("Sharper cut-outs" in m.value for m in other.markdown)
     with serving() as mirror:
         mirror.files[file.name] = data
         monkeypatch.setenv(download.MIRROR_ENV, f"http://127.0.0.1:{mirror.server_address[1]}/")
@@ -516,13 +519,3 @@ def test_the_studio_offers_the_quality_network_and_the_next_cut_out_uses_it(
     assert external.locate("u2net") is not None
     assert not any("Sharper cut-outs with u2net" in m.value for m in at.markdown)  # offered no more
     assert any(c.value.startswith("auto (u2net + unet-product") for c in at.caption), [c.value for c in at.caption]
-
-
-def test_the_quality_offer_can_be_put_away(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bgapp.core import external
-
-    monkeypatch.setenv(external.MODELS_ENV, str(tmp_path / "models"))
-    at = AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()
-    next(b for b in at.button if b.label == "Not now").click().run()
-    assert not at.exception
-    assert not any("Sharper cut-outs" in m.value for m in at.markdown)

@@ -221,6 +221,25 @@ def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     assert "| threshold |" in (out / "bench.md").read_text()
     # measured another way (here: another --scenes), the old rows could not be compared: refused
     assert main([*update[:update.index("--scenes") + 1], "3", *update[update.index("--scenes") + 2:]]) == 2
+    # --speed-only re-times rows (on a quiet machine) and keeps their quality figures
+    kept = json.loads((out / "bench.json").read_text())
+    assert "checks" in kept["methods"]["threshold"]["quality"]["real_test"]
+    assert main([*update, "--speed-only"]) == 0
+    timed = json.loads((out / "bench.json").read_text())
+    assert timed["methods"]["threshold"]["quality"] == kept["methods"]["threshold"]["quality"]
+    assert set(timed["methods"]["threshold"]["speed"]) == {"preview_ms", "mp12_ms", "mp24_ms"}
+    assert main([*args[:2], "grabcut", *args[4:], "--update", "--speed-only"]) == 2  # no row to keep: refused
+
+
+@pytest.mark.slow
+def test_seller_waits_are_measured_in_fresh_processes():
+    from bgapp.lab.waits import seller_waits, waits_table
+
+    figures = seller_waits("threshold", photos=3)
+    assert set(figures) >= {"first_cutout_s", "cutoff_move_ms", "grid_20_s", "cold_cut_s", "cold_cut_peak_mb"}
+    assert 0 < figures["cutoff_move_ms"] < figures["first_cutout_s"] * 1000  # a kept working copy costs less
+    assert 50 < figures["cold_cut_peak_mb"] < 4000  # a process's peak, in MB (units, not a speed target)
+    assert "| threshold |" in waits_table({"threshold": figures})
 
 
 @pytest.mark.slow

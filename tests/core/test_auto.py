@@ -174,3 +174,16 @@ def test_the_backdrop_step_is_off_by_default_but_what_it_would_add_says_check():
     on = steps.combine(photo, network, None, lambda m, rgb: answer, second_look=False, backdrop=True)
     assert (on.alpha[130:195, 150:170] == 1.0).all() and on.ran.endswith("plain backdrop")
     assert all(param.default is False for param in all_methods()["auto"].params if param.name == "backdrop")
+
+
+def test_check_figures_count_flags_and_what_they_catch():
+    from bgapp.lab.evaluate import check_figures
+
+    rows = [{"iou": 0.95, "flags": {"mask": False, "with_doubts": False}},
+            {"iou": 0.50, "flags": {"mask": True, "with_doubts": True}},
+            {"iou": 0.70, "flags": {"mask": False, "with_doubts": True}},
+            {"iou": 0.90, "flags": {"mask": True, "with_doubts": True}}]
+    figures = check_figures(rows)
+    assert figures["images_below"] == 2
+    assert figures["mask"] == {"flagged": 2, "flagged_share": 0.5, "caught": 1, "caught_share": 0.5}
+    assert figures["with_doubts"] == {"flagged": 3, "flagged_share": 0.75, "caught": 2, "caught_share": 1.0}
