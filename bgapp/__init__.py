@@ -14,6 +14,14 @@ from bgapp.core.errors import BgappError, ImageLoadError, ModelUnavailableError,
 from bgapp.core.images import LoadedImage, load_image
 from bgapp.core.pipeline import Result
 
-__all__ = ["cut", "Result", "BgappError", "ImageLoadError", "ModelUnavailableError", "ParamError", "LoadedImage",
-           "load_image"]
+__all__ = [
+           "BgappError",
+           "ImageLoadError",
+           "LoadedImage",
+           "ModelUnavailableError",
+           "ParamError",
+           "Result",
+           "cut",
+           "load_image",
+]
 __version__ = "0.2.0"

@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts._studio import FLAGS, SHOWN, UPLOADER, chromium, settle, studio_server  # noqa: E402
+from scripts._studio import FLAGS, SHOWN, UPLOADER, chromium, settle, studio_server
 
 ONE_PHOTO = """() => { const frames = document.querySelectorAll('iframe[title*="streamlit_image_coordinates"]');
     return frames.length === 1 && frames[0].offsetHeight > 0; }"""

@@ -13,15 +13,24 @@ import ctypes
 import io
 import time
 import zipfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import streamlit as st
 
-from bgapp.app.photos import (Photo, PhotoSource, decoded_cache, photo_truth, remember_choices, sample_photos,
-                              session_store, working_copy)
+from bgapp.app.photos import (
+    Photo,
+    PhotoSource,
+    decoded_cache,
+    photo_truth,
+    remember_choices,
+    sample_photos,
+    session_store,
+    working_copy,
+)
 from bgapp.core.checks import iou as mask_iou
 from bgapp.core.checks import mask_concerns
 from bgapp.core.compose import compose_on_checkerboard
@@ -31,9 +40,16 @@ from bgapp.core.images import SUPPORTED, resize_longer_side, resize_mask
 from bgapp.core.marks import Marks
 from bgapp.core.methods import Method, all_methods, default_method
 from bgapp.core.params import Param, ParamValue
-from bgapp.core.pipeline import (STEP_PARAMS, Result, Settings, apply_marks, process,
-                                 segment_working, step_defaults)
-from bgapp.core.pipeline import unique_stems
+from bgapp.core.pipeline import (
+    STEP_PARAMS,
+    Result,
+    Settings,
+    apply_marks,
+    process,
+    segment_working,
+    step_defaults,
+    unique_stems,
+)
 
 PREVIEW_SIDE = 1024
 ROOT = Path(__file__).resolve().parents[2]

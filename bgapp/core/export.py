@@ -18,14 +18,15 @@ with 4:4:4 chroma; only blocks that touch the product's edge can round to 254 (t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import cv2
 import numpy as np
 
-from bgapp.core.errors import BgappError
 from bgapp.core.compose import compose_on_colour
+from bgapp.core.errors import BgappError
 from bgapp.core.images import encode_jpeg, encode_png, to_uint8
 from bgapp.core.params import Param, ParamValue, resolve, rgb_of
 
@@ -246,14 +247,14 @@ class Export:
     settings: Mapping[str, ParamValue]
 
     @staticmethod
-    def of(kind: str = "transparent", overrides: Mapping[str, Any] | None = None, mask: bool = False) -> "Export":
+    def of(kind: str = "transparent", overrides: Mapping[str, Any] | None = None, mask: bool = False) -> Export:
         """The export ``kind`` with ``overrides`` on top (each checked), or the mask (a grey PNG)."""
         if mask:
             return Export("mask", export_settings("transparent"))
         return Export(kind, export_settings(kind, overrides))
 
     @staticmethod
-    def coerce(value: "Export | str | Mapping[str, Any]", mask: bool = False) -> "Export":
+    def coerce(value: Export | str | Mapping[str, Any], mask: bool = False) -> Export:
         """An ``Export`` from what callers hold: one already, a preset name, or the settings mapping
         with its ``preset`` (the form a batch folder's settings hash is made of)."""
         if mask:

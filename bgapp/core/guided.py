@@ -11,7 +11,8 @@ moves an edge on the other side of the photo (a seller checks where they clicked
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import cv2
 import numpy as np

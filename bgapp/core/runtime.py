@@ -11,13 +11,12 @@ in the app never reloads a network.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib.util
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
-
-import importlib.util
 
 import cv2
 import numpy as np

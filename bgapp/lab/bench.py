@@ -24,19 +24,19 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 
-from bgapp.lab import synth
 from bgapp.core.compose import compose_transparent
 from bgapp.core.errors import BgappError, ModelUnavailableError, OutputExistsError
 from bgapp.core.images import LoadedImage, encode_jpeg, encode_png, load_image, resize_mask
-from bgapp.lab.metrics import binary_scores
 from bgapp.core.methods import Method, all_methods
 from bgapp.core.pipeline import cut_out, resolve_settings, segment_working
+from bgapp.lab import synth
+from bgapp.lab.metrics import binary_scores
 
 SIZES = {"preview_ms": (1024, 768), "mp12_ms": (4000, 3000), "mp24_ms": (6000, 4000)}
 

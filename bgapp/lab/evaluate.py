@@ -16,18 +16,19 @@ size. Reported figures are means over images, so every photo weighs the same:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import cv2
 import numpy as np
 
-from bgapp.lab import datasets as dataset
 from bgapp.core.errors import ModelUnavailableError
 from bgapp.core.images import LoadedImage, resize_longer_side
-from bgapp.lab.metrics import binary_scores, trimap_accuracy
 from bgapp.core.methods import Method
 from bgapp.core.pipeline import cut_out, resolve_settings
+from bgapp.lab import datasets as dataset
+from bgapp.lab.metrics import binary_scores, trimap_accuracy
 
 KEYS = ("trimap_accuracy", "accuracy", "iou", "f1", "mae", "max_f", "ms_per_image")
 BETA2 = 0.3  # the field's weighting of precision over recall in the F-measure

@@ -211,9 +211,8 @@ def keras_to_onnx(model, path: Path) -> Path:
 
 def export_model(name: str, folder: Path | None = None) -> Path:
     """Build model ``name`` from its shipped ``.json`` + ``.npz`` and write ``NAME.onnx`` beside them."""
-    from bgapp.lab.unet import build_unet
     from bgapp.core.models import ModelConfig, model_files, read_config
-    from bgapp.lab.unet import load_weights
+    from bgapp.lab.unet import build_unet, load_weights
 
     files = model_files(name, folder)
     meta = read_config(name, folder)

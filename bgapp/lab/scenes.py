@@ -15,15 +15,15 @@ seed differs, so nothing seen in training appears in evaluation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 
-from bgapp.lab import synth
 from bgapp.lab import datasets as dataset
+from bgapp.lab import synth
 
 STUDIO = ("white", "grey", "gradient", "paper", "fabric", "wood", "pastel")
 BACKGROUND_KINDS = (*STUDIO, "concrete", "tabletop", "photo")

@@ -3,8 +3,8 @@ models, averaged, or an ONNX teacher's cached views from ``lab/distil.py``), ble
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

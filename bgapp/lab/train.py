@@ -33,16 +33,16 @@ import json
 import math
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 
 from bgapp.core.errors import BgappError
-from bgapp.lab import datasets as dataset
 from bgapp.core.models import MODELS, ModelConfig, model_files
+from bgapp.lab import datasets as dataset
 from bgapp.lab.augment import augmented
 from bgapp.lab.losses import cross_entropy_iou_loss, foreground_iou_metric
 from bgapp.lab.options import TrainOptions

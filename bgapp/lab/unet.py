@@ -12,8 +12,8 @@ hard-coded layer names, which change between Keras versions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import sys
 import traceback
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePath
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Request, Security

@@ -7,9 +7,10 @@ import asyncio
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any, Mapping
+from typing import Any
 
 from fastapi import Request
 from starlette.datastructures import UploadFile

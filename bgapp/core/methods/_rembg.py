@@ -4,9 +4,9 @@ as declared there. They go through the same pipeline as ours (clean-up off, refi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Mapping
 
 import cv2
 import numpy as np

@@ -10,13 +10,13 @@ TensorFlow is imported only for training (``lab/``).
 from __future__ import annotations
 
 import hashlib
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
+from bgapp.core.methods import Method
 from bgapp.core.models import card_look, read_config
 from bgapp.core.params import Param, ParamValue
-from bgapp.core.methods import Method
 
 DEFAULT_SIZE = 160
 

@@ -8,15 +8,15 @@ grows with the pixel count) and the mask is brought back to the input's size.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import cv2
 import numpy as np
 
 from bgapp.core.border import FOREGROUND, border_ring, contrast_to_border, orient
 from bgapp.core.images import resize_longer_side, resize_mask
-from bgapp.core.params import Param, ParamValue
 from bgapp.core.methods import Method
+from bgapp.core.params import Param, ParamValue
 
 
 def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:

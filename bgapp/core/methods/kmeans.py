@@ -7,17 +7,23 @@ independent of the photo's size.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import cv2
 import numpy as np
 
 from bgapp.core.border import FOREGROUND, orient
 from bgapp.core.images import resize_longer_side
-from bgapp.core.params import Param, ParamValue
 from bgapp.core.methods import Method
-from bgapp.core.methods._clusters import (BACKDROP_TOLERANCE, BORDER_SHARE, COLOUR_SPACE, features_and_contrast, mask_from_labels,
-                        nearest_centre)
+from bgapp.core.methods._clusters import (
+    BACKDROP_TOLERANCE,
+    BORDER_SHARE,
+    COLOUR_SPACE,
+    features_and_contrast,
+    mask_from_labels,
+    nearest_centre,
+)
+from bgapp.core.params import Param, ParamValue
 
 SAMPLE_SIDE = 160
 
