@@ -81,7 +81,7 @@ def main() -> int:
         args.mode = args.mode or ("remove" if args.photo is None else "keep")
         from PIL import Image
 
-        width, height = Image.open(photo).size
+        width, _height = Image.open(photo).size
         with studio_server() as (url, _, _), sync_playwright() as p:
             browser = p.chromium.launch(executable_path=browser_path, headless=True, args=FLAGS)
             page = browser.new_page(viewport={"width": 1500, "height": 1100})

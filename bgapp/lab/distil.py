@@ -91,7 +91,7 @@ def split_sources(data: tuple[Path, ...], extra: tuple[Path, ...] = (), unlabell
         return [Photo(f"{tags[index]}/{pair.name}", roots[index], pair.name, True) for pair in listing.pairs]
 
     main = [photo for index in range(len(data)) for photo in listed(index)]
-    train_keys, val_keys = datasets.split_holdout([p.key for p in main], fraction, seed) if main else ([], [])
+    _train_keys, val_keys = datasets.split_holdout([p.key for p in main], fraction, seed) if main else ([], [])
     held = set(val_keys)
     train = [p for p in main if p.key not in held]
     val = [p for p in main if p.key in held]

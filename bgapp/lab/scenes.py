@@ -81,7 +81,7 @@ def make_scene(seed: int, size: tuple[int, int] = (384, 288), sources: list[Sour
     photo = colour + background * (1.0 - alpha[..., None])  # colour is premultiplied by alpha
     photo = _camera(photo, rng)
     quality = int(rng.integers(60, 96))
-    ok, data = cv2.imencode(".jpg", np.clip(np.rint(photo), 0, 255).astype(np.uint8)[..., ::-1],
+    _ok, data = cv2.imencode(".jpg", np.clip(np.rint(photo), 0, 255).astype(np.uint8)[..., ::-1],
                             [cv2.IMWRITE_JPEG_QUALITY, quality])
     rgb = np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
     meta = {"seed": seed, "background": kind, "objects": count, "reflection": reflective, "jpeg": quality,

@@ -98,8 +98,8 @@ def _product_shape(kind: str, shape_hw: tuple[int, int], centre: tuple[float, fl
     s = scale
 
     def rect(x0: float, y0: float, x1: float, y1: float, radius: float = 0.0, value: int = 1) -> None:
-        x0, y0, x1, y1 = (int(round(v)) for v in (cx + x0 * s, cy + y0 * s, cx + x1 * s, cy + y1 * s))
-        r = int(round(radius * s))
+        x0, y0, x1, y1 = (round(v) for v in (cx + x0 * s, cy + y0 * s, cx + x1 * s, cy + y1 * s))
+        r = round(radius * s)
         r = min(r, (x1 - x0) // 2, (y1 - y0) // 2)
         if r <= 0:
             cv2.rectangle(mask, (x0, y0), (x1, y1), value, -1)
@@ -184,7 +184,7 @@ def _shade_product(mask: np.ndarray, colour: np.ndarray, kind: str, rng: np.rand
         text_colour = tuple(float(c) for c in (255 - label_colour))
         for row in range(3):
             y = int(ly0 + (row + 1) * (ly1 - ly0) / 4)
-            cv2.putText(field, "BRAND" if row == 0 else "no.%d" % rng.integers(10, 99), (lx0 + 10, y),
+            cv2.putText(field, "BRAND" if row == 0 else f"no.{rng.integers(10, 99)}", (lx0 + 10, y),
                         cv2.FONT_HERSHEY_SIMPLEX, (lx1 - lx0) / 260.0, text_colour, max(1, (lx1 - lx0) // 90))
     grain = cv2.GaussianBlur(rng.normal(0, 6, (height, width)).astype(np.float32), (0, 0), 2)
     return np.clip(field + grain[..., None], 0, 255)

