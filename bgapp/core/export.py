@@ -175,7 +175,7 @@ def contact_shadow(alpha: np.ndarray, settings: Mapping[str, ParamValue]) -> np.
     flat_height = max(2, round((y1 - y0) * 0.06))
     footprint = cv2.resize((alpha[y0:y1, x0:x1] > 0.5).astype(np.float32), (width, flat_height),
                            interpolation=cv2.INTER_AREA)
-    shadow = np.zeros_like(alpha, dtype=np.float32)
+    shadow: np.ndarray = np.zeros_like(alpha, dtype=np.float32)
     top = min(alpha.shape[0] - flat_height, y1 - flat_height // 2)
     shadow[max(0, top):top + flat_height, x0:x1] = footprint[: alpha.shape[0] - max(0, top)]
     sigma = max(1.0, float(settings["shadow_softness"]) / 100.0 * width)
@@ -191,14 +191,15 @@ def _compose_in_place(colours: np.ndarray, alpha: np.ndarray, settings: Mapping[
         return compose_on_colour(colours, alpha, rgb_of(str(settings["colour"])))
     opacity = to_uint8(alpha)
     # fully transparent pixels carry no colour (smaller files, no hidden backdrop)
-    rgb = cv2.bitwise_and(colours, colours, mask=cv2.compare(opacity, 0, cv2.CMP_GT))
+    # OpenCV takes a scalar as compare's second operand; its stubs accept only arrays
+    rgb = cv2.bitwise_and(colours, colours, mask=cv2.compare(opacity, 0, cv2.CMP_GT))  # type: ignore[call-overload]
     return np.dstack([rgb, opacity])
 
 
 def _compose(premult: np.ndarray, alpha: np.ndarray, shadow: np.ndarray | None,
              settings: Mapping[str, ParamValue]) -> np.ndarray:
     if settings["background"] == "colour":
-        backdrop = np.asarray(rgb_of(str(settings["colour"])), np.float32)[None, None, :]
+        backdrop: np.ndarray = np.asarray(rgb_of(str(settings["colour"])), np.float32)[None, None, :]
         if shadow is not None:
             backdrop = backdrop * (1.0 - shadow[..., None])
         out = premult + backdrop * (1.0 - alpha[..., None])

@@ -199,11 +199,11 @@ def _extract(archive: Path, member: str, target: Path) -> None:
                 shutil.copyfileobj(source, out, 1 << 20)
             return
         with tarfile.open(archive, "r:*") as tar:
-            source = tar.extractfile(member)
-            if source is None:
+            packed = tar.extractfile(member)
+            if packed is None:
                 raise KeyError(member)
-            with source, open(target, "wb") as out:
-                shutil.copyfileobj(source, out, 1 << 20)
+            with packed, open(target, "wb") as out:
+                shutil.copyfileobj(packed, out, 1 << 20)
     except KeyError:
         raise FetchError(f"{archive.name} holds no {member}") from None
 

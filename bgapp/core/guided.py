@@ -35,7 +35,10 @@ Point = tuple[float, float]
 class ClickNetwork(Protocol):
     """What the correction needs of a click network (``core.runtime.GuidedPredictor`` is one)."""
 
-    size: int
+    @property
+    def size(self) -> int:
+        """The network's square input side (read only: a frozen dataclass's field satisfies it)."""
+        ...
 
     def probabilities(self, rgb: np.ndarray, guide: np.ndarray) -> np.ndarray:
         """(H, W, 3) object / background / border probabilities at ``rgb``'s size."""

@@ -72,7 +72,7 @@ def load_image(source: ImageSource, name: str | None = None,
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             width, height = image.size
             megapixels = width * height / 1e6
             if megapixels > max_megapixels:

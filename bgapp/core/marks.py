@@ -101,7 +101,7 @@ class Marks:
         data = json.loads(text)
         box = data.get("box")
         return Marks(tuple(tuple(p) for p in data.get("keep", ())), tuple(tuple(p) for p in data.get("remove", ())),
-                     None if box is None else tuple(box), tuple(data.get("order", ())))  # type: ignore[arg-type]
+                     None if box is None else tuple(box), tuple(data.get("order", ())))
 
     def cli_arguments(self) -> str:
         """The ``cut`` flags that replay these marks, e.g. ``--keep 120,80 --box 10,10,400,300``."""

