@@ -177,6 +177,7 @@ def param_widget(param: Param, key: str, default: ParamValue, container: Any,
         return container.toggle(param.title, **kwargs)
     if param.kind == "choice":
         return container.selectbox(param.title, param.choices, **kwargs)
+    assert param.min is not None and param.max is not None  # Param refuses a number setting without a range
     if param.kind == "int":
         step = int(param.step or 1)
         return container.slider(param.title, int(param.min), int(param.max), step=step, **kwargs)
@@ -320,7 +321,8 @@ def _method_mask(photo: Photo, work: np.ndarray, settings: Settings) -> tuple[np
     return (*kept[key], False)
 
 
-def full_resolution(source: PhotoSource, settings: Settings, export: Mapping[str, ParamValue] | str = "transparent",
+def full_resolution(source: PhotoSource, settings: Settings,
+                    export: Export | Mapping[str, ParamValue] | str = "transparent",
                     mask: bool = False, marks: Marks | None = None) -> Result:
     """One download at the photo's full resolution, through the one pipeline (with the user's fixes).
     Touches no session state: it runs in Streamlit's download thread (``PhotoSource``)."""
@@ -328,7 +330,7 @@ def full_resolution(source: PhotoSource, settings: Settings, export: Mapping[str
 
 
 def full_resolution_file(source: PhotoSource, settings: Settings,
-                         export: Mapping[str, ParamValue] | str = "transparent", mask: bool = False,
+                         export: Export | Mapping[str, ParamValue] | str = "transparent", mask: bool = False,
                          marks: Marks | None = None) -> bytes:
     """Bytes of one download at the photo's full resolution: the chosen export, or the mask."""
     return full_resolution(source, settings, export, mask, marks).data
@@ -340,7 +342,7 @@ def download_name(photo: Photo, export: Mapping[str, ParamValue] | str = "transp
 
 
 def zip_of_results(sources: list[PhotoSource], settings: Settings,
-                   export: Mapping[str, ParamValue] | str = "transparent",
+                   export: Export | Mapping[str, ParamValue] | str = "transparent",
                    marks: Mapping[str, Marks] | None = None) -> bytes:
     """A ZIP with the chosen export of every photo, named as ``cut`` names its files (repeated names
     numbered), each with its own fixes (``marks`` by photo key). A photo that fails does not fail the

@@ -17,7 +17,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -279,7 +279,7 @@ def _quiet_ray_data() -> None:
 
 
 def execute(tasks: Sequence[Task], spec: BatchSpec, cluster: Cluster, deep: bool,
-            on_start: Callable[[int, float, str], None] | None = None) -> Iterator[dict[str, Any]]:
+            on_start: Callable[[int, float, str], None] | None = None) -> Generator[dict[str, Any], None, None]:
     """Run ``tasks`` through the Ray Data plan and yield each finished row (key, status, error, bytes,
     ms) as soon as the driver receives it. Starts Ray unless it is already running (tests share one
     session), and shuts down only what it started. ``on_start(workers, gpus_per_worker, where)``
@@ -304,17 +304,18 @@ def execute(tasks: Sequence[Task], spec: BatchSpec, cluster: Cluster, deep: bool
             on_start(workers, gpus, "local Ray" if local else f"Ray cluster {cluster.address}")
         per_block = 1 if len(tasks) <= 10_000 else -(-len(tasks) // 10_000)  # <= 10k blocks in flight
         items = [{"key": t.key, "source": t.source, "output": t.output} for t in tasks]
-        dataset = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // per_block)))
-        dataset = dataset.map_batches(read_decode, fn_kwargs={"spec": spec}, batch_size=1,
+        dataset: ray.data.Dataset = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // per_block)))
+        # Ray's stubs type a batch function with one argument; fn_kwargs gives these their second (spec)
+        dataset = dataset.map_batches(read_decode, fn_kwargs={"spec": spec}, batch_size=1,  # type: ignore[arg-type]
                                       batch_format="pandas", num_cpus=0.5)
         worker = type("CutWorker", (CutWorker,), {"spec": spec})  # settings ride on the class: no constructor args
         dataset = dataset.map_batches(worker, batch_size=1,
                                       batch_format="pandas", num_cpus=1, num_gpus=gpus or None,
                                       compute=ray.data.ActorPoolStrategy(size=workers))
-        dataset = dataset.map_batches(encode_write, fn_kwargs={"spec": spec}, batch_size=1,
+        dataset = dataset.map_batches(encode_write, fn_kwargs={"spec": spec}, batch_size=1,  # type: ignore[arg-type]
                                       batch_format="pandas", num_cpus=0.5)
         for frame in dataset.iter_batches(batch_size=None, batch_format="pandas", prefetch_batches=0):
-            yield from frame.to_dict("records")
+            yield from frame.to_dict("records")  # type: ignore[union-attr]  # pandas asked for, a DataFrame given
     finally:
         if started:
             ray.shutdown()

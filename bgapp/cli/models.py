@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -38,7 +39,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
         for path in installed.values():
             print(f"installed {path} (sha256 checked)")
         return 0
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
     for name, model in external.REGISTRY.items():
         found = external.locate(name)
         rows[name] = {"summary": model.summary, "installed": None if found is None else {k: str(v) for k, v in found.items()},
