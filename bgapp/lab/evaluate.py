@@ -53,7 +53,7 @@ def evaluate(method: str | Method, root: Path, split: str = "test", limit: int |
     rows: list[dict[str, Any]] = []
     problems: list[str] = []
     curves = []
-    three_class = dataset.layout(root) == "pet" and settings.method.trimap is not None  # masks have no real border class
+    trimap_of = settings.method.trimap if dataset.layout(root) == "pet" else None  # masks have no real border class
     for index, (name, rgb, trimap, truth) in enumerate(dataset.iter_examples(root, split, limit, problems, listing), start=1):
         image = LoadedImage(rgb=rgb, alpha=None, name=name, mode="RGB")
         start = time.perf_counter()
@@ -63,9 +63,9 @@ def evaluate(method: str | Method, root: Path, split: str = "test", limit: int |
         curves.append(precision_recall_curve(result.alpha, truth))
         row["ms_per_image"] = elapsed
         row["name"] = name
-        if three_class:
+        if trimap_of is not None:
             work = resize_longer_side(rgb, int(settings.step_params["work_size"]))
-            classes = settings.method.trimap(work, settings.method_params)
+            classes = trimap_of(work, settings.method_params)
             if classes.shape != trimap.shape:
                 classes = cv2.resize(classes, trimap.shape[::-1], interpolation=cv2.INTER_NEAREST)
             row["trimap_accuracy"] = trimap_accuracy(classes, trimap)

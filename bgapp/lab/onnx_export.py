@@ -120,7 +120,7 @@ def keras_to_onnx(model, path: Path) -> Path:
         node = layer._inbound_nodes[0]
         ins = [names[id(t)] for t in node.input_tensors]
         out_tensor = node.output_tensors[0]
-        x = ins[0] if ins else None
+        x = ins[0] if ins else ""  # every layer but InputLayer has one
         if kind == "Rescaling":
             x = graph.node("Mul", [x, graph.const(np.array(layer.scale, np.float32), "scale")])
             y = graph.node("Add", [x, graph.const(np.array(layer.offset, np.float32), "offset")])
