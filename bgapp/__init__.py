@@ -9,6 +9,7 @@ pipeline), ``bgapp.lab`` (datasets, training, evaluation, benchmark) and the fro
 load on first use, on ONNX Runtime.
 """
 
+from bgapp._version import __version__
 from bgapp.api import cut
 from bgapp.core.errors import BgappError, ImageLoadError, ModelUnavailableError, ParamError
 from bgapp.core.images import LoadedImage, load_image
@@ -21,7 +22,7 @@ __all__ = [
            "ModelUnavailableError",
            "ParamError",
            "Result",
+           "__version__",
            "cut",
            "load_image",
 ]
-__version__ = "0.2.0"

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from bgapp._version import __version__
 from bgapp.cli import (
     batch,
     bench,
@@ -55,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m bgapp",
         description="Cut products out of their photos: transparent PNG, white background, or the mask.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"bgapp {__version__}",
+                        help="the version of bgapp (CHANGELOG.md says what each one changed)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     for command in COMMANDS:

@@ -4,7 +4,7 @@
       POST /v1.0/removebg   remove.bg's fields (bgapp.serve.removebg) -> pipeline.process
       POST /cut             bgapp's own method, settings and export names -> pipeline.process
       GET  /methods         the method declarations (as ``python -m bgapp methods --json``)
-      GET  /health          liveness, the method, how busy this worker is
+      GET  /health          liveness, bgapp's version, the method, how busy this worker is
       GET  /docs            the OpenAPI page FastAPI draws
 
 The gate runs before any body is read, so a refused request costs the server nothing, and an
@@ -31,6 +31,7 @@ from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bgapp._version import __version__
 from bgapp.core.errors import BgappError
 from bgapp.core.export import EXPORT_KINDS
 from bgapp.core.images import encode_jpeg
@@ -194,7 +195,7 @@ def create_app(config: ServeConfig) -> Gate:
 
     @api.get("/health", summary="liveness and how busy this worker process is")
     async def health_route() -> dict[str, Any]:
-        return {"status": "ok", "method": settings.method.name, "in_progress": admission.held,
+        return {"status": "ok", "version": __version__, "method": settings.method.name, "in_progress": admission.held,
                 "queue": admission.limit, "urls": config.allow_urls, "key_required": bool(config.api_key)}
 
     return Gate(api, config, admission)

@@ -20,6 +20,7 @@ import pytest
 import requests
 from PIL import Image
 
+import bgapp
 from bgapp.cli import main
 from bgapp.core.errors import ParamError
 from bgapp.core.export import export_settings
@@ -256,7 +257,8 @@ def test_cut_route_methods_and_health(server: str, photo: Path) -> None:
     assert bad.status_code == 400 and _errors(bad) == ("k=99 is out of range: allowed 2..8", "invalid_parameters")
     methods = requests.get(f"{server}/methods", timeout=30).json()
     assert {"threshold", "grabcut", "unet-product"} <= set(methods["methods"]) and methods["steps"]
-    assert requests.get(f"{server}/health", timeout=30).json()["status"] == "ok"
+    health = requests.get(f"{server}/health", timeout=30).json()
+    assert health["status"] == "ok" and health["version"] == bgapp.__version__
     assert "/v1.0/removebg" in requests.get(f"{server}/openapi.json", timeout=30).json()["paths"]
 
 
