@@ -306,14 +306,24 @@ def execute(tasks: Sequence[Task], spec: BatchSpec, cluster: Cluster, deep: bool
         items = [{"key": t.key, "source": t.source, "output": t.output} for t in tasks]
         dataset: ray.data.Dataset = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // per_block)))
         # Ray's stubs type a batch function with one argument; fn_kwargs gives these their second (spec)
-        dataset = dataset.map_batches(read_decode, fn_kwargs={"spec": spec}, batch_size=1,  # type: ignore[arg-type]
-                                      batch_format="pandas", num_cpus=0.5)
+        dataset = dataset.map_batches(
+            read_decode,  # type: ignore[arg-type]
+            fn_kwargs={"spec": spec},
+            batch_size=1,
+            batch_format="pandas",
+            num_cpus=0.5,
+        )
         worker = type("CutWorker", (CutWorker,), {"spec": spec})  # settings ride on the class: no constructor args
         dataset = dataset.map_batches(worker, batch_size=1,
                                       batch_format="pandas", num_cpus=1, num_gpus=gpus or None,
                                       compute=ray.data.ActorPoolStrategy(size=workers))
-        dataset = dataset.map_batches(encode_write, fn_kwargs={"spec": spec}, batch_size=1,  # type: ignore[arg-type]
-                                      batch_format="pandas", num_cpus=0.5)
+        dataset = dataset.map_batches(
+            encode_write,  # type: ignore[arg-type]
+            fn_kwargs={"spec": spec},
+            batch_size=1,
+            batch_format="pandas",
+            num_cpus=0.5,
+        )
         for frame in dataset.iter_batches(batch_size=None, batch_format="pandas", prefetch_batches=0):
             yield from frame.to_dict("records")  # type: ignore[union-attr]  # pandas asked for, a DataFrame given
     finally:
