@@ -9,11 +9,20 @@ pipeline), ``bgapp.lab`` (datasets, training, evaluation, benchmark) and the fro
 load on first use, on ONNX Runtime.
 """
 
+from bgapp._version import __version__
 from bgapp.api import cut
 from bgapp.core.errors import BgappError, ImageLoadError, ModelUnavailableError, ParamError
 from bgapp.core.images import LoadedImage, load_image
 from bgapp.core.pipeline import Result
 
-__all__ = ["cut", "Result", "BgappError", "ImageLoadError", "ModelUnavailableError", "ParamError", "LoadedImage",
-           "load_image"]
-__version__ = "0.2.0"
+__all__ = [
+           "BgappError",
+           "ImageLoadError",
+           "LoadedImage",
+           "ModelUnavailableError",
+           "ParamError",
+           "Result",
+           "__version__",
+           "cut",
+           "load_image",
+]

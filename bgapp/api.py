@@ -13,7 +13,8 @@ the same result everywhere.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from bgapp.core.images import DEFAULT_MAX_MEGAPIXELS, PhotoLike, as_image
 from bgapp.core.marks import Marks

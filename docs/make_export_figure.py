@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from bgapp.lab import synth
 from bgapp.core.compose import compose_on_colour
 from bgapp.core.export import export_settings, frame
 from bgapp.core.images import LoadedImage
 from bgapp.core.pipeline import cut_out, resolve_settings
+from bgapp.lab import synth
 
 OUT = Path(__file__).resolve().parent / "export-before-after.png"
 PANEL = 420

@@ -10,10 +10,10 @@ from pathlib import Path
 import cv2
 from PIL import Image, ImageDraw
 
-from bgapp.core.compose import compose_on_checkerboard
-from bgapp.lab.metrics import binary_scores
-from bgapp.core.pipeline import cut_out, resolve_settings
 from bgapp.app.photos import photo_image, photo_truth, sample_photos
+from bgapp.core.compose import compose_on_checkerboard
+from bgapp.core.pipeline import cut_out, resolve_settings
+from bgapp.lab.metrics import binary_scores
 
 OUT = Path(__file__).resolve().parent / "samples-grid.png"
 TILE = (240, 180)

@@ -8,8 +8,9 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Callable, Iterator, Sequence
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
 

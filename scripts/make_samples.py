@@ -15,7 +15,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bgapp.lab import synth  # noqa: E402
+from bgapp.lab import synth
 
 OUT = Path(__file__).resolve().parents[1] / "bgapp" / "samples"
 SAMPLES = (  # (seed, background, product, pale): exact masks known because we draw them

@@ -26,10 +26,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import requests
@@ -66,8 +66,8 @@ def make_photos(seed: int, bases: int = 4) -> dict[int, list[Photo]]:
     scenes = [synth.render_scene(seed + i, (640, 480)).rgb for i in range(bases)]
     photos: dict[int, list[Photo]] = {}
     for mp in MEGAPIXELS:
-        width = int(round((mp * 1e6 * 4 / 3) ** 0.5))
-        height = int(round(width * 3 / 4))
+        width = round((mp * 1e6 * 4 / 3) ** 0.5)
+        height = round(width * 3 / 4)
         photos[mp] = []
         for variant in range(2):
             rgb = cv2.resize(scenes[(mp + variant) % bases], (width, height), interpolation=cv2.INTER_CUBIC)
@@ -88,15 +88,15 @@ def bad_requests(photo: Photo) -> list[tuple[str, int, dict]]:
     Image.new("RGB", (9000, 7000), (230, 230, 230)).save(huge, format="PNG")  # 63 MP in ~100 kB
     key = {"X-Api-Key": KEY}
     return [
-        ("not an image", 400, dict(headers=key, files={"image_file": ("notes.txt", b"not a photo at all" * 50)})),
-        ("no key", 403, dict(files={"image_file": (photo.name, photo.data)})),
-        ("wrong key", 403, dict(headers={"X-Api-Key": "guess"}, files={"image_file": (photo.name, photo.data)})),
-        ("bad field", 400, dict(headers=key, data={"size": "huge"}, files={"image_file": (photo.name, photo.data)})),
-        ("upload over limit", 413, dict(headers=key, files={"image_file": ("big.jpg", os.urandom(26_000_000))})),
-        ("body over limit", 413, dict(headers=key, files={"image_file": ("bigger.jpg", os.urandom(36_000_000))})),
-        ("over 50 MP", 413, dict(headers=key, files={"image_file": ("huge.png", huge.getvalue())})),
-        ("image_url (off)", 400, dict(headers=key, data={"image_url": "http://169.254.169.254/latest/"})),
-        ("truncated JPEG", 400, dict(headers=key, files={"image_file": ("cut.jpg", photo.data[: len(photo.data) // 3])})),
+        ("not an image", 400, {"headers": key, "files": {"image_file": ("notes.txt", b"not a photo at all" * 50)}}),
+        ("no key", 403, {"files": {"image_file": (photo.name, photo.data)}}),
+        ("wrong key", 403, {"headers": {"X-Api-Key": "guess"}, "files": {"image_file": (photo.name, photo.data)}}),
+        ("bad field", 400, {"headers": key, "data": {"size": "huge"}, "files": {"image_file": (photo.name, photo.data)}}),
+        ("upload over limit", 413, {"headers": key, "files": {"image_file": ("big.jpg", os.urandom(26_000_000))}}),
+        ("body over limit", 413, {"headers": key, "files": {"image_file": ("bigger.jpg", os.urandom(36_000_000))}}),
+        ("over 50 MP", 413, {"headers": key, "files": {"image_file": ("huge.png", huge.getvalue())}}),
+        ("image_url (off)", 400, {"headers": key, "data": {"image_url": "http://169.254.169.254/latest/"}}),
+        ("truncated JPEG", 400, {"headers": key, "files": {"image_file": ("cut.jpg", photo.data[: len(photo.data) // 3])}}),
     ]
 
 
@@ -325,7 +325,7 @@ def main() -> int:
           f"({rss_growth:+.0f} MB)")
 
     real_errors = {k: v for k, v in tally.errors.items() if k != "none" and v}
-    server_errors = sum(v for k, v in real_errors.items() if k.startswith("5") or k.startswith("lost"))
+    server_errors = sum(v for k, v in real_errors.items() if k.startswith(("5", "lost")))
     checks = [
         (f"RSS growth after the first 50 <= {RSS_TARGET_MB:.0f} MB", rss_growth <= RSS_TARGET_MB, f"{rss_growth:+.0f} MB"),
         ("no request lost or answered 5xx", server_errors == 0 and tally.ok == tally.done,

@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts._studio import FLAGS, SHOWN, UPLOADER, chromium, settle, studio_server  # noqa: E402
+from scripts._studio import FLAGS, SHOWN, UPLOADER, chromium, settle, studio_server
 
 ONE_PHOTO = """() => { const frames = document.querySelectorAll('iframe[title*="streamlit_image_coordinates"]');
     return frames.length === 1 && frames[0].offsetHeight > 0; }"""
@@ -81,7 +81,7 @@ def main() -> int:
         args.mode = args.mode or ("remove" if args.photo is None else "keep")
         from PIL import Image
 
-        width, height = Image.open(photo).size
+        width, _height = Image.open(photo).size
         with studio_server() as (url, _, _), sync_playwright() as p:
             browser = p.chromium.launch(executable_path=browser_path, headless=True, args=FLAGS)
             page = browser.new_page(viewport={"width": 1500, "height": 1100})

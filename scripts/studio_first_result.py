@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts._studio import FLAGS, SHOWN, chromium, studio_server  # noqa: E402
+from scripts._studio import FLAGS, SHOWN, chromium, studio_server
 
 
 def one_run(browser_path: str) -> tuple[float, float, float]:

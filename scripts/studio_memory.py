@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts._studio import FLAGS, IDLE, SHOWN, UPLOADER, chromium, studio_server  # noqa: E402
+from scripts._studio import FLAGS, IDLE, SHOWN, UPLOADER, chromium, studio_server
 
 SIZES = ((4000, 3000), (4896, 3264), (6000, 4000))  # 12, 16 and 24 MP
 

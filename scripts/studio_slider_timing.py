@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts._studio import FLAGS, IDLE, SHOWN, chromium, studio_server  # noqa: E402
-from scripts.studio_memory import make_photos, upload  # noqa: E402
+from scripts._studio import FLAGS, IDLE, SHOWN, chromium, studio_server
+from scripts.studio_memory import make_photos, upload
 
 CAPTION = """() => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
     .map(c => c.innerText).find(t => t.includes('ms for the preview')) || ''"""

@@ -52,7 +52,8 @@ def main() -> int:
     rows = {}
     threads = os.environ.get("BGAPP_THREADS", "all")
     for name in [] if args.views_only else args.methods:
-        method = {"u2net": u2net_method, "u2netp": u2netp_method}.get(name, lambda: name)()
+        maker = {"u2net": u2net_method, "u2netp": u2netp_method}.get(name)
+        method = maker() if maker else name
         start = time.perf_counter()
         summary = evaluate(method, args.data, "trainval", only=chosen)
         rows[name] = {k: summary[k] for k in ("images", "iou", "max_f", "mae", "ms_per_image")}

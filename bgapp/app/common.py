@@ -13,15 +13,24 @@ import ctypes
 import io
 import time
 import zipfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import streamlit as st
 
-from bgapp.app.photos import (Photo, PhotoSource, decoded_cache, photo_truth, remember_choices, sample_photos,
-                              session_store, working_copy)
+from bgapp.app.photos import (
+    Photo,
+    PhotoSource,
+    decoded_cache,
+    photo_truth,
+    remember_choices,
+    sample_photos,
+    session_store,
+    working_copy,
+)
 from bgapp.core.checks import iou as mask_iou
 from bgapp.core.checks import mask_concerns
 from bgapp.core.compose import compose_on_checkerboard
@@ -31,9 +40,16 @@ from bgapp.core.images import SUPPORTED, resize_longer_side, resize_mask
 from bgapp.core.marks import Marks
 from bgapp.core.methods import Method, all_methods, default_method
 from bgapp.core.params import Param, ParamValue
-from bgapp.core.pipeline import (STEP_PARAMS, Result, Settings, apply_marks, process,
-                                 segment_working, step_defaults)
-from bgapp.core.pipeline import unique_stems
+from bgapp.core.pipeline import (
+    STEP_PARAMS,
+    Result,
+    Settings,
+    apply_marks,
+    process,
+    segment_working,
+    step_defaults,
+    unique_stems,
+)
 
 PREVIEW_SIDE = 1024
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,6 +177,7 @@ def param_widget(param: Param, key: str, default: ParamValue, container: Any,
         return container.toggle(param.title, **kwargs)
     if param.kind == "choice":
         return container.selectbox(param.title, param.choices, **kwargs)
+    assert param.min is not None and param.max is not None  # Param refuses a number setting without a range
     if param.kind == "int":
         step = int(param.step or 1)
         return container.slider(param.title, int(param.min), int(param.max), step=step, **kwargs)
@@ -315,7 +332,8 @@ def _networks_here(method: Method) -> tuple[str, ...]:
     return tuple(sorted(n for n, m in all_methods().items() if m.rank > 0 and m.available() is None))
 
 
-def full_resolution(source: PhotoSource, settings: Settings, export: Mapping[str, ParamValue] | str = "transparent",
+def full_resolution(source: PhotoSource, settings: Settings,
+                    export: Export | Mapping[str, ParamValue] | str = "transparent",
                     mask: bool = False, marks: Marks | None = None) -> Result:
     """One download at the photo's full resolution, through the one pipeline (with the user's fixes).
     Touches no session state: it runs in Streamlit's download thread (``PhotoSource``)."""
@@ -323,7 +341,7 @@ def full_resolution(source: PhotoSource, settings: Settings, export: Mapping[str
 
 
 def full_resolution_file(source: PhotoSource, settings: Settings,
-                         export: Mapping[str, ParamValue] | str = "transparent", mask: bool = False,
+                         export: Export | Mapping[str, ParamValue] | str = "transparent", mask: bool = False,
                          marks: Marks | None = None) -> bytes:
     """Bytes of one download at the photo's full resolution: the chosen export, or the mask."""
     return full_resolution(source, settings, export, mask, marks).data
@@ -335,7 +353,7 @@ def download_name(photo: Photo, export: Mapping[str, ParamValue] | str = "transp
 
 
 def zip_of_results(sources: list[PhotoSource], settings: Settings,
-                   export: Mapping[str, ParamValue] | str = "transparent",
+                   export: Export | Mapping[str, ParamValue] | str = "transparent",
                    marks: Mapping[str, Marks] | None = None) -> bytes:
     """A ZIP with the chosen export of every photo, named as ``cut`` names its files (repeated names
     numbered), each with its own fixes (``marks`` by photo key). A photo that fails does not fail the

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-
 import streamlit as st
 
-from bgapp.app.fixes import current_marks
 from bgapp.app.common import photo_picker, photo_sidebar, preview, stored_settings
+from bgapp.app.fixes import current_marks
 from bgapp.core.compose import mask_image
 from bgapp.core.errors import BgappError
 from bgapp.core.methods import all_methods

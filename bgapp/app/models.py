@@ -8,6 +8,7 @@ import json
 
 import streamlit as st
 
+from bgapp._version import __version__
 from bgapp.core.external import REGISTRY
 from bgapp.core.methods import all_methods
 from bgapp.core.models import model_files
@@ -102,6 +103,7 @@ def quality_offer() -> None:
 def models_page() -> None:
     """Each deep model's card, training curves and test metrics."""
     st.title("Models")
+    st.caption(f"bgapp {__version__}: what changed in each version is in CHANGELOG.md")
     deep = [m for m in all_methods().values() if m.family == "deep"]
     if not deep:
         st.info("No deep models are installed yet: only the classical methods are available.")

@@ -6,10 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numpy as np
 import streamlit as st
 
-from bgapp.app.fixes import current_marks
 from bgapp.app.common import PAGES, method_picker, photo_sidebar, preview, stored_settings
+from bgapp.app.fixes import current_marks
 from bgapp.app.photos import Photo, session_store
 from bgapp.core.errors import BgappError
 from bgapp.core.pipeline import resolve_settings
@@ -19,7 +20,7 @@ COLUMNS = 4
 TILES_PER_SESSION = 60  # small previews kept per session (~0.3 MB each)
 
 
-def _tile(photo: Photo, method_name: str, values: dict) -> tuple[object, str]:
+def _tile(photo: Photo, method_name: str, values: dict) -> tuple[np.ndarray | None, str]:
     """(cut-out thumbnail or None, status line) of one photo, cached per session and settings."""
     cache = st.session_state.setdefault("_tiles", {})
     marks = current_marks(photo, method_name)  # the Studio's fixes, as the ZIP uses them

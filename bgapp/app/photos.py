@@ -22,10 +22,10 @@ import shutil
 import tempfile
 import time
 from collections import OrderedDict
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import MutableMapping
 
 import numpy as np
 import streamlit as st

@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bgapp.app.common import (export_preview, export_widgets, method_picker, photo_picker, photo_sidebar, preview,
-                              settings_widgets, show_errors)
+from bgapp.app.common import (
+    export_preview,
+    export_widgets,
+    method_picker,
+    photo_picker,
+    photo_sidebar,
+    preview,
+    settings_widgets,
+    show_errors,
+)
 from bgapp.app.downloads import download_buttons, download_failures, export_label
 from bgapp.app.fixes import clickable_photo, current_marks, fix_controls, marks_by_photo
 from bgapp.app.photos import Photo, working_copy
 from bgapp.core.compose import mask_image
 from bgapp.core.errors import BgappError
-from bgapp.core.methods import Method
 from bgapp.core.export import Export
+from bgapp.core.methods import Method
 from bgapp.core.pipeline import prepare
 
 SHOWN_SIDE = 768

@@ -79,7 +79,8 @@ def _inside(path: Path, folder: Path) -> bool:
 def _from_local_folder(folder: Path, out_dir: Path) -> Listing:
     """Every photo under ``folder``, hidden files and folders and the OUT folder itself left out
     (a second run must not take the first run's results for photos)."""
-    items, ignored = [], []
+    items: list[str] = []
+    ignored: list[str] = []
     out_resolved = out_dir.resolve()
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and Path(root, d).resolve() != out_resolved)
@@ -118,7 +119,8 @@ def _from_remote_folder(uri: str) -> Listing:
     except (OSError, ValueError) as error:
         raise BgappError(f"{uri}: cannot be listed ({first_line(error)})") from None
     scheme = uri.partition("://")[0]
-    items, ignored = [], []
+    items: list[tuple[str, str]] = []  # (key, source URI)
+    ignored: list[tuple[str, str]] = []
     for info in infos:
         if info.type != fs.FileType.File:
             continue
@@ -129,9 +131,10 @@ def _from_remote_folder(uri: str) -> Listing:
     return Listing([InputItem(key, source) for key, source in sorted(items)], sorted(k for k, _ in ignored))
 
 
-def read_table(spec: str) -> "Any":
+def read_table(spec: str) -> Any:
     """A CSV or Parquet manifest as a pyarrow table, local or remote."""
-    from pyarrow import csv as pa_csv, fs, parquet
+    from pyarrow import csv as pa_csv
+    from pyarrow import fs, parquet
 
     try:
         if is_uri(spec):

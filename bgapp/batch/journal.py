@@ -7,9 +7,10 @@ import csv
 import io
 import json
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from bgapp.batch.inputs import InputItem
 from bgapp.batch.naming import assign_outputs, now

@@ -7,12 +7,13 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from bgapp.core.errors import BgappError
-from bgapp.core.images import write_new_file
 from bgapp.core.export import result_name
+from bgapp.core.images import write_new_file
 from bgapp.core.pipeline import Settings, unique_stems
 
 JOB_FILE = "_batch.json"

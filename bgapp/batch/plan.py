@@ -22,15 +22,68 @@ module is the one name the CLI and the tests use for all of it.
 
 from __future__ import annotations
 
-from bgapp.batch.inputs import (MANIFEST_SUFFIXES, PHOTO_SUFFIXES, InputItem, Listing, is_uri, list_inputs,
-                                manifest_key, read_table)
-from bgapp.batch.journal import (MANIFEST_COLUMNS, MANIFEST_CSV, MANIFEST_PARQUET, Journal, Task, manifest_rows,
-                                 plan_tasks, read_journal, record, write_manifest)
-from bgapp.batch.naming import (JOB_FILE, JOURNAL_FILE, assign_outputs, clean_temp_files, differences, open_job,
-                                settings_doc, settings_hash, stem_of, weights_fingerprint)
+from bgapp.batch.inputs import (
+                                MANIFEST_SUFFIXES,
+                                PHOTO_SUFFIXES,
+                                InputItem,
+                                Listing,
+                                is_uri,
+                                list_inputs,
+                                manifest_key,
+                                read_table,
+)
+from bgapp.batch.journal import (
+                                MANIFEST_COLUMNS,
+                                MANIFEST_CSV,
+                                MANIFEST_PARQUET,
+                                Journal,
+                                Task,
+                                manifest_rows,
+                                plan_tasks,
+                                read_journal,
+                                record,
+                                write_manifest,
+)
+from bgapp.batch.naming import (
+                                JOB_FILE,
+                                JOURNAL_FILE,
+                                assign_outputs,
+                                clean_temp_files,
+                                differences,
+                                open_job,
+                                settings_doc,
+                                settings_hash,
+                                stem_of,
+                                weights_fingerprint,
+)
 
-__all__ = ["InputItem", "Listing", "Task", "Journal", "list_inputs", "assign_outputs", "settings_doc",
-           "settings_hash", "open_job", "read_journal", "plan_tasks", "record", "manifest_rows",
-           "write_manifest", "clean_temp_files", "manifest_key", "stem_of", "differences", "is_uri", "read_table",
-           "weights_fingerprint", "JOB_FILE", "JOURNAL_FILE", "MANIFEST_PARQUET", "MANIFEST_CSV", "MANIFEST_COLUMNS",
-           "MANIFEST_SUFFIXES", "PHOTO_SUFFIXES"]
+__all__ = [
+                                "JOB_FILE",
+                                "JOURNAL_FILE",
+                                "MANIFEST_COLUMNS",
+                                "MANIFEST_CSV",
+                                "MANIFEST_PARQUET",
+                                "MANIFEST_SUFFIXES",
+                                "PHOTO_SUFFIXES",
+                                "InputItem",
+                                "Journal",
+                                "Listing",
+                                "Task",
+                                "assign_outputs",
+                                "clean_temp_files",
+                                "differences",
+                                "is_uri",
+                                "list_inputs",
+                                "manifest_key",
+                                "manifest_rows",
+                                "open_job",
+                                "plan_tasks",
+                                "read_journal",
+                                "read_table",
+                                "record",
+                                "settings_doc",
+                                "settings_hash",
+                                "stem_of",
+                                "weights_fingerprint",
+                                "write_manifest",
+]

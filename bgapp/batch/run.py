@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import sys
 import time
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -108,7 +110,7 @@ def _read(source: str, key: str, limit: float):
     return load_image(data, name=key, max_megapixels=limit)
 
 
-def read_decode(batch: "Any", spec: BatchSpec) -> "Any":
+def read_decode(batch: Any, spec: BatchSpec) -> Any:
     """Task stage 1: read and decode each photo into raw RGB (+ alpha) bytes, or record why not."""
     import pandas as pd
 
@@ -140,8 +142,9 @@ class CutWorker:
         self.settings = resolve_settings(self.spec.method, self.spec.settings)
         self.settings.method.prepare(self.settings.method_params)
 
-    def __call__(self, batch: "Any") -> "Any":
+    def __call__(self, batch: Any) -> Any:
         import pandas as pd
+
         from bgapp.core.images import LoadedImage
         from bgapp.core.pipeline import cut_out
 
@@ -164,9 +167,10 @@ class CutWorker:
         return pd.DataFrame(rows)
 
 
-def encode_write(batch: "Any", spec: BatchSpec) -> "Any":
+def encode_write(batch: Any, spec: BatchSpec) -> Any:
     """Task stage 3: frame, encode and write each result atomically (never over its input)."""
     import pandas as pd
+
     from bgapp.core.images import write_new_file
     from bgapp.core.pipeline import Cutout, finish
 
@@ -222,8 +226,8 @@ def _start_ray(cluster: Cluster) -> None:
     debug = bool(os.environ.get("BGAPP_DEBUG"))
     if not debug:
         os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # Ray's C++ warnings are not the seller's business
-    common = dict(include_dashboard=False, log_to_driver=debug, configure_logging=True,
-                  logging_level=logging.INFO if debug else logging.ERROR)
+    common: dict[str, Any] = {"include_dashboard": False, "log_to_driver": debug, "configure_logging": True,
+                              "logging_level": logging.INFO if debug else logging.ERROR}
     with _stderr_silenced(not debug):
         if cluster.address:
             excludes = [".git", "results", "docs", "tests", "scripts", "*.npz", "*.history.json", "__pycache__"]
@@ -276,7 +280,7 @@ def _quiet_ray_data() -> None:
 
 
 def execute(tasks: Sequence[Task], spec: BatchSpec, cluster: Cluster, deep: bool,
-            on_start: Callable[[int, float, str], None] | None = None) -> Iterator[dict[str, Any]]:
+            on_start: Callable[[int, float, str], None] | None = None) -> Generator[dict[str, Any], None, None]:
     """Run ``tasks`` through the Ray Data plan and yield each finished row (key, status, error, bytes,
     ms) as soon as the driver receives it. Starts Ray unless it is already running (tests share one
     session), and shuts down only what it started. ``on_start(workers, gpus_per_worker, where)``
@@ -301,17 +305,28 @@ def execute(tasks: Sequence[Task], spec: BatchSpec, cluster: Cluster, deep: bool
             on_start(workers, gpus, "local Ray" if local else f"Ray cluster {cluster.address}")
         per_block = 1 if len(tasks) <= 10_000 else -(-len(tasks) // 10_000)  # <= 10k blocks in flight
         items = [{"key": t.key, "source": t.source, "output": t.output} for t in tasks]
-        dataset = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // per_block)))
-        dataset = dataset.map_batches(read_decode, fn_kwargs={"spec": spec}, batch_size=1,
-                                      batch_format="pandas", num_cpus=0.5)
+        dataset: ray.data.Dataset = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // per_block)))
+        # Ray's stubs type a batch function with one argument; fn_kwargs gives these their second (spec)
+        dataset = dataset.map_batches(
+            read_decode,  # type: ignore[arg-type]
+            fn_kwargs={"spec": spec},
+            batch_size=1,
+            batch_format="pandas",
+            num_cpus=0.5,
+        )
         worker = type("CutWorker", (CutWorker,), {"spec": spec})  # settings ride on the class: no constructor args
         dataset = dataset.map_batches(worker, batch_size=1,
                                       batch_format="pandas", num_cpus=1, num_gpus=gpus or None,
                                       compute=ray.data.ActorPoolStrategy(size=workers))
-        dataset = dataset.map_batches(encode_write, fn_kwargs={"spec": spec}, batch_size=1,
-                                      batch_format="pandas", num_cpus=0.5)
+        dataset = dataset.map_batches(
+            encode_write,  # type: ignore[arg-type]
+            fn_kwargs={"spec": spec},
+            batch_size=1,
+            batch_format="pandas",
+            num_cpus=0.5,
+        )
         for frame in dataset.iter_batches(batch_size=None, batch_format="pandas", prefetch_batches=0):
-            yield from frame.to_dict("records")
+            yield from frame.to_dict("records")  # type: ignore[union-attr]  # pandas asked for, a DataFrame given
     finally:
         if started:
             ray.shutdown()
@@ -352,7 +367,7 @@ class Progress:
     def line(self, now: float) -> str:
         rate = self.rate(now)
         left = (self.total - self.done) / rate if rate > 0 else float("nan")
-        eta = "--:--" if left != left else f"{int(left // 60):d}:{int(left % 60):02d}"
+        eta = "--:--" if math.isnan(left) else f"{int(left // 60):d}:{int(left % 60):02d}"
         width = len(str(self.total))
         bar = "#" * int(20 * self.done / max(self.total, 1))
         failed = f", {self.failed} failed" if self.failed else ""
@@ -365,4 +380,4 @@ class Progress:
             self.stream.flush()
 
 
-__all__ = ["BatchSpec", "Cluster", "CutWorker", "Progress", "execute", "read_decode", "encode_write", "choose_gpus", "default_workers"]
+__all__ = ["BatchSpec", "Cluster", "CutWorker", "Progress", "choose_gpus", "default_workers", "encode_write", "execute", "read_decode"]

@@ -10,12 +10,24 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
-from bgapp.core.errors import BgappError
-
-from bgapp.cli import batch, bench, cut, evaluate, export_onnx, make_scenes, methods, models, serve, teacher_cache, train
+from bgapp._version import __version__
+from bgapp.cli import (
+    batch,
+    bench,
+    cut,
+    evaluate,
+    export_onnx,
+    make_scenes,
+    methods,
+    models,
+    serve,
+    teacher_cache,
+    train,
+)
 from bgapp.cli.common import EXIT_FAILURE, EXIT_USER_ERROR
+from bgapp.core.errors import BgappError
 
 COMMANDS = (methods, models, cut, batch, evaluate, make_scenes, train, teacher_cache, bench, export_onnx, serve)  # each module registers one command
 
@@ -44,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m bgapp",
         description="Cut products out of their photos: transparent PNG, white background, or the mask.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"bgapp {__version__}",
+                        help="the version of bgapp (CHANGELOG.md says what each one changed)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     for command in COMMANDS:
@@ -66,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `python -m bgapp methods | head`: the reader has what it wanted
         sys.stderr.close()  # nothing more can be said, and Python's own warning at exit would say it
         return 0
-    except Exception as error:  # noqa: BLE001 - the user gets one line, developers set BGAPP_DEBUG
+    except Exception as error:
         if os.environ.get("BGAPP_DEBUG"):
             raise
         print(f"error: unexpected failure ({type(error).__name__}: {error}); "

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
+from bgapp.cli.common import EXIT_FAILURE
 from bgapp.core.errors import BgappError
 from bgapp.core.export import EXPORT_KINDS, EXPORT_PARAMS, PRESET_HELP
 from bgapp.core.params import parse_assignments
-from bgapp.cli.common import EXIT_FAILURE
 
 if TYPE_CHECKING:
     from bgapp.core.export import Export
@@ -72,7 +73,7 @@ def add_pipeline_flags(parser: argparse.ArgumentParser,
                         help="refuse larger photos (default 100)")
 
 
-def pipeline_choices(args: argparse.Namespace, marks: bool = True) -> tuple["Job", float]:
+def pipeline_choices(args: argparse.Namespace, marks: bool = True) -> tuple[Job, float]:
     """The checked job (``pipeline.prepare``: settings, availability, export and framing, and with
     ``marks`` the clicks and their corrector) and the megapixel limit from the shared flags; any
     problem is a one-line ``BgappError`` before a photo is read."""
@@ -119,7 +120,7 @@ def _cmd_cut(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if failed else 0
 
 
-def output_paths(inputs: Sequence[Path], out_dir: Path, export: "Export | None" = None) -> list[Path]:
+def output_paths(inputs: Sequence[Path], out_dir: Path, export: Export | None = None) -> list[Path]:
     """Where each input's result goes: the export's file name for its (made unique) stem in ``out_dir``."""
     from bgapp.core.export import Export
     from bgapp.core.pipeline import unique_stems

@@ -68,8 +68,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     text = format_summary(summary, args.data)
     print(json.dumps(summary) if args.json else text)
     if args.record:
-        from bgapp.lab.cards import record_evaluation
         from bgapp.core.models import model_files, weights_dir
+        from bgapp.lab.cards import record_evaluation
 
         if not model_files(args.method)["config"].exists():
             raise ParamError(f"--record needs a trained model; {args.method} has no {model_files(args.method)['config']}")

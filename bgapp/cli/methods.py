@@ -42,5 +42,5 @@ def _cmd_methods(args: argparse.Namespace) -> int:
 
 
 def _param_line(param: Param) -> str:
-    return f"    {param.name:<18} {param.kind:<6} default {str(param.default):<9} [{param.describe_range()}]\n" \
+    return f"    {param.name:<18} {param.kind:<6} default {param.default!s:<9} [{param.describe_range()}]\n" \
            f"        {param.help}"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -48,7 +49,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
                 "checked only if the mirror gave a hash"
             print(f"installed {installed[file.name]} ({how})")
         return 0
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
     device = external.device()
     for name, model in external.REGISTRY.items():
         found = external.locate(name)

@@ -89,8 +89,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if missing:
         raise BgappError(f"{settings.method.name} cannot run here: {missing}")
     try:
-        import uvicorn
         import fastapi  # noqa: F401 - checked here so a missing install is one line, not a traceback
+        import uvicorn
     except ImportError as error:
         raise BgappError(f"serve needs FastAPI and uvicorn ({error.name} is missing): "
                          "pip install -r requirements.txt") from None

@@ -116,9 +116,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     for folder in [] if onnx_teacher else args.teacher:
         if not model_files(args.model, Path(folder))["onnx"].exists():
             raise ParamError(f"--teacher {folder}: no {args.model}.onnx there")
-    if args.base:
-        if args.base not in MODELS or not model_files(args.base)["weights"].exists():
-            raise ParamError(f"--base {args.base}: not a model with installed weights")
+    if args.base and (args.base not in MODELS or not model_files(args.base)["weights"].exists()):
+        raise ParamError(f"--base {args.base}: not a model with installed weights")
     options = TrainOptions(model=args.model, data=tuple(args.data), epochs=args.epochs, out=args.out, size=args.size,
                            batch=args.batch, learning_rate=args.lr, val_fraction=args.val_fraction,
                            seed=args.seed, resume=args.resume, pretrained_path=args.pretrained,

@@ -26,7 +26,7 @@ LIGHTER_WEIGHT = 0.5
 def border_ring(shape_hw: tuple[int, int], fraction: float = 0.03) -> np.ndarray:
     """Boolean mask of a ring along the frame, ``fraction`` of the shorter side thick (at least 1 px)."""
     height, width = shape_hw
-    thickness = max(1, int(round(min(height, width) * fraction)))
+    thickness = max(1, round(min(height, width) * fraction))
     ring = np.zeros((height, width), bool)
     ring[:thickness, :] = ring[-thickness:, :] = True
     ring[:, :thickness] = ring[:, -thickness:] = True

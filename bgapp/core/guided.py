@@ -11,7 +11,8 @@ moves an edge on the other side of the photo (a seller checks where they clicked
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -34,7 +35,10 @@ Point = tuple[float, float]
 class ClickNetwork(Protocol):
     """What the correction needs of a click network (``core.runtime.GuidedPredictor`` is one)."""
 
-    size: int
+    @property
+    def size(self) -> int:
+        """The network's square input side (read only: a frozen dataclass's field satisfies it)."""
+        ...
 
     def probabilities(self, rgb: np.ndarray, guide: np.ndarray) -> np.ndarray:
         """(H, W, 3) object / background / border probabilities at ``rgb``'s size."""
@@ -50,7 +54,7 @@ def guide_maps(size: int, mask: np.ndarray, keep: Sequence[Point], remove: Seque
     for channel, points in ((0, keep), (1, remove)):
         layer = np.zeros((size, size), np.uint8)
         for x, y in points:
-            centre = (int(round((x + 0.5) * size / width - 0.5)), int(round((y + 0.5) * size / height - 0.5)))
+            centre = (round((x + 0.5) * size / width - 0.5), round((y + 0.5) * size / height - 0.5))
             cv2.circle(layer, centre, radius, 1, -1)
         maps[..., channel] = layer
     squashed = cv2.resize(mask.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA)
@@ -67,7 +71,7 @@ def local_changes(before: np.ndarray, after: np.ndarray, points: Sequence[Point]
     _, regions = cv2.connectedComponents(changed, connectivity=8)
     near = np.zeros(changed.shape, np.uint8)
     for x, y in points:
-        cv2.circle(near, (int(round(x)), int(round(y))), max(1, reach), 1, -1)
+        cv2.circle(near, (round(x), round(y)), max(1, reach), 1, -1)
     taken = np.unique(regions[(near > 0) & (changed > 0)])
     result = before.copy()
     chosen = np.isin(regions, taken[taken > 0])
@@ -91,7 +95,7 @@ def focus_box(foreground: np.ndarray, points: Sequence[Point]) -> tuple[int, int
     for low, high, limit in ((xs.min(), xs.max() + 1, width), (ys.min(), ys.max() + 1, height)):
         side = max(least, (high - low) * (1 + 2 * ZOOM_MARGIN))
         centre = (low + high) / 2
-        start = int(round(min(max(0.0, centre - side / 2), max(0.0, limit - side))))
+        start = round(min(max(0.0, centre - side / 2), max(0.0, limit - side)))
         box.append((start, int(min(limit, round(start + side)))))
     (x0, x1), (y0, y1) = box
     return x0, y0, x1, y1
@@ -114,5 +118,5 @@ def guided_correction(rgb: np.ndarray, mask: np.ndarray, keep: Sequence[Point], 
     result = local_changes(foreground, answer, points, reach).astype(np.uint8)
     for group, value in ((remove, 0), (keep, 1)):
         for x, y in group:
-            cv2.circle(result, (int(round(x)), int(round(y))), seed, value, -1)
+            cv2.circle(result, (round(x), round(y)), seed, value, -1)
     return result.astype(np.float32)

@@ -72,7 +72,7 @@ def load_image(source: ImageSource, name: str | None = None,
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             width, height = image.size
             megapixels = width * height / 1e6
             if megapixels > max_megapixels:
@@ -94,8 +94,8 @@ def load_image(source: ImageSource, name: str | None = None,
         raise ImageLoadError(f"{label}: the image file is {reason} and cannot be decoded") from None
     try:
         image = ImageOps.exif_transpose(image)
-    except Exception:  # a broken EXIF block must not cost the user the photo; keep the stored orientation
-        pass
+    except Exception:  # noqa: BLE001, S110 - a broken EXIF block (any error) must not cost the user the photo;
+        pass  # keep the stored orientation
     mode = image.mode
     image = _to_srgb(image)
     rgb, alpha = _to_rgb_and_alpha(image, label)
@@ -118,7 +118,7 @@ def as_image(photo: PhotoLike, name: str | None = None, max_megapixels: float = 
                                  f"{max_megapixels:g} MP limit; shrink it first or raise the limit")
         try:
             photo = ImageOps.exif_transpose(photo)
-        except Exception:  # a broken EXIF block must not cost the user the photo
+        except Exception:  # noqa: BLE001, S110 - a broken EXIF block (any error) must not cost the user the photo
             pass
         mode = photo.mode
         rgb, alpha = _to_rgb_and_alpha(_to_srgb(photo), label)

@@ -10,8 +10,8 @@ mark does to a mask is ``core/correction.py``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class Marks:
     def __bool__(self) -> bool:
         return bool(self.keep or self.remove or self.box)
 
-    def add(self, kind: str, value: Sequence[float]) -> "Marks":
+    def add(self, kind: str, value: Sequence[float]) -> Marks:
         """These marks plus one more (a new box replaces the old one)."""
         if kind == "box":
             x0, y0, x1, y1 = (float(v) for v in value)
@@ -61,7 +61,7 @@ class Marks:
         points = {"keep": iter(self.keep), "remove": iter(self.remove)}
         return [(kind, next(points[kind])) for kind in order]
 
-    def undo(self) -> "Marks":
+    def undo(self) -> Marks:
         """These marks without the last one made."""
         if not self.order:
             return Marks()
@@ -72,7 +72,7 @@ class Marks:
             return Marks(self.keep[:-1], self.remove, self.box, order)
         return Marks(self.keep, self.remove[:-1], self.box, order)
 
-    def scaled(self, factor: float) -> "Marks":
+    def scaled(self, factor: float) -> Marks:
         """The same marks on a copy of the photo ``factor`` times its size."""
         def point(p: Point) -> Point:
             return (p[0] * factor, p[1] * factor)
@@ -97,11 +97,11 @@ class Marks:
         return json.dumps({"keep": self.keep, "remove": self.remove, "box": self.box, "order": self.order})
 
     @staticmethod
-    def from_json(text: str) -> "Marks":
+    def from_json(text: str) -> Marks:
         data = json.loads(text)
         box = data.get("box")
         return Marks(tuple(tuple(p) for p in data.get("keep", ())), tuple(tuple(p) for p in data.get("remove", ())),
-                     None if box is None else tuple(box), tuple(data.get("order", ())))  # type: ignore[arg-type]
+                     None if box is None else tuple(box), tuple(data.get("order", ())))
 
     def cli_arguments(self) -> str:
         """The ``cut`` flags that replay these marks, e.g. ``--keep 120,80 --box 10,10,400,300``."""

@@ -13,6 +13,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+
 def _shipped_weights() -> Path:
     """An installed bgapp carries its networks as the package ``bgapp.weights``; a checkout (and an
     editable install) uses the repository's ``weights/``, where training writes them."""
@@ -38,7 +39,7 @@ class ModelConfig:
         return asdict(self)
 
     @staticmethod
-    def from_json(data: dict) -> "ModelConfig":
+    def from_json(data: dict) -> ModelConfig:
         known = {k: v for k, v in data.items() if k in ModelConfig.__dataclass_fields__}
         if "decoder" in known:
             known["decoder"] = tuple(known["decoder"])

@@ -7,8 +7,9 @@ checked here, so every front end gives the same one-line error for the same mist
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 from bgapp.core.errors import ParamError
 

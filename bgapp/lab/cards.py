@@ -56,21 +56,21 @@ def write_card(name: str, folder: Path) -> Path:
         "",
         meta.get("summary", f"U-Net with a {config['encoder']} encoder and the project's shared decoder."),
         "",
-        f"- **Network**: encoder `{config['encoder']}` (width {config['width']}), decoder {list(config['decoder'])}, "
-        f"{meta['parameters']:,} parameters; weights file `{files['weights'].name}` {size_mb:.1f} MB "
-        "(float16 kernels, float32 vectors).",
+        (f"- **Network**: encoder `{config['encoder']}` (width {config['width']}), decoder {list(config['decoder'])}, "
+         f"{meta['parameters']:,} parameters; weights file `{files['weights'].name}` {size_mb:.1f} MB "
+         "(float16 kernels, float32 vectors)."),
         f"- **Input**: RGB 0..255 squashed to {config['size']}x{config['size']} in training"
         + (f", to {meta['inference_size']}x{meta['inference_size']} when cutting out (the default `size`, chosen on "
            "the validation hold-out)" if meta.get("inference_size") not in (None, config["size"]) else "")
         + ("; the answer is averaged with the one on the mirrored photo (the default `mirror`, chosen the "
            "same way)" if meta.get("inference_mirror") else "")
         + "; normalisation is inside the network.",
-        *([f"- **Guide**: {config['guidance']} maps beside the photo at the network's size: the keep clicks' dots, "
-           "the remove clicks' dots and the mask so far (cut at 0.5), `bgapp/core/guided.py`; joined at the stem "
-           "through a small convolution that starts at zero, so training starts from the network it was "
-           "initialised from."] if config.get("guidance") else []),
-        "- **Output**: 3 classes, object / background / border (the Oxford-IIIT Pet trimap coding 1/2/3). "
-        "A cut-out's foreground is object + border.",
+        *([(f"- **Guide**: {config['guidance']} maps beside the photo at the network's size: the keep clicks' dots, "
+            "the remove clicks' dots and the mask so far (cut at 0.5), `bgapp/core/guided.py`; joined at the stem "
+            "through a small convolution that starts at zero, so training starts from the network it was "
+            "initialised from.")] if config.get("guidance") else []),
+        ("- **Output**: 3 classes, object / background / border (the Oxford-IIIT Pet trimap coding 1/2/3). "
+         "A cut-out's foreground is object + border."),
         f"- **Data**: `{training['split']}` split of `{training['data']}`, {training.get('images', 'all')} images, "
         f"{training['val_fraction']:.0%} held out for validation (seed {training['seed']})"
         + (f"; more labelled photos from `{', '.join(training['extra'])}`, each folder held out on its own"
@@ -78,11 +78,11 @@ def write_card(name: str, folder: Path) -> Path:
         + (f"; unlabelled photos from `{', '.join(training['unlabelled'])}`, the teacher's answer their only target"
            if training.get("unlabelled") else "")
         + ". The test split is never read by training.",
-        f"- **Recipe**: {meta.get('recipe', recipe(training))}. Batch {training['batch']}, peak learning rate "
-        f"{training['learning_rate']}, weight decay {training['weight_decay']}.",
-        f"- **Epochs**: {training['epochs_run']} of {training['epochs_planned']}; best validation pixel accuracy "
-        f"{best.get('val_pixel_accuracy', float('nan')):.4f} (foreground IoU {best.get('val_fg_iou', float('nan')):.4f}) "
-        f"at epoch {best.get('epoch', '?')}.",
+        (f"- **Recipe**: {meta.get('recipe', recipe(training))}. Batch {training['batch']}, peak learning rate "
+         f"{training['learning_rate']}, weight decay {training['weight_decay']}."),
+        (f"- **Epochs**: {training['epochs_run']} of {training['epochs_planned']}; best validation pixel accuracy "
+         f"{best.get('val_pixel_accuracy', float('nan')):.4f} (foreground IoU {best.get('val_fg_iou', float('nan')):.4f}) "
+         f"at epoch {best.get('epoch', '?')}."),
         f"- **Training time**: {minutes:.1f} min on {training['machine']} (CPU, no GPU).",
         f"- **Reproduce**: `{meta.get('command', _train_command(name, training, meta.get('config', {})))}`",
         "- **Licence and sources**: trained by this project, released with it; the Pet photos it learned from "
@@ -102,7 +102,7 @@ def write_card(name: str, folder: Path) -> Path:
     if not evaluations:
         lines.append("Not evaluated yet: run `python -m bgapp evaluate --method "
                      f"{name} --data DIR --record`.")
-    for split, record in evaluations.items():
+    for record in evaluations.values():
         lines += [f"`{record['command']}` printed:", "", "```", record["text"], "```", ""]
     files["card"].write_text("\n".join(lines).rstrip() + "\n")
     return files["card"]

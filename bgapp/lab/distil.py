@@ -24,9 +24,9 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -91,7 +91,7 @@ def split_sources(data: tuple[Path, ...], extra: tuple[Path, ...] = (), unlabell
         return [Photo(f"{tags[index]}/{pair.name}", roots[index], pair.name, True) for pair in listing.pairs]
 
     main = [photo for index in range(len(data)) for photo in listed(index)]
-    train_keys, val_keys = datasets.split_holdout([p.key for p in main], fraction, seed) if main else ([], [])
+    _train_keys, val_keys = datasets.split_holdout([p.key for p in main], fraction, seed) if main else ([], [])
     held = set(val_keys)
     train = [p for p in main if p.key not in held]
     val = [p for p in main if p.key in held]
@@ -168,6 +168,8 @@ def write_entry(path: Path, answer: np.ndarray, params: ViewParams, photo_size: 
 def read_entry(path: Path) -> tuple[ViewParams, tuple[int, int], np.ndarray]:
     """(view parameters, (photo width, height), teacher answer float32 0..1) of one cached view."""
     with Image.open(path) as handle:
+        if not isinstance(handle, PngImagePlugin.PngImageFile):  # the cache writes PNGs: their text holds the view
+            raise BgappError(f"{path}: not a PNG of the teacher cache")
         meta = json.loads(handle.text[VIEW_KEY])
         answer = np.asarray(handle.convert("L"), np.float32) / 255.0
     return ViewParams(**meta["view"]), tuple(meta["photo"]), answer

@@ -23,14 +23,14 @@ import importlib
 import math
 from pathlib import Path
 
+import numpy as np
+
 from bgapp.lab.quiet import import_tensorflow
+from bgapp.lab.torch_legacy import read_state_dict
 
 import_tensorflow()
 import keras  # noqa: E402 - after TensorFlow's quiet start
-import numpy as np
-from keras import layers
-
-from bgapp.lab.torch_legacy import read_state_dict
+from keras import layers  # noqa: E402
 
 BLOCKS = ((3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3),
           (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1))

@@ -16,18 +16,19 @@ size. Reported figures are means over images, so every photo weighs the same:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import cv2
 import numpy as np
 
-from bgapp.lab import datasets as dataset
 from bgapp.core.errors import ModelUnavailableError
 from bgapp.core.images import LoadedImage, resize_longer_side
-from bgapp.lab.metrics import binary_scores, trimap_accuracy
 from bgapp.core.methods import Method
 from bgapp.core.pipeline import cut_out, resolve_settings
+from bgapp.lab import datasets as dataset
+from bgapp.lab.metrics import binary_scores, trimap_accuracy
 
 KEYS = ("trimap_accuracy", "accuracy", "iou", "f1", "mae", "max_f", "ms_per_image")
 BETA2 = 0.3  # the field's weighting of precision over recall in the F-measure
@@ -52,7 +53,7 @@ def evaluate(method: str | Method, root: Path, split: str = "test", limit: int |
     rows: list[dict[str, Any]] = []
     problems: list[str] = []
     curves = []
-    three_class = dataset.layout(root) == "pet" and settings.method.trimap is not None  # masks have no real border class
+    trimap_of = settings.method.trimap if dataset.layout(root) == "pet" else None  # masks have no real border class
     for index, (name, rgb, trimap, truth) in enumerate(dataset.iter_examples(root, split, limit, problems, listing), start=1):
         image = LoadedImage(rgb=rgb, alpha=None, name=name, mode="RGB")
         start = time.perf_counter()
@@ -63,9 +64,9 @@ def evaluate(method: str | Method, root: Path, split: str = "test", limit: int |
         row["ms_per_image"] = elapsed
         row["name"] = name
         row["flags"] = _flags(rgb, result, settings)
-        if three_class:
+        if trimap_of is not None:
             work = resize_longer_side(rgb, int(settings.step_params["work_size"]))
-            classes = settings.method.trimap(work, settings.method_params)
+            classes = trimap_of(work, settings.method_params)
             if classes.shape != trimap.shape:
                 classes = cv2.resize(classes, trimap.shape[::-1], interpolation=cv2.INTER_NEAREST)
             row["trimap_accuracy"] = trimap_accuracy(classes, trimap)

@@ -120,7 +120,7 @@ def keras_to_onnx(model, path: Path) -> Path:
         node = layer._inbound_nodes[0]
         ins = [names[id(t)] for t in node.input_tensors]
         out_tensor = node.output_tensors[0]
-        x = ins[0] if ins else None
+        x = ins[0] if ins else ""  # every layer but InputLayer has one
         if kind == "Rescaling":
             x = graph.node("Mul", [x, graph.const(np.array(layer.scale, np.float32), "scale")])
             y = graph.node("Add", [x, graph.const(np.array(layer.offset, np.float32), "offset")])
@@ -211,9 +211,8 @@ def keras_to_onnx(model, path: Path) -> Path:
 
 def export_model(name: str, folder: Path | None = None) -> Path:
     """Build model ``name`` from its shipped ``.json`` + ``.npz`` and write ``NAME.onnx`` beside them."""
-    from bgapp.lab.unet import build_unet
     from bgapp.core.models import ModelConfig, model_files, read_config
-    from bgapp.lab.unet import load_weights
+    from bgapp.lab.unet import build_unet, load_weights
 
     files = model_files(name, folder)
     meta = read_config(name, folder)

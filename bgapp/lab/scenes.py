@@ -15,15 +15,15 @@ seed differs, so nothing seen in training appears in evaluation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 
-from bgapp.lab import synth
 from bgapp.lab import datasets as dataset
+from bgapp.lab import synth
 
 STUDIO = ("white", "grey", "gradient", "paper", "fabric", "wood", "pastel")
 BACKGROUND_KINDS = (*STUDIO, "concrete", "tabletop", "photo")
@@ -63,7 +63,7 @@ def make_scene(seed: int, size: tuple[int, int] = (384, 288), sources: list[Sour
     for index in range(count):
         use_pet = bool(sources) and rng.random() < 0.35
         scale = float(rng.uniform(0.45, 0.8)) * (1.0 if index == 0 else 0.6)
-        layer = _pet_layer(sources, rng, (height, width), scale) if use_pet else \
+        layer = _pet_layer(sources, rng, (height, width), scale) if use_pet and sources else \
             _product_layer(int(rng.integers(1 << 30)), (height, width), rng, scale)
         layers.append(layer)
     alpha = np.zeros((height, width), np.float32)
@@ -81,9 +81,12 @@ def make_scene(seed: int, size: tuple[int, int] = (384, 288), sources: list[Sour
     photo = colour + background * (1.0 - alpha[..., None])  # colour is premultiplied by alpha
     photo = _camera(photo, rng)
     quality = int(rng.integers(60, 96))
-    ok, data = cv2.imencode(".jpg", np.clip(np.rint(photo), 0, 255).astype(np.uint8)[..., ::-1],
+    _ok, data = cv2.imencode(".jpg", np.clip(np.rint(photo), 0, 255).astype(np.uint8)[..., ::-1],
                             [cv2.IMWRITE_JPEG_QUALITY, quality])
-    rgb = np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
+    decoded = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if decoded is None:  # a JPEG OpenCV just wrote: never, but say so rather than index None
+        raise RuntimeError(f"scene {seed}: the JPEG round trip failed")
+    rgb = np.ascontiguousarray(decoded[..., ::-1])
     meta = {"seed": seed, "background": kind, "objects": count, "reflection": reflective, "jpeg": quality,
             "shadow_max": round(float(shadow.max()), 3)}
     visible_shadow = shadow * (1.0 - alpha)  # shadows darken only the background that shows
@@ -170,8 +173,9 @@ def _background(kind: str, shape_hw: tuple[int, int], rng: np.random.Generator, 
             synth._background(str(rng.choice(("wood", "fabric", "paper"))), shape_hw, rng, False)
         horizon = int(rng.uniform(0.3, 0.55) * height)
         spread = rng.uniform(0.15, 0.4) * width
-        src = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
-        dst = np.float32([[spread, horizon], [width - spread, horizon], [width + spread, height], [-spread, height]])
+        src = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+        dst = np.array([[spread, horizon], [width - spread, horizon], [width + spread, height], [-spread, height]],
+                       np.float32)
         warped = cv2.warpPerspective(table, cv2.getPerspectiveTransform(src, dst), (width, height),
                                      borderMode=cv2.BORDER_REFLECT)
         out = wall.copy()
@@ -184,7 +188,7 @@ def _background(kind: str, shape_hw: tuple[int, int], rng: np.random.Generator, 
 def _concrete(shape_hw: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     height, width = shape_hw
     noise = rng.normal(0, 1, (height, width)).astype(np.float32)
-    texture = synth._blur_large(noise, 12) * 90 + cv2.GaussianBlur(noise, (0, 0), 1.0) * 9
+    texture: np.ndarray = synth._blur_large(noise, 12) * 90 + cv2.GaussianBlur(noise, (0, 0), 1.0) * 9
     pores = (rng.random((height, width)) < 0.004).astype(np.float32)
     texture -= cv2.GaussianBlur(pores, (0, 0), 0.8) * 120
     tone = rng.uniform(120, 200) * np.array([1.0, 0.99, 0.96], np.float32)

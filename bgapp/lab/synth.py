@@ -61,14 +61,17 @@ def render_scene(seed: int, size: tuple[int, int] = (640, 480), background: str 
 
     cover = shape.astype(np.float32)
     photo = fg * cover[..., None] + bg * (1.0 - cover[..., None])
-    down = lambda a: cv2.resize(a, (width, height), interpolation=cv2.INTER_AREA)  # noqa: E731
+    def down(a: np.ndarray) -> np.ndarray:
+        return np.asarray(cv2.resize(a, (width, height), interpolation=cv2.INTER_AREA))
+
     photo, alpha = down(photo), down(cover)
     fg_small, shadow_small = down(fg), down(shadow_map)
     photo = photo + rng.normal(0.0, 1.6, photo.shape).astype(np.float32)  # sensor noise
     rgb = np.clip(np.rint(photo), 0, 255).astype(np.uint8)
     if jpeg_quality is not None:
         ok, data = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
-        rgb = np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]) if ok else rgb
+        decoded = cv2.imdecode(data, cv2.IMREAD_COLOR) if ok else None
+        rgb = rgb if decoded is None else np.ascontiguousarray(decoded[..., ::-1])
     label = name or f"{product}-on-{background}{'-pale' if pale else ''}-{seed}"
     return Scene(name=label, rgb=rgb, alpha=np.clip(alpha, 0, 1).astype(np.float32),
                  foreground=np.clip(np.rint(fg_small), 0, 255).astype(np.uint8),
@@ -98,8 +101,8 @@ def _product_shape(kind: str, shape_hw: tuple[int, int], centre: tuple[float, fl
     s = scale
 
     def rect(x0: float, y0: float, x1: float, y1: float, radius: float = 0.0, value: int = 1) -> None:
-        x0, y0, x1, y1 = (int(round(v)) for v in (cx + x0 * s, cy + y0 * s, cx + x1 * s, cy + y1 * s))
-        r = int(round(radius * s))
+        x0, y0, x1, y1 = (round(v) for v in (cx + x0 * s, cy + y0 * s, cx + x1 * s, cy + y1 * s))
+        r = round(radius * s)
         r = min(r, (x1 - x0) // 2, (y1 - y0) // 2)
         if r <= 0:
             cv2.rectangle(mask, (x0, y0), (x1, y1), value, -1)
@@ -117,14 +120,14 @@ def _product_shape(kind: str, shape_hw: tuple[int, int], centre: tuple[float, fl
     if kind == "bottle":
         rect(-0.2 * wide, -0.15, 0.2 * wide, 0.5, 0.05)
         pts = np.array([[-0.2 * wide, -0.13], [0.2 * wide, -0.13], [0.07, -0.33], [-0.07, -0.33]])
-        cv2.fillPoly(mask, [np.int32(np.c_[cx + pts[:, 0] * s, cy + pts[:, 1] * s])], 1)
+        cv2.fillPoly(mask, [np.c_[cx + pts[:, 0] * s, cy + pts[:, 1] * s].astype(np.int32)], 1)
         rect(-0.065, -0.48, 0.065, -0.3, 0.01)
     elif kind == "box":
         rect(-0.3 * wide, -0.35, 0.22 * wide, 0.45)
         pts = np.array([[0.22 * wide, -0.35], [0.36 * wide, -0.45], [0.36 * wide, 0.35], [0.22 * wide, 0.45]])
-        cv2.fillPoly(mask, [np.int32(np.c_[cx + pts[:, 0] * s, cy + pts[:, 1] * s])], 1)
+        cv2.fillPoly(mask, [np.c_[cx + pts[:, 0] * s, cy + pts[:, 1] * s].astype(np.int32)], 1)
         pts = np.array([[-0.3 * wide, -0.35], [-0.16 * wide, -0.45], [0.36 * wide, -0.45], [0.22 * wide, -0.35]])
-        cv2.fillPoly(mask, [np.int32(np.c_[cx + pts[:, 0] * s, cy + pts[:, 1] * s])], 1)
+        cv2.fillPoly(mask, [np.c_[cx + pts[:, 0] * s, cy + pts[:, 1] * s].astype(np.int32)], 1)
     elif kind in ("jar", "can"):
         half = 0.28 * wide if kind == "jar" else 0.2 * wide
         top, bottom = (-0.3, 0.4) if kind == "jar" else (-0.42, 0.42)
@@ -141,13 +144,13 @@ def _product_shape(kind: str, shape_hw: tuple[int, int], centre: tuple[float, fl
         ellipse(0, -0.3, 0.1, 0.09)  # the stone
     elif kind == "tube":
         pts = np.array([[-0.12, -0.35], [0.12, -0.35], [0.22, 0.38], [-0.22, 0.38]]) * [wide, 1]
-        cv2.fillPoly(mask, [np.int32(np.c_[cx + pts[:, 0] * s, cy + pts[:, 1] * s])], 1)
+        cv2.fillPoly(mask, [np.c_[cx + pts[:, 0] * s, cy + pts[:, 1] * s].astype(np.int32)], 1)
         rect(-0.22 * wide, 0.36, 0.22 * wide, 0.42)
         rect(-0.07, -0.47, 0.07, -0.34, 0.02)
     elif kind == "shoe":
         pts = np.array([[-0.45, 0.25], [-0.45, 0.05], [-0.2, -0.05], [-0.05, -0.3], [0.15, -0.3],
                         [0.2, -0.05], [0.45, 0.08], [0.48, 0.25], [0.4, 0.3], [-0.4, 0.3]]) * [wide, 1]
-        cv2.fillPoly(mask, [np.int32(np.c_[cx + pts[:, 0] * s, cy + pts[:, 1] * s])], 1)
+        cv2.fillPoly(mask, [np.c_[cx + pts[:, 0] * s, cy + pts[:, 1] * s].astype(np.int32)], 1)
     else:
         raise ValueError(f"unknown product {kind!r}")
     return mask.astype(bool)
@@ -184,7 +187,7 @@ def _shade_product(mask: np.ndarray, colour: np.ndarray, kind: str, rng: np.rand
         text_colour = tuple(float(c) for c in (255 - label_colour))
         for row in range(3):
             y = int(ly0 + (row + 1) * (ly1 - ly0) / 4)
-            cv2.putText(field, "BRAND" if row == 0 else "no.%d" % rng.integers(10, 99), (lx0 + 10, y),
+            cv2.putText(field, "BRAND" if row == 0 else f"no.{rng.integers(10, 99)}", (lx0 + 10, y),
                         cv2.FONT_HERSHEY_SIMPLEX, (lx1 - lx0) / 260.0, text_colour, max(1, (lx1 - lx0) // 90))
     grain = cv2.GaussianBlur(rng.normal(0, 6, (height, width)).astype(np.float32), (0, 0), 2)
     return np.clip(field + grain[..., None], 0, 255)
@@ -236,7 +239,7 @@ def _shadow(mask: np.ndarray, strength: float, rng: np.random.Generator) -> np.n
     cv2.ellipse(canvas, (int((x0 + x1) / 2), int(y1)), (int(0.55 * (x1 - x0)), contact_h), 0, 0, 360, 1.0, -1)
     canvas = _blur_large(canvas, max(2.0, contact_h * 0.8))
     offset = int(rng.uniform(-0.12, 0.12) * width), int(rng.uniform(0.01, 0.04) * height)
-    drop = np.zeros_like(canvas)
+    drop: np.ndarray = np.zeros_like(canvas)
     drop[max(0, offset[1]):, :] = np.roll(mask, offset[0], axis=1)[: height - max(0, offset[1]), :]
     drop = _blur_large(drop.astype(np.float32), 0.025 * width) * 0.45
     return np.clip((canvas + drop) * strength, 0, 0.85)

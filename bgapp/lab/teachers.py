@@ -67,7 +67,7 @@ def load_teacher(spec: str, teacher_file: Path | None = None, threads: int = 0) 
     path = resolve_teacher(spec, teacher_file)
     try:
         session = _session(str(path), threads)
-    except Exception as error:  # noqa: BLE001 - onnxruntime's own exceptions: not an ONNX file, bad graph
+    except Exception as error:
         raise ModelUnavailableError(f"--teacher {spec}: {path} does not load ({str(error).splitlines()[0][:120]})") from error
     given, out = session.get_inputs()[0].shape, session.get_outputs()[0].shape
     if len(given) != 4 or given[1] not in (3, "3") or len(out) != 4:

@@ -3,8 +3,8 @@ models, averaged, or an ONNX teacher's cached views from ``lab/distil.py``), ble
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -29,6 +29,8 @@ def teacher_views(options: TrainOptions, config: ModelConfig, photos: list, prog
     from bgapp.lab.distil import build_cache, cache_spec, cached_views, seconds_per_1000
     from bgapp.lab.teachers import NAMED, load_teacher
 
+    if not options.teacher_model:
+        raise BgappError("the teacher's views need a teacher: --teacher u2net, u2netp or FILE.onnx")
     cache = teacher_cache_folder(options)
     wanted = options.teacher_model if options.teacher_model in NAMED else Path(str(options.teacher_model)).stem
     if options.cache is None:
@@ -94,13 +96,15 @@ def mixed_stream(tf, views: list, images: np.ndarray | None, labels: np.ndarray 
     uncached: dict[str, int] = {}
     for name in names:
         uncached[name.split("/", 1)[0]] = uncached.get(name.split("/", 1)[0], 0) + 1
-    streams, shares = [], []
+    streams: list = []  # tf.data.Dataset each (TensorFlow has no type information)
+    shares = []
     for tag, kind, share in stream_weights(tags, cached, uncached, mix):
         if kind == "views":
             chosen = [entry for entry in views if entry[0].key.split("/", 1)[0] == tag]
             streams.append(tf_view_stream(tf, chosen, size, None, weight, seed + len(streams), first_epoch))
         else:
             index = np.array([i for i, name in enumerate(names) if name.split("/", 1)[0] == tag])
+            assert images is not None and labels is not None  # photos without a view come with their arrays
             streams.append(augmented(tf, images[index], labels[index], [index], None, size, None,
                                      seed + len(streams) + 1000 * first_epoch))
         shares.append(share)

@@ -33,16 +33,17 @@ import json
 import math
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import cv2
 import numpy as np
 
 from bgapp.core.errors import BgappError
-from bgapp.lab import datasets as dataset
 from bgapp.core.models import MODELS, ModelConfig, model_files
+from bgapp.lab import datasets as dataset
 from bgapp.lab.augment import augmented
 from bgapp.lab.losses import cross_entropy_iou_loss, foreground_iou_metric
 from bgapp.lab.options import TrainOptions
@@ -121,6 +122,7 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
     progress(f"decoded in {time.perf_counter() - start:.1f} s")
     train_base = val_guide = None
     if config.guidance:
+        assert train_x is not None  # a click network has no teacher (refused above): every photo was loaded
         train_base, val_guide = _click_inputs(options, config, train_x, val_x, val_y, progress)
     soft = bool(options.teacher) or bool(options.teacher_model)
     if options.teacher_model:
@@ -128,6 +130,7 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
         if train_y is not None:
             train_y = soft_targets(train_y, None, 0.0)
     elif soft:
+        assert train_x is not None and train_y is not None  # no teacher model: every photo was loaded
         start = time.perf_counter()
         train_y = soft_targets(train_y, teacher_probabilities(options.model, options.teacher, train_x, progress),
                                options.teacher_weight)
@@ -143,7 +146,7 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
 
     keras.utils.set_random_seed(options.seed)
     steps = math.ceil(len(train_names) / options.batch)
-    state = {"history": [], "best": None, "seconds": 0.0}
+    state: dict[str, Any] = {"history": [], "best": None, "seconds": 0.0}
     if options.resume and checkpoint.exists():
         model = keras.models.load_model(checkpoint, custom_objects={"ForegroundIoU": foreground_iou_metric(),
                                                                     "CrossEntropyIoU": cross_entropy_iou_loss()})
@@ -190,6 +193,7 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
         train_data = mixed_stream(tf, views, train_x, train_y, rest, list(roots), options.mix, config.size,
                                   options.batch, options.teacher_weight, options.seed, initial_epoch)
     else:
+        assert train_x is not None and train_y is not None  # no teacher model: every photo was loaded
         groups = [np.array([i for i, n in enumerate(train_names) if n.split("/", 1)[0] == key]) for key in roots]
         train_data = augmented(tf, train_x, train_y, groups, options.mix, config.size, options.batch, options.seed,
                                 train_base)

@@ -12,19 +12,18 @@ hard-coded layer names, which change between Keras versions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from bgapp.core.errors import ModelUnavailableError
+from bgapp.core.models import ModelConfig
 from bgapp.lab.quiet import import_tensorflow
 
 import_tensorflow()
 import keras  # noqa: E402 - after TensorFlow's quiet start
 from keras import layers  # noqa: E402
-
-from bgapp.core.errors import ModelUnavailableError
-from bgapp.core.models import ModelConfig
 
 NUM_CLASSES = 3
 STRIDES = (2, 4, 8, 16, 32)
@@ -119,7 +118,7 @@ def _mobilenetv3(inputs: keras.KerasTensor, config: ModelConfig) -> list[keras.K
 def _plain(inputs: keras.KerasTensor, config: ModelConfig) -> list[keras.KerasTensor]:
     """The classic U-Net encoder: two 3x3 convs per level, max-pooling between; widths scaled by ``width``."""
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="plain_scale")(inputs)
-    widths = [max(8, int(round(w * config.width))) for w in (24, 48, 96, 160, 256)]
+    widths = [max(8, round(w * config.width)) for w in (24, 48, 96, 160, 256)]
     features = []
     for level, width in enumerate(widths):
         x = layers.MaxPooling2D(2, name=f"enc{level}_pool")(x)

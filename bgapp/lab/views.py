@@ -47,7 +47,7 @@ class ViewParams:
         return json.dumps(asdict(self), sort_keys=True)
 
     @staticmethod
-    def from_json(text: str) -> "ViewParams":
+    def from_json(text: str) -> ViewParams:
         return ViewParams(**json.loads(text))
 
 

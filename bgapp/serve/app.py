@@ -4,7 +4,7 @@
       POST /v1.0/removebg   remove.bg's fields (bgapp.serve.removebg) -> pipeline.process
       POST /cut             bgapp's own method, settings and export names -> pipeline.process
       GET  /methods         the method declarations (as ``python -m bgapp methods --json``)
-      GET  /health          liveness, the method, how busy this worker is
+      GET  /health          liveness, bgapp's version, the method, how busy this worker is
       GET  /docs            the OpenAPI page FastAPI draws
 
 The gate checks the key and the declared size before any body is read, so a refused request costs
@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Callable, Mapping
 from pathlib import PurePath
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Request, Security
@@ -29,6 +30,7 @@ from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bgapp._version import __version__
 from bgapp.core.errors import BgappError
 from bgapp.core.export import EXPORT_KINDS
 from bgapp.core.images import encode_jpeg
@@ -47,8 +49,8 @@ REMOVEBG_FIELDS = {
     "image_file": ("binary", "The photo (multipart). Send exactly one of image_file, image_file_b64, image_url."),
     "image_file_b64": ("string", "The photo's bytes in base64."),
     "image_url": ("string", "A public http(s) URL to fetch (only when the server runs with --allow-urls)."),
-    "size": ("string", "auto (default: the photo's size), full, 50MP, preview/small/regular (0.25 MP), "
-                       "medium (1.5 MP), hd (4 MP), 4k (10 MP)."),
+    "size": ("string", ("auto (default: the photo's size), full, 50MP, preview/small/regular (0.25 MP), "
+                        "medium (1.5 MP), hd (4 MP), 4k (10 MP).")),
     "type": ("string", "auto, product, person, animal, car, ...: accepted; X-Type echoes it (auto: product)."),
     "format": ("string", "auto (PNG if transparent, else JPG), png or jpg."),
     "bg_color": ("string", "Background colour: hex (81d4fa) or a name; default transparent."),
@@ -205,7 +207,7 @@ def create_app(config: ServeConfig) -> Gate:
 
     @api.get("/health", summary="liveness and how busy this worker process is")
     async def health_route() -> dict[str, Any]:
-        return {"status": "ok", "method": settings.method.name, "in_progress": admission.held,
+        return {"status": "ok", "version": __version__, "method": settings.method.name, "in_progress": admission.held,
                 "queue": admission.limit, "bytes_held": budget.held, "jobs_run": pool.ran,
                 "jobs_skipped": pool.skipped, "urls": config.allow_urls,
                 "key_required": bool(config.api_key)}

@@ -57,11 +57,11 @@ class ServeConfig:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "ServeConfig":
+    def from_json(cls, text: str) -> ServeConfig:
         return cls(**json.loads(text))
 
     @classmethod
-    def from_env(cls) -> "ServeConfig":
+    def from_env(cls) -> ServeConfig:
         text = os.environ.get(ENV_CONFIG)
         return cls.from_json(text) if text else cls(api_key=os.environ.get(ENV_API_KEY) or None)
 

@@ -7,13 +7,15 @@ import asyncio
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any, Mapping
+from typing import Any
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
+from bgapp.core.export import Export
 from bgapp.core.images import LoadedImage, load_image, resize_longer_side, resize_mask
 from bgapp.core.marks import Marks, marks_from_arguments
 from bgapp.core.pipeline import Result, Settings, process
@@ -108,7 +110,7 @@ def shrink(image: LoadedImage, max_megapixels: float | None) -> LoadedImage:
     return LoadedImage(rgb=rgb, alpha=alpha, name=image.name, mode=image.mode)
 
 
-def run_pipeline(photo: Photo, settings: Settings, export: Mapping[str, Any], mask: bool,
+def run_pipeline(photo: Photo, settings: Settings, export: Export | Mapping[str, Any], mask: bool,
                  max_megapixels: float, cap_megapixels: float | None = None, marks: Marks | None = None,
                  corrector: str | None = None) -> Result:
     """Load, size and cut one photo: the same ``pipeline.process`` as ``cut`` and the studio."""

@@ -8,14 +8,14 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-from typing import Any, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from bgapp.core.errors import BgappError, ImageTooLargeError, ModelUnavailableError, ParamError
 from bgapp.serve.config import ServeConfig
 from bgapp.serve.guard import UrlTooLarge
 from bgapp.serve.limits import Admission, ByteBudget, Reservation, Slot
 from bgapp.serve.work import ClientGone, JobTimeout
-
 
 GATED_PATHS = ("/v1.0/removebg", "/cut")
 Scope = dict[str, Any]

@@ -11,8 +11,8 @@ accepted.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from PIL import ImageColor
 

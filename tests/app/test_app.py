@@ -287,9 +287,9 @@ def test_marks_fix_the_preview_and_undo_takes_them_back(app):
     from bgapp.core.marks import Marks
 
     app.sidebar.selectbox(key="method").set_value("threshold").run()
-    photo_key = app.session_state["_selected_photo"] if "_selected_photo" in app.session_state else None
+    photo_key = app.session_state.get("_selected_photo", None)
     before = _iou_caption(app)
-    stored = app.session_state["marks"] if "marks" in app.session_state else {}
+    stored = app.session_state.get("marks", {})
     assert not stored  # nothing marked yet
     # A box around nothing but the top-left corner: everything else must go, so the IoU falls.
     key = next(iter(app.session_state["method_masks"]))[0]

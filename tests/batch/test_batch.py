@@ -73,7 +73,7 @@ def test_ray_is_imported_only_by_batch(tmp_path):
             f"assert main(['cut', {str(photo)!r}, '--method', 'threshold', '--out', {str(tmp_path / 'o')!r}]) == 0; "
             "bad = sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')); "
             "assert not bad, bad; print('no ray')")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, check=False, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "no ray" in done.stdout
 
@@ -249,7 +249,7 @@ def cut_reference(photos: list[Path], out: Path, *extra: str) -> dict[str, bytes
 def ray_processes(session: int) -> list[int]:
     """PIDs still alive in the session the killed batch started (its Ray workers run in their own
     process groups, so the group kill does not reach them)."""
-    listing = subprocess.run(["ps", "-eo", "pid=,sid=,stat="], capture_output=True, text=True).stdout
+    listing = subprocess.run(["ps", "-eo", "pid=,sid=,stat="], capture_output=True, text=True, check=True).stdout
     return [int(pid) for pid, sid, stat in (line.split() for line in listing.splitlines())
             if int(sid) == session and not stat.startswith("Z")]
 

@@ -4,8 +4,8 @@ import pytest
 from bgapp.core.cleanup import clean_mask, fill_holes, keep_largest
 from bgapp.core.errors import ParamError
 from bgapp.core.images import LoadedImage
-from bgapp.lab.metrics import binary_scores, trimap_accuracy
 from bgapp.core.pipeline import STEP_PARAMS, cut_out, resolve_settings
+from bgapp.lab.metrics import binary_scores, trimap_accuracy
 
 OFF = {"open_size": 1, "close_size": 1, "min_area": 0.0, "fill_holes": False, "keep_largest": False}
 

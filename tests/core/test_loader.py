@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bgapp.core.errors import ImageLoadError
+from bgapp.core.errors import ImageLoadError, OutputExistsError
 from bgapp.core.images import load_image, write_new_file
-from bgapp.core.errors import OutputExistsError
 
 
 def encode(image: Image.Image, fmt: str, **options) -> bytes:
@@ -109,7 +108,7 @@ def test_16_bit_colour_is_scaled(ext):
     import cv2
 
     values = (np.random.default_rng(0).random((8, 8, 3)) * 65535).astype(np.uint16)
-    ok, data = cv2.imencode(ext, values[..., ::-1])  # OpenCV writes BGR
+    _ok, data = cv2.imencode(ext, values[..., ::-1])  # OpenCV writes BGR
     loaded = load_image(data.tobytes())
     assert np.abs(loaded.rgb.astype(int) - values // 257).max() <= 1
 

@@ -116,7 +116,7 @@ def test_marks_outside_the_photo_are_refused_by_name():
 
 
 def test_cli_replays_the_marks_like_the_library_and_refuses_bad_ones(tmp_path, capsys):
-    rgb, truth = scene()
+    rgb, _truth = scene()
     photo = tmp_path / "shot.png"
     Image.fromarray(rgb).save(photo)
     args = ["--method", "threshold", "--param", "refine=false", "--mask"]
@@ -170,8 +170,8 @@ def test_bench_clicks_reports_noc_per_method_and_set(tmp_path, capsys):
     report = json.loads((out / "clicks.json").read_text())
     row = report["methods"]["threshold"]["real photos"]
     # the same count by hand: threshold's mask of each photo, then the simulated user's clicks
-    from bgapp.core.pipeline import cut_out, resolve_settings
     from bgapp.core.images import LoadedImage
+    from bgapp.core.pipeline import cut_out, resolve_settings
 
     nocs = []
     for i in range(3):

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from bgapp.lab import synth
 from bgapp.core.border import orient
 from bgapp.core.errors import ParamError
 from bgapp.core.images import resize_mask
 from bgapp.core.methods import all_methods, get_method
-from bgapp.lab.metrics import binary_scores
 from bgapp.core.pipeline import resolve_settings, segment_working
+from bgapp.lab import synth
+from bgapp.lab.metrics import binary_scores
 
 CLASSICAL = ["threshold", "adaptive", "kmeans", "meanshift", "grabcut"]
 

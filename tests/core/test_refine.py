@@ -4,10 +4,10 @@ import cv2
 import numpy as np
 import pytest
 
-from bgapp.lab import synth
 from bgapp.core.images import LoadedImage, resize_mask
 from bgapp.core.pipeline import cut_out, resolve_settings
 from bgapp.core.refine import estimate_foreground, refine_alpha
+from bgapp.lab import synth
 
 GREEN = np.array([0, 255, 0], np.float32)
 

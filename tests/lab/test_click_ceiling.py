@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from scripts.clicks_ceiling import crop  # noqa: E402
+from scripts.clicks_ceiling import crop
 
 
 def test_the_crop_holds_a_small_product_grown_and_stays_inside_the_photo():

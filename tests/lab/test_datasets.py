@@ -3,17 +3,15 @@ figures ``evaluate`` prints on mask datasets (binary truth, max F-measure). Tiny
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
+from _data import _scene, write_duts  # tests/_data.py: the small datasets several test folders write
 from PIL import Image
 
 from bgapp.cli import main
-from bgapp.lab import datasets as dataset
 from bgapp.core.errors import BgappError
+from bgapp.lab import datasets as dataset
 from bgapp.lab.evaluate import evaluate, max_f_measure, precision_recall_curve
-
-from _data import _scene, write_duts  # tests/_data.py: the small datasets several test folders write
 
 
 def test_duts_layout_splits_and_a_listed_name_without_files(tmp_path):

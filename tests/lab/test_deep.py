@@ -15,14 +15,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 import pytest
+from PIL import Image
 
-from bgapp.lab import synth
 from bgapp.cli import main
-from bgapp.lab import datasets as dataset
 from bgapp.core.models import MODELS, ModelConfig, model_files
+from bgapp.lab import datasets as dataset
+from bgapp.lab import synth
 from bgapp.lab.metrics import binary_scores, trimap_accuracy
+
 
 def write_tiny_dataset(root: Path, count: int = 6, size: tuple[int, int] = (96, 72)) -> Path:
     return dataset.write_synthetic_dataset(root, count, size, test_count=2)
@@ -308,8 +309,8 @@ def test_pretrained_model_on_real_pet_photos(pet_data):
 def test_prepare_loads_the_network_before_the_first_photo():
     """The studio calls prepare() outside its timing: the first photo then finds the network loaded."""
     pytest.importorskip("onnxruntime")
-    from bgapp.core.runtime import predictor
     from bgapp.core.methods import all_methods
+    from bgapp.core.runtime import predictor
 
     method = all_methods()["unet-product"]
     if method.available():

@@ -18,8 +18,16 @@ from PIL import Image
 from bgapp.cli import main
 from bgapp.core.errors import BgappError
 from bgapp.lab import datasets
-from bgapp.lab.distil import (Photo, build_cache, cached_views, entry_path, read_entry, saliency_classes,
-                              split_sources, view_example, view_target)
+from bgapp.lab.distil import (
+    Photo,
+    build_cache,
+    cached_views,
+    read_entry,
+    saliency_classes,
+    split_sources,
+    view_example,
+    view_target,
+)
 from bgapp.lab.views import draw_view, render_mask, render_view, view_point
 
 GREY, RED = (128, 128, 128), (255, 0, 0)
@@ -50,7 +58,7 @@ def test_views_map_the_photo_and_its_mask_to_the_same_place():
     """The square lands where view_point says the photo's corners go, in the view and in its mask."""
     rgb, mask = square_photo()
     kinds = set()
-    for k in range(0, 12):
+    for k in range(12):
         params = draw_view(0, "set/a", k, 96, 72)
         kinds.add(params.kind)
         warped = render_mask(mask, params, 64)
@@ -71,7 +79,7 @@ def test_views_map_the_photo_and_its_mask_to_the_same_place():
 
 
 def test_a_mirrored_view_mirrors_the_mask():
-    rgb, mask = square_photo(box=(0, 0, 30, 72))  # the photo's left part
+    _rgb, mask = square_photo(box=(0, 0, 30, 72))  # the photo's left part
     params = next(p for p in views_of("crop", 20) if p.flip)
     plain = render_mask(mask, type(params)(**{**params.__dict__, "flip": False}), 64)
     np.testing.assert_allclose(render_mask(mask, params, 64), plain[:, ::-1], atol=1e-5)
@@ -160,7 +168,7 @@ def test_extra_folders_keep_the_data_holdout_where_it_was(tmp_path):
     data = write_folder_set(tmp_path / "duts", 20)
     extra = write_folder_set(tmp_path / "extra", 30, "e")
     unlabelled = write_photos(tmp_path / "web", 3)
-    alone_train, alone_val, _, _ = split_sources((data,), fraction=0.2, seed=1)
+    _alone_train, alone_val, _, _ = split_sources((data,), fraction=0.2, seed=1)
     train, val, problems, tags = split_sources((data,), (extra,), (unlabelled,), fraction=0.2, seed=1)
     assert [p.key for p in val if p.root == data] == [p.key for p in alone_val]  # not moved by --extra
     # the same photos train always held out ("<index>/<name>" keys, one split over the --data folders)
@@ -362,11 +370,11 @@ def test_stream_weights_keep_the_folders_balance_whatever_part_of_them_is_cached
     tags = ["duts", "scenes", "web"]
     mixed = stream_weights(tags, {"duts": 2}, {"duts": 6, "scenes": 4}, (3.0, 1.0))
     assert mixed == [("duts", "views", 0.1875), ("duts", "masks", 0.5625), ("scenes", "masks", 0.25)]
-    plain = dict(((t, k), w) for t, k, w in stream_weights(tags, {"duts": 2}, {"duts": 6, "scenes": 4}, None))
+    plain = {(t, k): w for t, k, w in stream_weights(tags, {"duts": 2}, {"duts": 6, "scenes": 4}, None)}
     assert plain == pytest.approx({("duts", "views"): 2 / 12, ("duts", "masks"): 6 / 12, ("scenes", "masks"): 4 / 12})
     # an unlabelled folder counts as that many photos of the average labelled weight (4 / 12 each here)
-    taught = dict(((t, k), w) for t, k, w in stream_weights(tags, {"duts": 2, "web": 4}, {"duts": 6, "scenes": 4},
-                                                            (3.0, 1.0)))
+    taught = {(t, k): w for t, k, w in stream_weights(tags, {"duts": 2, "web": 4}, {"duts": 6, "scenes": 4},
+                                                            (3.0, 1.0))}
     assert taught[("web", "views")] == pytest.approx((4 / 3) / (4 + 4 / 3))
     assert sum(taught.values()) == pytest.approx(1.0)
     with pytest.raises(BgappError):

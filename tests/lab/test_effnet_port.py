@@ -19,7 +19,7 @@ def _fake_torch(monkeypatch):
     torch = types.ModuleType("torch")
     utils = types.ModuleType("torch._utils")
 
-    class FloatStorage:  # noqa: D401 - a name only
+    class FloatStorage:
         pass
 
     class LongStorage:

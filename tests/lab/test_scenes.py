@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bgapp.lab import scenes
 from bgapp.cli import main
 from bgapp.lab import datasets as dataset
+from bgapp.lab import scenes
 
 
 @pytest.fixture(scope="module")

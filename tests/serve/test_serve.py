@@ -11,15 +11,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
 import requests
 from PIL import Image
 
+import bgapp
 from bgapp.cli import main
 from bgapp.core.errors import ParamError
 from bgapp.core.export import export_settings
@@ -32,6 +33,7 @@ from bgapp.serve.limits import Admission, Slot
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from scripts._server import local_server  # noqa: E402
+
 KEY = "test-key-0123456789"
 READ_TIMEOUT = 2.0  # the test server's --read-timeout: a stalled request ends in 408 after it
 
@@ -69,7 +71,7 @@ def test_every_resolved_address_is_checked_and_the_checked_one_is_used() -> None
 class _Origin(BaseHTTPRequestHandler):
     """A loopback web server for the fetcher: a photo, a redirect into the private network, a big file."""
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         if self.path == "/photo.png":
             body = b"\x89PNG fake bytes"
             self.send_response(200)
@@ -94,7 +96,7 @@ def test_fetch_connects_to_the_checked_address_and_checks_every_redirect(monkeyp
     threading.Thread(target=origin.serve_forever, daemon=True).start()
     port = origin.server_address[1]
     # The test lets this one loopback server count as public; everything else keeps the real rules.
-    import bgapp.serve.guard as guard
+    from bgapp.serve import guard
     real = guard.address_refusal
     monkeypatch.setattr(guard, "address_refusal", lambda a: None if a == "127.0.0.1" else real(a))
     resolve = lambda host, port: ["127.0.0.1"] if host == "shop.test" else [host]  # noqa: E731
@@ -174,7 +176,7 @@ def test_size_names_become_a_longer_side() -> None:
 def test_the_core_and_the_other_commands_never_import_fastapi() -> None:
     code = ("import sys, bgapp, bgapp.api, bgapp.cli; bgapp.cli.build_parser(); "
             "print(sorted(m for m in ('fastapi', 'uvicorn', 'starlette') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, check=False, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
@@ -257,7 +259,8 @@ def test_cut_route_methods_and_health(server: str, photo: Path) -> None:
     assert bad.status_code == 400 and _errors(bad) == ("k=99 is out of range: allowed 2..8", "invalid_parameters")
     methods = requests.get(f"{server}/methods", timeout=30).json()
     assert {"threshold", "grabcut", "unet-product"} <= set(methods["methods"]) and methods["steps"]
-    assert requests.get(f"{server}/health", timeout=30).json()["status"] == "ok"
+    health = requests.get(f"{server}/health", timeout=30).json()
+    assert health["status"] == "ok" and health["version"] == bgapp.__version__
     assert "/v1.0/removebg" in requests.get(f"{server}/openapi.json", timeout=30).json()["paths"]
 
 
@@ -297,8 +300,8 @@ def test_bad_input_is_a_4xx_with_one_line(server: str, photo: Path) -> None:
     not_image = requests.post(url, headers={"X-Api-Key": KEY}, files={"image_file": ("notes.txt", b"hello, not a photo")},
                               timeout=60)
     assert not_image.status_code == 400
-    assert _errors(not_image) == ("notes.txt: not an image file we can read (use JPEG, PNG, WebP, HEIC, AVIF, TIFF, "
-                                  "BMP or GIF)", "invalid_input")
+    assert _errors(not_image) == (("notes.txt: not an image file we can read (use JPEG, PNG, WebP, HEIC, AVIF, TIFF, "
+                                   "BMP or GIF)"), "invalid_input")
     for data, files, words in [({"size": "huge"}, {"image_file": photo.read_bytes()}, "size='huge'"),
                                ({}, None, "multipart"),
                                ({"format": "png"}, {"other": b"x"}, "only image_file"),
@@ -331,8 +334,8 @@ def test_too_large_upload_and_too_many_megapixels_are_413(server: str) -> None:
     wide = requests.post(url, headers={"X-Api-Key": KEY}, files={"image_file": ("wide.png", buffer.getvalue())},
                          timeout=60)
     assert wide.status_code == 413
-    assert _errors(wide) == ("wide.png: the image is 1000x800 (1 MP), over the 0.5 MP limit; shrink it first or raise "
-                             "the limit", "file_too_large")
+    assert _errors(wide) == (("wide.png: the image is 1000x800 (1 MP), over the 0.5 MP limit; shrink it first or "
+                              "raise the limit"), "file_too_large")
 
 
 def test_image_url_to_loopback_is_refused(server: str) -> None:
@@ -451,7 +454,7 @@ def test_soak_script_meets_its_targets_on_a_small_run() -> None:
     """The soak script end to end on a short run: a 2-worker server, mixed 1-12 MP photos and every kind of
     bad request; it exits 1 when a target (no 5xx, no loss, 4xx for bad input, RSS growth) is missed."""
     run = subprocess.run([sys.executable, "scripts/serve_soak.py", "--requests", "24", "--bad", "9", "--clients", "4",
-                          "--compare", "0"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+                          "--compare", "0"], cwd=ROOT, capture_output=True, check=False, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "[met] every bad input a 4xx with a one-line reason: 9 of 9" in run.stdout
 
@@ -475,7 +478,6 @@ def test_several_workers_share_the_cores(monkeypatch) -> None:
 def test_a_body_over_the_limit_is_read_before_the_413_so_the_client_gets_it(server: str) -> None:
     """A client sends its whole body before it reads the answer; had the server answered and closed on
     unread data, the connection would be reset and the client would lose the 413 and its reason."""
-    import socket
     from urllib.parse import urlparse
 
     address = urlparse(server)

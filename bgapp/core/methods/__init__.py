@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Collection, Literal, Mapping
+from typing import Any, Literal
 
 import numpy as np
 

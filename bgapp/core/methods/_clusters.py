@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import cv2
 import numpy as np
 
-from bgapp.core.border import background_labels, backdrop_relative_lab, contrast_from_delta, contrast_to_border
+from bgapp.core.border import backdrop_relative_lab, background_labels, contrast_from_delta, contrast_to_border
 from bgapp.core.params import Param, ParamValue
 
 COLOUR_SPACE = Param(

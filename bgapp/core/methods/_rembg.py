@@ -4,9 +4,9 @@ as declared there. They go through the same pipeline as ours (clean-up off, refi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Mapping
 
 import cv2
 import numpy as np
@@ -14,13 +14,14 @@ import numpy as np
 from bgapp.core.errors import ModelUnavailableError
 from bgapp.core.methods import Method
 from bgapp.core.params import Param, ParamValue
+from bgapp.core.runtime import OnnxSession
 
 SIDE = 320
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
-def session(path: str, threads: int = 0):
+def session(path: str, threads: int = 0) -> OnnxSession:
     """The ONNX Runtime session for one U^2-Net file: ``threads`` (or ``BGAPP_THREADS``, else every)
     cores, a GPU when ONNX Runtime has one (as ``core/runtime.py``). One per file and thread count: a
     second copy of a 176 MB network costs 0.6 s and its memory (``prepare`` and ``raw`` share this one)."""
@@ -30,7 +31,7 @@ def session(path: str, threads: int = 0):
 
 
 @lru_cache(maxsize=4)
-def _session(path: str, threads: int):
+def _session(path: str, threads: int) -> OnnxSession:
     try:
         import onnxruntime
     except ImportError as error:
@@ -97,7 +98,7 @@ def rembg_method(name: str, summary: str, where: Callable[[], Path | None], unav
         alpha = saliency(rgb, path)
         return alpha if params["soft"] else (alpha > float(params["threshold"])).astype(np.float32)
 
-    def prepare(params: Mapping[str, ParamValue]):
+    def prepare(params: Mapping[str, ParamValue]) -> OnnxSession | None:
         path = where()
         return None if path is None else session(str(path))
 

@@ -10,13 +10,14 @@ TensorFlow is imported only for training (``lab/``).
 from __future__ import annotations
 
 import hashlib
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
+from bgapp.core.methods import Method
 from bgapp.core.models import card_look, read_config
 from bgapp.core.params import Param, ParamValue
-from bgapp.core.methods import Method
+from bgapp.core.runtime import Predictor
 
 DEFAULT_SIZE = 160
 
@@ -50,7 +51,7 @@ def unet_method(name: str, summary: str, made_for: str = "product", licence: str
                    "is unsure) instead of cutting at the threshold."),
     )
 
-    def prepare(params: Mapping[str, ParamValue]):
+    def prepare(params: Mapping[str, ParamValue]) -> Predictor:
         """The network at this input size, built, loaded and traced on first use, then cached."""
         from bgapp.core.models import weights_dir
         from bgapp.core.runtime import predictor
@@ -60,7 +61,7 @@ def unet_method(name: str, summary: str, made_for: str = "product", licence: str
     last: dict[tuple, np.ndarray] = {}  # the last answer, so confidence() right after segment() costs a hash
 
     def probabilities(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
-        key = (hashlib.sha1(np.ascontiguousarray(rgb)).hexdigest(), rgb.shape, int(params["size"]),
+        key = (hashlib.sha1(np.ascontiguousarray(rgb).data).hexdigest(), rgb.shape, int(params["size"]),
                bool(params["mirror"]))
         answer = last.get(key)
         if answer is None:  # sessions and download threads share this: never read back what another may clear

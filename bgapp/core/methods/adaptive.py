@@ -8,15 +8,15 @@ the method's clean-up default closes the outline and fills the product's inside.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import cv2
 import numpy as np
 
 from bgapp.core.border import FOREGROUND, orient
-from bgapp.core.params import Param, ParamValue
 from bgapp.core.methods import Method
 from bgapp.core.methods._channels import BLUR, CHANNEL, single_channel
+from bgapp.core.params import Param, ParamValue
 
 
 def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:

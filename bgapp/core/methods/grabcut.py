@@ -8,15 +8,15 @@ grows with the pixel count) and the mask is brought back to the input's size.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import cv2
 import numpy as np
 
 from bgapp.core.border import FOREGROUND, border_ring, contrast_to_border, orient
 from bgapp.core.images import resize_longer_side, resize_mask
-from bgapp.core.params import Param, ParamValue
 from bgapp.core.methods import Method
+from bgapp.core.params import Param, ParamValue
 
 
 def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
@@ -29,7 +29,9 @@ def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(12345)
     bgr = np.ascontiguousarray(small[..., ::-1])
-    cv2.grabCut(bgr, labels, None, bgd, fgd, int(params["iterations"]), cv2.GC_INIT_WITH_MASK)
+    # rect is unused with a mask (None, as OpenCV documents); the stubs want a rectangle
+    cv2.grabCut(bgr, labels, None, bgd, fgd, int(params["iterations"]),  # type: ignore[call-overload]
+                cv2.GC_INIT_WITH_MASK)
     mask = ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).astype(np.float32)
     mask = resize_mask(mask, rgb.shape[:2]) if (height, width) != rgb.shape[:2] else mask
     return orient(mask, str(params["foreground"]))

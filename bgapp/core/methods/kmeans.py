@@ -7,17 +7,23 @@ independent of the photo's size.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import cv2
 import numpy as np
 
 from bgapp.core.border import FOREGROUND, orient
 from bgapp.core.images import resize_longer_side
-from bgapp.core.params import Param, ParamValue
 from bgapp.core.methods import Method
-from bgapp.core.methods._clusters import (BACKDROP_TOLERANCE, BORDER_SHARE, COLOUR_SPACE, features_and_contrast, mask_from_labels,
-                        nearest_centre)
+from bgapp.core.methods._clusters import (
+    BACKDROP_TOLERANCE,
+    BORDER_SHARE,
+    COLOUR_SPACE,
+    features_and_contrast,
+    mask_from_labels,
+    nearest_centre,
+)
+from bgapp.core.params import Param, ParamValue
 
 SAMPLE_SIDE = 160
 
@@ -31,7 +37,9 @@ def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
     sample = resize_longer_side(features, SAMPLE_SIDE).reshape(-1, features.shape[-1])
     cv2.setRNGSeed(12345)  # the same photo and settings always give the same mask
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 30, 0.5)
-    _, _, centres = cv2.kmeans(np.ascontiguousarray(sample), k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    # bestLabels None: OpenCV makes them (as documented); the stubs want an array
+    _, _, centres = cv2.kmeans(np.ascontiguousarray(sample), k, None, criteria, 3,  # type: ignore[call-overload]
+                               cv2.KMEANS_PP_CENTERS)
     labels = nearest_centre(features, centres)
     mask = mask_from_labels(labels, k, params, contrast)
     return orient(mask, str(params["foreground"]))

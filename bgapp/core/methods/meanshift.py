@@ -12,16 +12,22 @@ the cell size, at a thousandth of the cost.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
 from bgapp.core.border import FOREGROUND, orient
-from bgapp.core.params import Param, ParamValue
-from bgapp.core.methods import Method
 from bgapp.core.images import resize_longer_side
-from bgapp.core.methods._clusters import (BACKDROP_TOLERANCE, BORDER_SHARE, COLOUR_SPACE, features_and_contrast, mask_from_labels,
-                        nearest_centre)
+from bgapp.core.methods import Method
+from bgapp.core.methods._clusters import (
+    BACKDROP_TOLERANCE,
+    BORDER_SHARE,
+    COLOUR_SPACE,
+    features_and_contrast,
+    mask_from_labels,
+    nearest_centre,
+)
+from bgapp.core.params import Param, ParamValue
 
 MAX_ITERATIONS = 40
 SAMPLE_SIDE = 256  # modes are found on a copy this size; every pixel of the input is then labelled

@@ -14,15 +14,15 @@ whatever the mode; choose ``as-is`` to see a mode's raw output.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import cv2
 import numpy as np
 
 from bgapp.core.border import FOREGROUND, orient
-from bgapp.core.params import Param, ParamValue
 from bgapp.core.methods import Method
 from bgapp.core.methods._channels import BLUR, CHANNEL, single_channel
+from bgapp.core.params import Param, ParamValue
 
 _MODES = {"binary": cv2.THRESH_BINARY, "binary-inv": cv2.THRESH_BINARY_INV, "trunc": cv2.THRESH_TRUNC,
           "tozero": cv2.THRESH_TOZERO, "tozero-inv": cv2.THRESH_TOZERO_INV}
