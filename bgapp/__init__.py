@@ -16,13 +16,13 @@ from bgapp.core.images import LoadedImage, load_image
 from bgapp.core.pipeline import Result
 
 __all__ = [
-           "BgappError",
-           "ImageLoadError",
-           "LoadedImage",
-           "ModelUnavailableError",
-           "ParamError",
-           "Result",
-           "__version__",
-           "cut",
-           "load_image",
+    "BgappError",
+    "ImageLoadError",
+    "LoadedImage",
+    "ModelUnavailableError",
+    "ParamError",
+    "Result",
+    "__version__",
+    "cut",
+    "load_image",
 ]

@@ -21,11 +21,20 @@ from bgapp.core.marks import Marks
 from bgapp.core.pipeline import Result, prepare
 
 
-def cut(photo: PhotoLike, method: str | None = None, export: str = "transparent", *,
-        framing: Mapping[str, Any] | None = None, mask: bool = False,
-        keep: Sequence[tuple[float, float]] = (), remove: Sequence[tuple[float, float]] = (),
-        box: tuple[float, float, float, float] | None = None, corrector: str | None = None,
-        max_megapixels: float = DEFAULT_MAX_MEGAPIXELS, **params: Any) -> Result:
+def cut(
+    photo: PhotoLike,
+    method: str | None = None,
+    export: str = "transparent",
+    *,
+    framing: Mapping[str, Any] | None = None,
+    mask: bool = False,
+    keep: Sequence[tuple[float, float]] = (),
+    remove: Sequence[tuple[float, float]] = (),
+    box: tuple[float, float, float, float] | None = None,
+    corrector: str | None = None,
+    max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
+    **params: Any,
+) -> Result:
     """Cut the product out of ``photo`` and return the finished result.
 
     ``photo``: a path, the file's bytes, a PIL image or an RGB/RGBA/grey array.

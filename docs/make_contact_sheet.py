@@ -29,11 +29,12 @@ def _fit(image: np.ndarray, fill: int = 255) -> np.ndarray:
     """The image scaled to fit a TILE x TILE square, centred on ``fill`` (aspect kept)."""
     height, width = image.shape[:2]
     scale = TILE / max(height, width)
-    small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
-                       interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+    )
     tile = np.full((TILE, TILE) + image.shape[2:], fill, np.uint8)
     top, left = (TILE - small.shape[0]) // 2, (TILE - small.shape[1]) // 2
-    tile[top:top + small.shape[0], left:left + small.shape[1]] = small
+    tile[top : top + small.shape[0], left : left + small.shape[1]] = small
     return tile
 
 
@@ -46,8 +47,7 @@ def main() -> None:
     rows = [(p.name.replace("sample: ", ""), photo_image(p), photo_truth(p)) for p in sample_photos()]
     rows += [(path.name, load_image(path), None) for path in args.photos]
     label_w = 10
-    sheet = Image.new("RGB", (label_w + TILE * (len(args.methods) + 1), (TILE + HEADER) * len(rows) + HEADER),
-                      "white")
+    sheet = Image.new("RGB", (label_w + TILE * (len(args.methods) + 1), (TILE + HEADER) * len(rows) + HEADER), "white")
     draw = ImageDraw.Draw(sheet)
     for col, title in enumerate(["photo", *args.methods]):
         draw.text((label_w + col * TILE + 4, 3), title, fill=(0, 0, 0))

@@ -21,8 +21,9 @@ PANEL = 420
 
 
 def panel(rgb: np.ndarray, title: str) -> Image.Image:
-    image = Image.fromarray(cv2.resize(rgb, (PANEL, PANEL), interpolation=cv2.INTER_NEAREST
-                                       if rgb.shape[0] < PANEL else cv2.INTER_AREA))
+    image = Image.fromarray(
+        cv2.resize(rgb, (PANEL, PANEL), interpolation=cv2.INTER_NEAREST if rgb.shape[0] < PANEL else cv2.INTER_AREA)
+    )
     canvas = Image.new("RGB", (PANEL, PANEL + 28), "white")
     canvas.paste(image, (0, 28))
     ImageDraw.Draw(canvas).text((6, 8), title, fill=(0, 0, 0))
@@ -42,8 +43,12 @@ def main() -> None:
     after = compose_on_colour(soft.colours, soft.alpha, green)[box]
     amazon = frame(soft.colours, soft.alpha, export_settings("amazon")).pixels
     photo = scene.rgb[:, 200:1400]
-    panels = [panel(photo, "photo (1600x1200)"), panel(before, "edge, mask only (4x zoom)"),
-              panel(after, "edge, refined alpha + colours"), panel(amazon, "--export amazon (2000x2000)")]
+    panels = [
+        panel(photo, "photo (1600x1200)"),
+        panel(before, "edge, mask only (4x zoom)"),
+        panel(after, "edge, refined alpha + colours"),
+        panel(amazon, "--export amazon (2000x2000)"),
+    ]
     sheet = Image.new("RGB", (PANEL * 4 + 30, PANEL + 28), "white")
     for index, item in enumerate(panels):
         sheet.paste(item, (index * (PANEL + 10), 0))

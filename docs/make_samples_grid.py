@@ -26,8 +26,10 @@ def main(methods: list[str]) -> None:
     sheet = Image.new("RGB", (label_w + TILE[0] * len(photos), (TILE[1] + 18) * (len(methods) + 1)), "white")
     draw = ImageDraw.Draw(sheet)
     for col, photo in enumerate(photos):
-        sheet.paste(Image.fromarray(cv2.resize(photo_image(photo).rgb, TILE, interpolation=cv2.INTER_AREA)),
-                    (label_w + col * TILE[0], 18))
+        sheet.paste(
+            Image.fromarray(cv2.resize(photo_image(photo).rgb, TILE, interpolation=cv2.INTER_AREA)),
+            (label_w + col * TILE[0], 18),
+        )
         draw.text((label_w + col * TILE[0] + 4, 3), photo.name.replace("sample: ", ""), fill=(0, 0, 0))
     draw.text((4, 90), "photo", fill=(0, 0, 0))
     for row, method in enumerate(methods, start=1):
@@ -39,8 +41,9 @@ def main(methods: list[str]) -> None:
             iou = binary_scores(result.alpha, photo_truth(photo))["iou"]
             small_rgb = cv2.resize(result.colours, TILE, interpolation=cv2.INTER_AREA)
             small_alpha = cv2.resize(result.alpha, TILE, interpolation=cv2.INTER_AREA)
-            sheet.paste(Image.fromarray(compose_on_checkerboard(small_rgb, small_alpha)),
-                        (label_w + col * TILE[0], top + 18))
+            sheet.paste(
+                Image.fromarray(compose_on_checkerboard(small_rgb, small_alpha)), (label_w + col * TILE[0], top + 18)
+            )
             draw.text((label_w + col * TILE[0] + 4, top + 3), f"IoU {iou:.3f}", fill=(0, 0, 0))
     sheet.save(OUT)
     print(f"wrote {OUT}")

@@ -31,9 +31,14 @@ def answers(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def local_server(command: Callable[[int], Sequence[str]], health: str, timeout: float = 120.0,
-                 log: IO | int | None = subprocess.DEVNULL, env: dict | None = None,
-                 fail: Callable[[str], None] | None = None) -> Iterator[tuple[str, subprocess.Popen, float]]:
+def local_server(
+    command: Callable[[int], Sequence[str]],
+    health: str,
+    timeout: float = 120.0,
+    log: IO | int | None = subprocess.DEVNULL,
+    env: dict | None = None,
+    fail: Callable[[str], None] | None = None,
+) -> Iterator[tuple[str, subprocess.Popen, float]]:
     """(address, process, seconds until ``health`` answered) of ``command(port)`` run from the project
     root; stopped afterwards. ``fail(reason)`` is called when it exits or stays silent (a test passes
     ``pytest.fail``; the default raises SystemExit with the reason)."""
@@ -44,8 +49,11 @@ def local_server(command: Callable[[int], Sequence[str]], health: str, timeout: 
     try:
         while not answers(url + health):
             if process.poll() is not None or time.perf_counter() - start > timeout:
-                reason = (f"the server exited with status {process.returncode}" if process.poll() is not None
-                          else f"the server did not answer {health} within {timeout:.0f} s")
+                reason = (
+                    f"the server exited with status {process.returncode}"
+                    if process.poll() is not None
+                    else f"the server did not answer {health} within {timeout:.0f} s"
+                )
                 (fail or _exit)(reason)
                 return
             time.sleep(0.05)

@@ -13,8 +13,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from scripts._server import local_server  # noqa: E402
 
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOWN = """() => !document.querySelector('[data-testid="stAppSkeleton"]')
     && document.querySelector('iframe[title*="streamlit_image_coordinates"]')
     && [...document.querySelectorAll('[data-testid="stImage"] img')].filter(i => i.complete && i.naturalWidth > 0).length >= 2"""
@@ -47,12 +54,25 @@ def chromium() -> str:
 
 
 def streamlit_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-            "--server.address", "127.0.0.1", "--server.headless", "true"]
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+    ]
 
 
 @contextlib.contextmanager
-def studio_server(timeout: float = 120.0, log=subprocess.DEVNULL, fail=None) -> Iterator[tuple[str, subprocess.Popen, float]]:
+def studio_server(
+    timeout: float = 120.0, log=subprocess.DEVNULL, fail=None
+) -> Iterator[tuple[str, subprocess.Popen, float]]:
     """(address, process, seconds until it answered its health check) of a fresh studio server."""
     with local_server(streamlit_command, "/_stcore/health", timeout, log, fail=fail) as running:
         yield running

@@ -27,8 +27,12 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=None, help="auto_cache.py's folder of the DUTS-TR hold-out")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "duts")
     parser.add_argument("--networks", choices=("best", "shipped"), default="best")
-    parser.add_argument("--keep", type=Path, default=None,
-                        help="a file to keep the networks' answers in (and read them back from on a second run)")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="a file to keep the networks' answers in (and read them back from on a second run)",
+    )
     args = parser.parse_args()
 
     from bgapp.core import auto as steps
@@ -41,8 +45,11 @@ def main() -> int:
 
         photos = pickle.loads(args.keep.read_bytes())
         return _table(photos)
-    sets = {"studio": synth.studio_set(seed=7, count=24), "pale": bench.pale_on_white(seed=79),
-            "shadows": bench.strong_shadows(seed=92)}
+    sets = {
+        "studio": synth.studio_set(seed=7, count=24),
+        "pale": bench.pale_on_white(seed=79),
+        "shadows": bench.strong_shadows(seed=92),
+    }
     photos = []  # (set, rgb, truth, shadow mask or None, alpha before the backdrop step)
     for name, scenes in sets.items():
         for scene in scenes:
@@ -69,11 +76,18 @@ def main() -> int:
 def _table(photos: list) -> int:
     from bgapp.core import auto as steps
 
-    print("photos per set: "
-          + ", ".join(f"{s} {sum(p[0] == s for p in photos)}" for s in dict.fromkeys(p[0] for p in photos)))
+    print(
+        "photos per set: "
+        + ", ".join(f"{s} {sum(p[0] == s for p in photos)}" for s in dict.fromkeys(p[0] for p in photos))
+    )
     models = [steps.fit_backdrop(p[1]) for p in photos]
-    print("plain border found: " + ", ".join(
-        f"{s} {sum(1 for p, m in zip(photos, models) if p[0] == s and m is not None)}" for s in dict.fromkeys(p[0] for p in photos)))
+    print(
+        "plain border found: "
+        + ", ".join(
+            f"{s} {sum(1 for p, m in zip(photos, models) if p[0] == s and m is not None)}"
+            for s in dict.fromkeys(p[0] for p in photos)
+        )
+    )
     grid = itertools.product((None, 0.08, 0.15, 0.25), (20.0, 30.0), (0.5, 0.65), (3.0, 4.5, 6.0))
     for half_seen, distance_cut, darkening, spread in grid:
         if half_seen is None and (distance_cut, darkening, spread) != (20.0, 0.5, 3.0):
@@ -93,10 +107,17 @@ def _table(photos: list) -> int:
             if shadow is not None and name == "shadows":
                 kept += int((cut & shadow).sum())
                 shadowed += int(shadow.sum())
-        label = ("without the step" if half_seen is None else
-                 f"half-seen {half_seen} distance {distance_cut} shadow {darkening} spread {spread}")
-        print(f"{label:<56} " + "  ".join(f"{s} {np.mean(v):.4f}" for s, v in per_set.items())
-              + f"  shadow kept {kept / max(shadowed, 1):.1%}  changed: {', '.join(changed[:8])}", flush=True)
+        label = (
+            "without the step"
+            if half_seen is None
+            else f"half-seen {half_seen} distance {distance_cut} shadow {darkening} spread {spread}"
+        )
+        print(
+            f"{label:<56} "
+            + "  ".join(f"{s} {np.mean(v):.4f}" for s, v in per_set.items())
+            + f"  shadow kept {kept / max(shadowed, 1):.1%}  changed: {', '.join(changed[:8])}",
+            flush=True,
+        )
     return 0
 
 

@@ -30,29 +30,41 @@ MARGINS = (0.1, 0.2, 0.3)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "duts")
-    parser.add_argument("--other-counts", type=int, nargs="*", default=[1200, 316],
-                        help="pairs in the other --data folders unet-product trained with (default 1200 316)")
+    parser.add_argument(
+        "--other-counts",
+        type=int,
+        nargs="*",
+        default=[1200, 316],
+        help="pairs in the other --data folders unet-product trained with (default 1200 316)",
+    )
     parser.add_argument("--pets", type=Path, default=ROOT.parent / "shared" / "data" / "oxford-iiit-pet-sample")
-    parser.add_argument("--set", choices=("val", "pets", "test"), required=True,
-                        help="val: the DUTS-TR photos unet-product held out (u2net trained on them); pets: the Pet "
-                             "trainval photos it held out (neither network trained on them); test: DUTS-TE")
+    parser.add_argument(
+        "--set",
+        choices=("val", "pets", "test"),
+        required=True,
+        help="val: the DUTS-TR photos unet-product held out (u2net trained on them); pets: the Pet "
+        "trainval photos it held out (neither network trained on them); test: DUTS-TE",
+    )
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
+    from bgapp.core import external
     from bgapp.core.auto import second_look_box
     from bgapp.core.images import resize_longer_side
     from bgapp.core.methods import get_method
     from bgapp.core.methods._rembg import raw
-    from bgapp.core import external
     from bgapp.lab import datasets
 
     if args.set == "test":
         names = [pair.name for pair in datasets.list_split(args.data, "test").pairs]
     elif args.set == "pets":  # the third --data folder of unet-product's training: its share of the joint hold-out
         pets = [pair.name for pair in datasets.list_split(args.pets, "trainval").pairs]
-        listed = [[f"d{j}" for j in range(len(datasets.list_split(args.data, "trainval").pairs))],
-                  [f"x{j}" for j in range(args.other_counts[0])], pets]
+        listed = [
+            [f"d{j}" for j in range(len(datasets.list_split(args.data, "trainval").pairs))],
+            [f"x{j}" for j in range(args.other_counts[0])],
+            pets,
+        ]
         names = sorted(datasets._held_out(listed, 2, 0.1, 0))
         args.data = args.pets
     else:
@@ -74,6 +86,7 @@ def main() -> int:
         rgb = resize_longer_side(rgb, 1024)
         if truth.shape != rgb.shape[:2]:
             import cv2
+
             truth = cv2.resize(truth, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
         u2 = raw(u2net_path, rgb)
         full = unet.confidence(rgb, params)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -46,8 +46,9 @@ def load(folder: Path, limit: int | None) -> list[tuple[str, Answers]]:
     return rows
 
 
-def with_second_look(full: np.ndarray, answers: Answers, margin: float, source: str, weight: float,
-                     outside: float) -> np.ndarray:
+def with_second_look(
+    full: np.ndarray, answers: Answers, margin: float, source: str, weight: float, outside: float
+) -> np.ndarray:
     """``full`` where the crop's answer is combined in: ``weight`` of the crop inside the crop, and
     ``outside`` times the first answer outside it (0: nothing is kept outside)."""
     key = f"unet_crop_{margin}_{source}"
@@ -71,8 +72,12 @@ def scores(rows: list[tuple[str, Answers]], combine: Callable[[Answers], np.ndar
         ious.append(1.0 if union == 0 else float((cut & truth).sum()) / union)
         maes.append(float(np.abs(alpha - truth).mean()))
         curves.append(precision_recall_curve(alpha, truth.astype(np.float32)))
-    return {"iou": round(float(np.mean(ious)), 4), "mae": round(float(np.mean(maes)), 4),
-            "max_f": round(max_f_measure(curves), 4), "images": len(rows)}
+    return {
+        "iou": round(float(np.mean(ious)), 4),
+        "mae": round(float(np.mean(maes)), 4),
+        "max_f": round(max_f_measure(curves), 4),
+        "images": len(rows),
+    }
 
 
 def candidates() -> dict[str, Callable[[Answers], np.ndarray]]:
@@ -83,15 +88,16 @@ def candidates() -> dict[str, Callable[[Answers], np.ndarray]]:
     for margin in (0.1, 0.2, 0.3):
         for weight in (0.5, 0.67):
             for outside in (0.0, 1.0):
-                rows[f"unet+look m{margin} w{weight} out{outside}"] = (
-                    lambda a, m=margin, w=weight, o=outside: with_second_look(a["unet"], a, m, "unet", w, o))
+                rows[f"unet+look m{margin} w{weight} out{outside}"] = lambda a, m=margin, w=weight, o=outside: (
+                    with_second_look(a["unet"], a, m, "unet", w, o)
+                )
     for ours in (0.25, 0.33, 0.5):
         rows[f"u2net+unet {ours}"] = lambda a, w=ours: (1 - w) * a["u2net"] + w * a["unet"]
         for margin in (0.1, 0.2, 0.3):
             for source in ("u2net", "unet"):
-                rows[f"u2net+(unet+look m{margin} from {source}) {ours}"] = (
-                    lambda a, w=ours, m=margin, s=source: (1 - w) * a["u2net"]
-                    + w * with_second_look(a["unet"], a, m, s, 0.5, 1.0))
+                rows[f"u2net+(unet+look m{margin} from {source}) {ours}"] = lambda a, w=ours, m=margin, s=source: (
+                    (1 - w) * a["u2net"] + w * with_second_look(a["unet"], a, m, s, 0.5, 1.0)
+                )
     rows["u2net,unet most sure"] = lambda a: _most_sure(a["u2net"], a["unet"])
     return rows
 
@@ -113,8 +119,10 @@ def main() -> int:
         if args.only and name not in args.only:
             continue
         table[name] = scores(rows, combine)
-        print(f"{name:<48} IoU {table[name]['iou']:.4f}  MAE {table[name]['mae']:.4f}  "
-              f"max F {table[name]['max_f']:.4f}", flush=True)
+        print(
+            f"{name:<48} IoU {table[name]['iou']:.4f}  MAE {table[name]['mae']:.4f}  max F {table[name]['max_f']:.4f}",
+            flush=True,
+        )
     if args.out:
         args.out.write_text(json.dumps({"cache": str(args.cache), "rows": table}, indent=2) + "\n")
     return 0

@@ -46,7 +46,7 @@ def photos(folder: Path, count: int) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"shot{index:04d}.jpg" for index in range(count)]
     for scene_index in range(-(-count // 4)):
-        if all(p.exists() for p in paths[scene_index * 4: scene_index * 4 + 4]):
+        if all(p.exists() for p in paths[scene_index * 4 : scene_index * 4 + 4]):
             continue
         width, height = SIZES[scene_index % len(SIZES)]
         base = synth.render_scene(1000 + scene_index, (width // 2, height // 2)).rgb
@@ -54,7 +54,7 @@ def photos(folder: Path, count: int) -> list[Path]:
         shift = width // 25
         variants = (base, base[:, ::-1], np.roll(base, shift, axis=1), np.roll(base, -shift, axis=1))
         rng = np.random.default_rng(scene_index)
-        for path, variant in zip(paths[scene_index * 4: scene_index * 4 + 4], variants):
+        for path, variant in zip(paths[scene_index * 4 : scene_index * 4 + 4], variants):
             noisy = np.clip(variant + rng.normal(0, 2.0, variant.shape), 0, 255).astype(np.uint8)
             Image.fromarray(noisy).save(path, quality=92)
     return paths
@@ -87,29 +87,66 @@ def main() -> None:
     rows = []
     work = Path(tempfile.mkdtemp(prefix="bgapp-scaling-"))
     try:
-        seconds, _ = timed([sys.executable, "-m", "bgapp", "cut", *map(str, inputs), "--method", method,
-                            "--out", str(work / "cut")])
-        rows.append({"run": "cut loop (1 process)", "seconds": seconds, "photos_per_s": args.count / seconds,
-                     "steady_photos_per_s": None})
+        seconds, _ = timed(
+            [sys.executable, "-m", "bgapp", "cut", *map(str, inputs), "--method", method, "--out", str(work / "cut")]
+        )
+        rows.append(
+            {
+                "run": "cut loop (1 process)",
+                "seconds": seconds,
+                "photos_per_s": args.count / seconds,
+                "steady_photos_per_s": None,
+            }
+        )
         print(f"cut loop: {seconds:.1f} s, {args.count / seconds:.2f} photos/s", flush=True)
         for workers in args.workers:
-            seconds, out = timed([sys.executable, "-m", "bgapp", "batch", str(inputs[0].parent), "--method", method,
-                                  "--workers", str(workers), "--out", str(work / f"batch{workers}")])
+            seconds, out = timed(
+                [
+                    sys.executable,
+                    "-m",
+                    "bgapp",
+                    "batch",
+                    str(inputs[0].parent),
+                    "--method",
+                    method,
+                    "--workers",
+                    str(workers),
+                    "--out",
+                    str(work / f"batch{workers}"),
+                ]
+            )
             steady = re.search(r"([\d.]+) once running", out)
-            rows.append({"run": f"batch, {workers} worker(s)", "seconds": seconds,
-                         "photos_per_s": args.count / seconds,
-                         "steady_photos_per_s": float(steady.group(1)) if steady else None})
-            print(f"batch {workers}: {seconds:.1f} s, {args.count / seconds:.2f} photos/s "
-                  f"({rows[-1]['steady_photos_per_s']} once running)", flush=True)
+            rows.append(
+                {
+                    "run": f"batch, {workers} worker(s)",
+                    "seconds": seconds,
+                    "photos_per_s": args.count / seconds,
+                    "steady_photos_per_s": float(steady.group(1)) if steady else None,
+                }
+            )
+            print(
+                f"batch {workers}: {seconds:.1f} s, {args.count / seconds:.2f} photos/s "
+                f"({rows[-1]['steady_photos_per_s']} once running)",
+                flush=True,
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    report = {"count": args.count, "mean_megapixels": round(megapixels, 2), "method": method,
-              "cpus": os.cpu_count(), "load_average_1min_after": load, "machine": platform.platform(), "rows": rows}
+    report = {
+        "count": args.count,
+        "mean_megapixels": round(megapixels, 2),
+        "method": method,
+        "cpus": os.cpu_count(),
+        "load_average_1min_after": load,
+        "machine": platform.platform(),
+        "rows": rows,
+    }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\n{args.count} photos, mean {megapixels:.1f} MP, {method}, {os.cpu_count()} CPUs "
-          f"(load average {load:.1f} after the run)\n")
+    print(
+        f"\n{args.count} photos, mean {megapixels:.1f} MP, {method}, {os.cpu_count()} CPUs "
+        f"(load average {load:.1f} after the run)\n"
+    )
     print("| run | wall clock | photos/s (start-up included) | photos/s once running |")
     print("|---|---:|---:|---:|")
     for row in rows:

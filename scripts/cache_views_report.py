@@ -70,8 +70,10 @@ def main() -> int:
     for kind in sorted(scores):
         values = scores[kind]
         what = "mean share called subject" if "no subject" in kind else "mean IoU"
-        print(f"  {kind:<22} {len(values):>5} views  {what} {np.mean(values):.4f}"
-              + (f"   {args.student} mean IoU {np.mean(mine[kind]):.4f}" if mine.get(kind) else ""))
+        print(
+            f"  {kind:<22} {len(values):>5} views  {what} {np.mean(values):.4f}"
+            + (f"   {args.student} mean IoU {np.mean(mine[kind]):.4f}" if mine.get(kind) else "")
+        )
     return 0
 
 

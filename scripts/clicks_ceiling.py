@@ -36,8 +36,13 @@ VARIANTS = ("shipped", "shipped-box", "alone", "true-box", "crop", "grabcut")
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "duts")
-    parser.add_argument("--other-counts", type=int, nargs="*", default=[1200, 316],
-                        help="pairs in the other --data folders unet-product trained with (default 1200 316)")
+    parser.add_argument(
+        "--other-counts",
+        type=int,
+        nargs="*",
+        default=[1200, 316],
+        help="pairs in the other --data folders unet-product trained with (default 1200 316)",
+    )
     parser.add_argument("--set", choices=("hard", "random", "test"), default="hard")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--truth-in", action="store_true", help="also: the decoder handed the true mask and box")
@@ -71,8 +76,10 @@ def main() -> int:
     else:
         picked = np.random.default_rng(29).permutation(len(photos))[:80]
     chosen = [photos[i] for i in picked]
-    print(f"{len(held_duts)} photos; {len(chosen)} {args.set} ones, IoU before any click "
-          f"{before[picked].mean():.3f}", flush=True)
+    print(
+        f"{len(held_duts)} photos; {len(chosen)} {args.set} ones, IoU before any click {before[picked].mean():.3f}",
+        flush=True,
+    )
 
     report: dict = {"set": args.set, "photos": [name for name, *_ in chosen], "variants": {}}
     for variant in args.variants:
@@ -81,14 +88,16 @@ def main() -> int:
             runs.append(click_until(work, mask, truth, fix=fixer(variant, truth)))
         clicks = sum(len(run.ious) - 1 for run in runs)
         summary = summarise(runs, 20, (time.perf_counter() - start) * 1000.0, clicks).as_dict()
-        report["variants"][variant] = {"summary": summary,
-                                       "runs": [[round(v, 4) for v in run.ious] for run in runs]}
+        report["variants"][variant] = {"summary": summary, "runs": [[round(v, 4) for v in run.ious] for run in runs]}
         print(variant, json.dumps(summary), flush=True)
     if args.truth_in:
         scores = [iou(truth_in(work, truth), truth) for _, work, _, truth in chosen]
         report["truth_in"] = scores
-        print(f"truth-in: the decoder handed the true mask and its box gives back IoU {np.mean(scores):.3f}; "
-              f"{sum(s < 0.9 for s in scores)} of {len(scores)} below 0.90", flush=True)
+        print(
+            f"truth-in: the decoder handed the true mask and its box gives back IoU {np.mean(scores):.3f}; "
+            f"{sum(s < 0.9 for s in scores)} of {len(scores)} below 0.90",
+            flush=True,
+        )
     if args.out:
         args.out.write_text(json.dumps(report, indent=1))
     return 0
@@ -129,8 +138,9 @@ def fixer(variant: str, truth: np.ndarray):
         moved = [(kind, (x - x0, y - y0)) for kind, (x, y) in marks.clicks()]
         seed = max(2, round(SEED_RADIUS * max(mask.shape)))
         out = mask.astype(np.float32).copy()
-        out[y0:y1, x0:x1] = clickmodel.correct(np.ascontiguousarray(rgb[y0:y1, x0:x1]), mask[y0:y1, x0:x1],
-                                               moved, None, seed)
+        out[y0:y1, x0:x1] = clickmodel.correct(
+            np.ascontiguousarray(rgb[y0:y1, x0:x1]), mask[y0:y1, x0:x1], moved, None, seed
+        )
         return out
 
     return fix
@@ -145,8 +155,12 @@ def crop(foreground: np.ndarray, points, shape, grow: float = 0.4, least: float 
     ys = np.concatenate([ys, [y for _, y in points]])
     side = max(max(xs.max() - xs.min(), ys.max() - ys.min()) * (1 + 2 * grow), least * max(height, width))
     cx, cy = (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2
-    return (int(max(0, cx - side / 2)), int(max(0, cy - side / 2)), int(min(width, cx + side / 2 + 1)),
-            int(min(height, cy + side / 2 + 1)))
+    return (
+        int(max(0, cx - side / 2)),
+        int(max(0, cy - side / 2)),
+        int(min(width, cx + side / 2 + 1)),
+        int(min(height, cy + side / 2 + 1)),
+    )
 
 
 def truth_in(rgb: np.ndarray, truth: np.ndarray) -> np.ndarray:

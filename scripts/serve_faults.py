@@ -30,10 +30,11 @@ import tempfile
 import threading
 import time
 import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import requests
@@ -45,8 +46,10 @@ from scripts._server import local_server  # noqa: E402
 from scripts.serve_soak import tree_rss_mb  # noqa: E402
 
 KEY = "faults-key-0123456789"
-STALL_HEAD = ("POST /v1.0/removebg HTTP/1.1\r\nHost: x\r\nX-Api-Key: {key}\r\nContent-Type: multipart/form-data; "
-              "boundary=B\r\nContent-Length: 100000\r\n\r\n")
+STALL_HEAD = (
+    "POST /v1.0/removebg HTTP/1.1\r\nHost: x\r\nX-Api-Key: {key}\r\nContent-Type: multipart/form-data; "
+    "boundary=B\r\nContent-Length: 100000\r\n\r\n"
+)
 RSS_FLAT_MB = 50.0
 POINTS_MS = 100.0
 
@@ -116,13 +119,13 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
         for _ in range(rng.randint(1, 4)):
             out[rng.randrange(min(64, len(out)))] = rng.randrange(256)
     elif kind == 2:  # cut short
-        out = out[:rng.randrange(1, len(out))]
+        out = out[: rng.randrange(1, len(out))]
     elif kind == 3 and data.startswith(b"\x89PNG"):  # a consistent header with an absurd or odd size
         width, height = rng.choice([(0, 10), (1, 1), (65535, 65535), (2**31 - 1, 1), (1, 100000), (9000, 7000)])
         return png_with_size(data, width, height)
     elif kind == 4:  # a slice repeated
         start = rng.randrange(len(out))
-        out = out[:start] + out[start:start + 512] * rng.randint(2, 20) + out[start:]
+        out = out[:start] + out[start : start + 512] * rng.randint(2, 20) + out[start:]
     else:  # noise at the end
         out += bytes(rng.randrange(256) for _ in range(rng.randint(1, 300)))
     return bytes(out)
@@ -137,9 +140,21 @@ def serve(*extra: str) -> Iterator[Server]:
     with tempfile.TemporaryDirectory(prefix="bgapp-faults-") as folder:
         log_path = Path(folder) / "server.log"
         with open(log_path, "wb") as log:
+
             def command(port: int) -> list[str]:
-                return [sys.executable, "-m", "bgapp", "serve", "--host", "127.0.0.1", "--port", str(port),
-                        "--api-key", KEY, *extra]
+                return [
+                    sys.executable,
+                    "-m",
+                    "bgapp",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--api-key",
+                    KEY,
+                    *extra,
+                ]
 
             env = {**os.environ, "PYTHONUNBUFFERED": "1"}
             with local_server(command, "/health", timeout=180, log=log, env=env) as (base, process, _):
@@ -190,7 +205,7 @@ class Client:
         text = response.text if not response.headers.get("content-type", "").startswith("image/") else ""
         with self.lock:
             self.answered += 1
-            for word in ("Traceback", KEY, str(ROOT), "File \""):
+            for word in ("Traceback", KEY, str(ROOT), 'File "'):
                 if word in text:
                     self.leaks.append(f"{path} {response.status_code}: {word!r}")
         return response.status_code, elapsed, text
@@ -215,15 +230,26 @@ def probe_stalls(server: Server, client: Client, photo: bytes, deadline: float) 
     socks = [stalled(server.port, head + b"--B\r\n") for _ in range(16)]
     time.sleep(0.3)
     status, seconds, _ = client.post("/v1.0/removebg", files=photo_files(photo))
-    rows.append(Row("16 stalled bodies: a real request", f"200 within {within:g} s", f"{status} in {seconds:.2f} s",
-                    status == 200 and seconds <= within))
+    rows.append(
+        Row(
+            "16 stalled bodies: a real request",
+            f"200 within {within:g} s",
+            f"{status} in {seconds:.2f} s",
+            status == 200 and seconds <= within,
+        )
+    )
     answers = [status_of(sock, since, deadline + 5) for sock, since in socks]
     for sock, _ in socks:
         sock.close()
     late = max(s for _, s in answers)
-    rows.append(Row("16 stalled bodies: each one", f"408 within {within:g} s",
-                    f"{sum(code == 408 for code, _ in answers)} x 408, the last after {late:.2f} s",
-                    all(code == 408 for code, _ in answers) and late <= within))
+    rows.append(
+        Row(
+            "16 stalled bodies: each one",
+            f"408 within {within:g} s",
+            f"{sum(code == 408 for code, _ in answers)} x 408, the last after {late:.2f} s",
+            all(code == 408 for code, _ in answers) and late <= within,
+        )
+    )
 
     trickling = [stalled(server.port, head + b"--B\r\n") for _ in range(25)]
     stop = threading.Event()
@@ -248,9 +274,14 @@ def probe_stalls(server: Server, client: Client, photo: bytes, deadline: float) 
         thread.join()
         for sock, _ in trickling:
             sock.close()
-    rows.append(Row("25 trickling bodies: a real request", f"200 within {within:g} s",
-                    f"{status} in {seconds:.2f} s ({alive} of 25 still sending after {deadline + 0.5:g} s)",
-                    status == 200 and seconds <= within))
+    rows.append(
+        Row(
+            "25 trickling bodies: a real request",
+            f"200 within {within:g} s",
+            f"{status} in {seconds:.2f} s ({alive} of 25 still sending after {deadline + 0.5:g} s)",
+            status == 200 and seconds <= within,
+        )
+    )
 
     heads = [stalled(server.port, b"POST /v1.0/removebg HTTP/1.1\r\nHost: x\r\nX-Api-") for _ in range(16)]
     time.sleep(0.3)
@@ -259,11 +290,22 @@ def probe_stalls(server: Server, client: Client, photo: bytes, deadline: float) 
     for sock, _ in heads:
         sock.close()
     late = max(s for _, s in answers)
-    rows.append(Row("16 stalled headers: a real request", f"200 within {within:g} s", f"{status} in {seconds:.2f} s",
-                    status == 200 and seconds <= within))
-    rows.append(Row("16 stalled headers: each one", f"408 within {within:g} s",
-                    f"{sum(code == 408 for code, _ in answers)} x 408, the last after {late:.2f} s",
-                    all(code == 408 for code, _ in answers) and late <= within))
+    rows.append(
+        Row(
+            "16 stalled headers: a real request",
+            f"200 within {within:g} s",
+            f"{status} in {seconds:.2f} s",
+            status == 200 and seconds <= within,
+        )
+    )
+    rows.append(
+        Row(
+            "16 stalled headers: each one",
+            f"408 within {within:g} s",
+            f"{sum(code == 408 for code, _ in answers)} x 408, the last after {late:.2f} s",
+            all(code == 408 for code, _ in answers) and late <= within,
+        )
+    )
     return rows
 
 
@@ -285,29 +327,48 @@ def probe_work(client: Client, photo: bytes) -> list[Row]:
     """20,000 points and 1,000 boxes: refused before any work."""
     keep = ";".join(f"{10 + i % 300},{10 + i % 220}" for i in range(20_000))
     client.post("/cut", files=photo_files(photo), data={"keep": "1,1"})  # warm: the timed call is the refusal
-    status, seconds, text = client.post("/cut", files=photo_files(photo), data={"keep": keep})
-    rows = [Row("20,000 points on /cut", f"400 in < {POINTS_MS:g} ms", f"{status} in {seconds * 1000:.0f} ms",
-                status == 400 and seconds * 1000 < POINTS_MS)]
+    status, seconds, _ = client.post("/cut", files=photo_files(photo), data={"keep": keep})
+    rows = [
+        Row(
+            "20,000 points on /cut",
+            f"400 in < {POINTS_MS:g} ms",
+            f"{status} in {seconds * 1000:.0f} ms",
+            status == 400 and seconds * 1000 < POINTS_MS,
+        )
+    ]
     boxes = ";".join("1,1,50,50" for _ in range(1000))
     status, seconds, _ = client.post("/cut", files=photo_files(photo), data={"box": boxes})
-    rows.append(Row("1,000 boxes on /cut", f"400 in < {POINTS_MS:g} ms", f"{status} in {seconds * 1000:.0f} ms",
-                    status == 400 and seconds * 1000 < POINTS_MS))
+    rows.append(
+        Row(
+            "1,000 boxes on /cut",
+            f"400 in < {POINTS_MS:g} ms",
+            f"{status} in {seconds * 1000:.0f} ms",
+            status == 400 and seconds * 1000 < POINTS_MS,
+        )
+    )
     return rows
 
 
 def multipart(fields: dict[str, str], photo: bytes) -> tuple[bytes, str]:
     """A multipart body (``image_file`` last) and its content type."""
     boundary = "faultsboundary"
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-             for k, v in fields.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image_file"; filename="p.jpg"\r\n'
-                 f"Content-Type: image/jpeg\r\n\r\n".encode() + photo + f"\r\n--{boundary}--\r\n".encode())
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image_file"; filename="p.jpg"\r\n'
+        f"Content-Type: image/jpeg\r\n\r\n".encode()
+        + photo
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
 def raw_request(path: str, body: bytes, content_type: str) -> bytes:
-    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nX-Api-Key: {KEY}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nX-Api-Key: {KEY}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
 
 def probe_gone(server: Server, client: Client, photo: bytes) -> list[Row]:
@@ -321,12 +382,19 @@ def probe_gone(server: Server, client: Client, photo: bytes) -> list[Row]:
     time.sleep(1.0)
     after = client.health()
     ran = after["jobs_run"] - before["jobs_run"]
-    rows = [Row("a body cut short by a disconnect", "never run", f"jobs run +{ran}, bytes held {after['bytes_held']}",
-                ran == 0 and after["bytes_held"] == 0)]
+    rows = [
+        Row(
+            "a body cut short by a disconnect",
+            "never run",
+            f"jobs run +{ran}, bytes held {after['bytes_held']}",
+            ran == 0 and after["bytes_held"] == 0,
+        )
+    ]
 
     results: list[int] = []
-    slow = threading.Thread(target=lambda: results.append(client.post("/cut", files=photo_files(photo),
-                                                                      data={"keep": keep40})[0]))
+    slow = threading.Thread(
+        target=lambda: results.append(client.post("/cut", files=photo_files(photo), data={"keep": keep40})[0])
+    )
     before = client.health()
     slow.start()
     limit = time.monotonic() + 30
@@ -339,9 +407,14 @@ def probe_gone(server: Server, client: Client, photo: bytes) -> list[Row]:
     time.sleep(0.3)
     after = client.health()
     ran, skipped = after["jobs_run"] - before["jobs_run"], after["jobs_skipped"] - before["jobs_skipped"]
-    rows.append(Row("a client gone while its cut waits", "skipped, never run",
-                    f"jobs run +{ran} (the one it waited behind, {results[0] if results else 'no answer'}), "
-                    f"skipped +{skipped}", ran == 1 and skipped == 1))
+    rows.append(
+        Row(
+            "a client gone while its cut waits",
+            "skipped, never run",
+            f"jobs run +{ran} (the one it waited behind, {results[0] if results else 'no answer'}), skipped +{skipped}",
+            ran == 1 and skipped == 1,
+        )
+    )
     return rows
 
 
@@ -351,26 +424,40 @@ def probe_bad_inputs(client: Client) -> list[Row]:
     json_type = {"Content-Type": "application/json"}
     tiny: list[tuple[str, str, dict[str, Any]]] = [
         ("1x1 removebg", "/v1.0/removebg", {"files": photo_files(dot, "dot.png")}),
-        ("1x1 removebg on white", "/v1.0/removebg",
-         {"files": photo_files(dot, "dot.png"), "data": {"bg_color": "fff"}}),
+        (
+            "1x1 removebg on white",
+            "/v1.0/removebg",
+            {"files": photo_files(dot, "dot.png"), "data": {"bg_color": "fff"}},
+        ),
         ("1x1 /cut transparent", "/cut", {"files": photo_files(dot, "dot.png")}),
         ("1x1 /cut white", "/cut", {"files": photo_files(dot, "dot.png"), "data": {"export": "white"}}),
         ("1x1 /cut amazon", "/cut", {"files": photo_files(dot, "dot.png"), "data": {"export": "amazon"}}),
         ("1x1 mask", "/v1.0/removebg", {"files": photo_files(dot, "dot.png"), "data": {"channels": "alpha"}}),
-        ("1x2 RGBA", "/cut", {"files": photo_files(png(1, 2, "RGBA"), "dot.png")})]
+        ("1x2 RGBA", "/cut", {"files": photo_files(png(1, 2, "RGBA"), "dot.png")}),
+    ]
     deep = 100_000
     nested: list[tuple[str, str, dict[str, Any]]] = [
         ("JSON body [x100000", "/v1.0/removebg", {"data": "[" * deep, "headers": json_type}),
         ("JSON body {x100000", "/cut", {"data": '{"a":' * deep, "headers": json_type}),
-        ("JSON body 17 deep", "/cut", {"data": '{"settings": ' + '{"a": ' * 16 + "1" + "}" * 17,
-                                       "headers": json_type}),
+        ("JSON body 17 deep", "/cut", {"data": '{"settings": ' + '{"a": ' * 16 + "1" + "}" * 17, "headers": json_type}),
         ("settings [x100000", "/cut", {"files": photo_files(dot, "dot.png"), "data": {"settings": "[" * deep}}),
-        ("framing {x100000", "/cut", {"files": photo_files(dot, "dot.png"), "data": {"framing": '{"a":' * deep}})]
-    hosts = ["http://a..b/p.jpg", "http://.a/p.jpg", f"http://{'a' * 64}.example/p.jpg", "http://[zz]/p.jpg",
-             "http://[::1/p.jpg", "http://a\x00b/p.jpg", "http://-a.example/", "http://[::1]:99999/",
-             f"http://{'a.' * 130}example/", "http://\u2028.example/"]
+        ("framing {x100000", "/cut", {"files": photo_files(dot, "dot.png"), "data": {"framing": '{"a":' * deep}}),
+    ]
+    hosts = [
+        "http://a..b/p.jpg",
+        "http://.a/p.jpg",
+        f"http://{'a' * 64}.example/p.jpg",
+        "http://[zz]/p.jpg",
+        "http://[::1/p.jpg",
+        "http://a\x00b/p.jpg",
+        "http://-a.example/",
+        "http://[::1]:99999/",
+        f"http://{'a.' * 130}example/",
+        "http://\u2028.example/",
+    ]
     urls: list[tuple[str, str, dict[str, Any]]] = [
-        (f"image_url {url[:28]!r}", "/v1.0/removebg", {"data": {"image_url": url}}) for url in hosts]
+        (f"image_url {url[:28]!r}", "/v1.0/removebg", {"data": {"image_url": url}}) for url in hosts
+    ]
     rows: list[Row] = []
     for group, cases in (("1x1 and 1x2 photos", tiny), ("nested JSON", nested), ("malformed image_url hosts", urls)):
         statuses: dict[int, int] = {}
@@ -391,8 +478,15 @@ def probe_mutations(client: Client, count: int, seed: int) -> list[Row]:
     """``count`` mutated images (PNG, RGBA PNG, JPEG, WebP, GIF, BMP, TIFF), alternately to both routes."""
     rng = random.Random(seed)
     rgb = png(64, 48, "RGB", seed)
-    bases = [rgb, png(48, 64, "RGBA", seed + 1), encoded(rgb, "JPEG"), encoded(rgb, "WEBP"), encoded(rgb, "GIF"),
-             encoded(rgb, "BMP"), encoded(rgb, "TIFF")]
+    bases = [
+        rgb,
+        png(48, 64, "RGBA", seed + 1),
+        encoded(rgb, "JPEG"),
+        encoded(rgb, "WEBP"),
+        encoded(rgb, "GIF"),
+        encoded(rgb, "BMP"),
+        encoded(rgb, "TIFF"),
+    ]
     statuses: dict[int, int] = {}
     slowest = 0.0
     for number in range(count):
@@ -443,10 +537,20 @@ def probe_load(server: Server, clients: int, each: int, photos: list[bytes]) -> 
     growth = rss["end"] - rss.get("first", rss["end"])
     latencies.sort()
     shown = ", ".join(f"{k} x {v}" for k, v in sorted(errors.items())) or "0 errors"
-    return [Row(f"load {clients} x {each}", "0 errors",
-                f"{shown}; p50 {latencies[len(latencies) // 2]:.2f} s, {total / seconds:.1f} req/s", not errors),
-            Row(f"load {clients} x {each}: memory", f"RSS growth after the first {total // 10} <= {RSS_FLAT_MB:g} MB",
-                f"{rss.get('first', 0):.0f} -> {rss['end']:.0f} MB ({growth:+.0f} MB)", growth <= RSS_FLAT_MB)]
+    return [
+        Row(
+            f"load {clients} x {each}",
+            "0 errors",
+            f"{shown}; p50 {latencies[len(latencies) // 2]:.2f} s, {total / seconds:.1f} req/s",
+            not errors,
+        ),
+        Row(
+            f"load {clients} x {each}: memory",
+            f"RSS growth after the first {total // 10} <= {RSS_FLAT_MB:g} MB",
+            f"{rss.get('first', 0):.0f} -> {rss['end']:.0f} MB ({growth:+.0f} MB)",
+            growth <= RSS_FLAT_MB,
+        ),
+    ]
 
 
 def probe_log(server: Server, answered: int) -> list[Row]:
@@ -454,9 +558,10 @@ def probe_log(server: Server, answered: int) -> list[Row]:
     text = server.log.read_text(errors="replace")
     lines = sum(1 for line in text.splitlines() if '" ' in line and "HTTP/1.1" in line)
     tracebacks = text.count("Traceback")
-    return [Row("--access-log", f">= {answered} lines (one per answered request)", f"{lines} lines",
-                lines >= answered),
-            Row("the server's log", "0 tracebacks", f"{tracebacks} tracebacks", tracebacks == 0)]
+    return [
+        Row("--access-log", f">= {answered} lines (one per answered request)", f"{lines} lines", lines >= answered),
+        Row("the server's log", "0 tracebacks", f"{tracebacks} tracebacks", tracebacks == 0),
+    ]
 
 
 def probe_sigterm(photo: bytes, grace: int) -> list[Row]:
@@ -468,10 +573,16 @@ def probe_sigterm(photo: bytes, grace: int) -> list[Row]:
         short: list[int] = []
         long: list[int] = []
         keep40 = ";".join(f"{20 + 7 * i % 280},{20 + 13 * i % 200}" for i in range(40))
-        threads = [threading.Thread(target=lambda: short.append(
-                       client.post("/cut", files=photo_files(photo), data={"keep": "30,30;60,60"})[0])),
-                   threading.Thread(target=lambda: long.append(
-                       client.post("/cut", files=photo_files(photo), data={"keep": keep40})[0]))]
+        threads = [
+            threading.Thread(
+                target=lambda: short.append(
+                    client.post("/cut", files=photo_files(photo), data={"keep": "30,30;60,60"})[0]
+                )
+            ),
+            threading.Thread(
+                target=lambda: long.append(client.post("/cut", files=photo_files(photo), data={"keep": keep40})[0])
+            ),
+        ]
         for thread in threads:
             thread.start()
             time.sleep(0.2)
@@ -490,12 +601,20 @@ def probe_sigterm(photo: bytes, grace: int) -> list[Row]:
         sock.close()
         tracebacks = server.log.read_text(errors="replace").count("Traceback")
     within = grace + 1.0
-    return [Row("SIGTERM: stalled client + a cut longer than --grace", f"exit within {within:g} s",
-                f"exited after {seconds:.2f} s (status {code}), {tracebacks} tracebacks",
-                code is not None and seconds <= within and tracebacks == 0),
-            Row("SIGTERM: the cuts in flight", "the short one 200, the long one 503",
-                f"{short[0] if short else 'none'}, {long[0] if long else 'none'}",
-                short == [200] and long == [503])]
+    return [
+        Row(
+            "SIGTERM: stalled client + a cut longer than --grace",
+            f"exit within {within:g} s",
+            f"exited after {seconds:.2f} s (status {code}), {tracebacks} tracebacks",
+            code is not None and seconds <= within and tracebacks == 0,
+        ),
+        Row(
+            "SIGTERM: the cuts in flight",
+            "the short one 200, the long one 503",
+            f"{short[0] if short else 'none'}, {long[0] if long else 'none'}",
+            short == [200] and long == [503],
+        ),
+    ]
 
 
 # ---------------------------------------------------------------- main
@@ -525,32 +644,39 @@ def main() -> int:
             ("clients that leave", lambda: probe_gone(server, client, photo)),
             ("bad input", lambda: probe_bad_inputs(client)),
             ("mutated images", lambda: probe_mutations(client, args.mutations, args.seed)),
-            ("load", lambda: probe_load(server, clients, each, small))]
+            ("load", lambda: probe_load(server, clients, each, small)),
+        ]
         for name, step in steps:
             began = time.perf_counter()
             found = step()
             rows.extend(found)
             print(f"  {name}: {len(found)} probe(s) in {time.perf_counter() - began:.1f} s", flush=True)
         time.sleep(0.5)  # the last access lines
-        rows.append(Row("answers: traceback, path or key", "none", "; ".join(client.leaks[:3]) or "none",
-                        not client.leaks))
+        rows.append(
+            Row("answers: traceback, path or key", "none", "; ".join(client.leaks[:3]) or "none", not client.leaks)
+        )
         rows.extend(probe_log(server, client.answered))
     began = time.perf_counter()
     rows.extend(probe_sigterm(photo, args.grace))
     print(f"  SIGTERM: 2 probe(s) in {time.perf_counter() - began:.1f} s", flush=True)
 
-    print(f"\nall probes in {time.perf_counter() - start:.0f} s (read timeout {args.read_timeout:g} s, "
-          f"grace {args.grace:g} s)\n")
+    print(
+        f"\nall probes in {time.perf_counter() - start:.0f} s (read timeout {args.read_timeout:g} s, "
+        f"grace {args.grace:g} s)\n"
+    )
     width = max(len(row.probe) for row in rows)
     target_width = max(len(row.target) for row in rows)
     print(f"| {'probe':<{width}} | {'target':<{target_width}} | measured | |")
     print(f"|{'-' * (width + 2)}|{'-' * (target_width + 2)}|---|---|")
     for row in rows:
-        print(f"| {row.probe:<{width}} | {row.target:<{target_width}} | {row.measured} | "
-              f"{'met' if row.met else 'MISSED'} |")
+        print(
+            f"| {row.probe:<{width}} | {row.target:<{target_width}} | {row.measured} | "
+            f"{'met' if row.met else 'MISSED'} |"
+        )
     missed = [row.probe for row in rows if not row.met]
-    print(f"\n{len(rows) - len(missed)} of {len(rows)} targets met"
-          + (f"; missed: {', '.join(missed)}" if missed else ""))
+    print(
+        f"\n{len(rows) - len(missed)} of {len(rows)} targets met" + (f"; missed: {', '.join(missed)}" if missed else "")
+    )
     return 1 if missed else 0
 
 

@@ -91,12 +91,20 @@ def bad_requests(photo: Photo) -> list[tuple[str, int, dict]]:
         ("not an image", 400, {"headers": key, "files": {"image_file": ("notes.txt", b"not a photo at all" * 50)}}),
         ("no key", 403, {"files": {"image_file": (photo.name, photo.data)}}),
         ("wrong key", 403, {"headers": {"X-Api-Key": "guess"}, "files": {"image_file": (photo.name, photo.data)}}),
-        ("bad field", 400, {"headers": key, "data": {"size": "huge"}, "files": {"image_file": (photo.name, photo.data)}}),
+        (
+            "bad field",
+            400,
+            {"headers": key, "data": {"size": "huge"}, "files": {"image_file": (photo.name, photo.data)}},
+        ),
         ("upload over limit", 413, {"headers": key, "files": {"image_file": ("big.jpg", os.urandom(26_000_000))}}),
         ("body over limit", 413, {"headers": key, "files": {"image_file": ("bigger.jpg", os.urandom(36_000_000))}}),
         ("over 50 MP", 413, {"headers": key, "files": {"image_file": ("huge.png", huge.getvalue())}}),
         ("image_url (off)", 400, {"headers": key, "data": {"image_url": "http://169.254.169.254/latest/"}}),
-        ("truncated JPEG", 400, {"headers": key, "files": {"image_file": ("cut.jpg", photo.data[: len(photo.data) // 3])}}),
+        (
+            "truncated JPEG",
+            400,
+            {"headers": key, "files": {"image_file": ("cut.jpg", photo.data[: len(photo.data) // 3])}},
+        ),
     ]
 
 
@@ -107,10 +115,25 @@ def bad_requests(photo: Photo) -> list[tuple[str, int, dict]]:
 def server(workers: int, method: str | None, queue: int) -> Iterator[tuple[str, subprocess.Popen]]:
     """A real ``python -m bgapp serve`` on a free loopback port (``scripts._server``), every worker
     answering before the load starts, stopped afterwards."""
+
     def command(port: int) -> list[str]:
-        return [sys.executable, "-m", "bgapp", "serve", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", str(workers), "--api-key", KEY, "--queue", str(queue),
-                *(["--method", method] if method else [])]
+        return [
+            sys.executable,
+            "-m",
+            "bgapp",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--api-key",
+            KEY,
+            "--queue",
+            str(queue),
+            *(["--method", method] if method else []),
+        ]
 
     with local_server(command, "/health", timeout=180) as (base, process, _):
         deadline = time.monotonic() + 180
@@ -172,13 +195,27 @@ def good_request(session: requests.Session, base: str, photo: Photo, turn: int) 
     if turn % 5 == 4:
         export = ("white", "amazon", "transparent")[turn % 3]
         return session.post(f"{base}/cut", headers=headers, files=files, data={"export": export}, timeout=300)
-    data = [{"size": "auto"}, {"size": "auto", "bg_color": "ffffff"}, {"crop": "true", "crop_margin": "5%"},
-            {"size": "hd", "format": "png"}][turn % 4]
+    data = [
+        {"size": "auto"},
+        {"size": "auto", "bg_color": "ffffff"},
+        {"crop": "true", "crop_margin": "5%"},
+        {"size": "hd", "format": "png"},
+    ][turn % 4]
     return session.post(f"{base}/v1.0/removebg", headers=headers, files=files, data=data, timeout=300)
 
 
-def run_load(base: str, process: subprocess.Popen, photos: list[Photo], weights: list[float], total: int,
-             clients: int, bad: int, seed: int, report_every: int = 100, quiet: bool = False) -> tuple[Tally, list[dict]]:
+def run_load(
+    base: str,
+    process: subprocess.Popen,
+    photos: list[Photo],
+    weights: list[float],
+    total: int,
+    clients: int,
+    bad: int,
+    seed: int,
+    report_every: int = 100,
+    quiet: bool = False,
+) -> tuple[Tally, list[dict]]:
     """``total`` good requests from ``clients`` threads, ``bad`` bad ones spread over them; a row per ``report_every``."""
     tally = Tally()
     rows: list[dict] = []
@@ -191,15 +228,24 @@ def run_load(base: str, process: subprocess.Popen, photos: list[Photo], weights:
     def report(done: int) -> None:
         now = time.perf_counter()
         recent = sorted(tally.latencies[-report_every:])
-        row = {"done": done, "p50_s": statistics.median(recent), "p95_s": recent[int(0.95 * (len(recent) - 1))],
-               "throughput": (done - window["done"]) / (now - window["start"]), "errors": dict(tally.errors),
-               "busy_retries": tally.busy_retries, "rss_mb": tree_rss_mb(process.pid)}
+        row = {
+            "done": done,
+            "p50_s": statistics.median(recent),
+            "p95_s": recent[int(0.95 * (len(recent) - 1))],
+            "throughput": (done - window["done"]) / (now - window["start"]),
+            "errors": dict(tally.errors),
+            "busy_retries": tally.busy_retries,
+            "rss_mb": tree_rss_mb(process.pid),
+        }
         window.update(start=now, done=done)
         rows.append(row)
         if not quiet:
             errors = ", ".join(f"{k} {v}" for k, v in sorted(row["errors"].items())) or "none"
-            print(f"{done:>5}  p50 {row['p50_s']:.2f} s  p95 {row['p95_s']:.2f} s  {row['throughput']:.2f} req/s  "
-                  f"429-retries {row['busy_retries']}  errors: {errors}  RSS {row['rss_mb']:.0f} MB", flush=True)
+            print(
+                f"{done:>5}  p50 {row['p50_s']:.2f} s  p95 {row['p95_s']:.2f} s  {row['throughput']:.2f} req/s  "
+                f"429-retries {row['busy_retries']}  errors: {errors}  RSS {row['rss_mb']:.0f} MB",
+                flush=True,
+            )
 
     def client(number: int) -> None:
         rng = random.Random(seed * 100 + number)
@@ -272,8 +318,9 @@ def run_load(base: str, process: subprocess.Popen, photos: list[Photo], weights:
     return tally, rows
 
 
-def compare_workers(photos: dict[int, list[Photo]], count: int, clients: int, method: str | None,
-                    seed: int) -> dict[int, float]:
+def compare_workers(
+    photos: dict[int, list[Photo]], count: int, clients: int, method: str | None, seed: int
+) -> dict[int, float]:
     """Throughput (requests/s) with 1 and with 2 worker processes on 1 MP photos, after a warm-up."""
     speeds: dict[int, float] = {}
     for workers in (1, 2):
@@ -281,8 +328,11 @@ def compare_workers(photos: dict[int, list[Photo]], count: int, clients: int, me
             run_load(base, process, photos[1], [1.0, 1.0], clients * 2, clients, 0, seed, quiet=True)  # warm-up
             tally, rows = run_load(base, process, photos[1], [1.0, 1.0], count, clients, 0, seed, quiet=True)
             speeds[workers] = tally.ok / rows[-1]["seconds"]
-            print(f"{workers} worker(s): {speeds[workers]:.2f} req/s on 1 MP photos "
-                  f"({tally.ok} of {count} ok, {clients} clients)", flush=True)
+            print(
+                f"{workers} worker(s): {speeds[workers]:.2f} req/s on 1 MP photos "
+                f"({tally.ok} of {count} ok, {clients} clients)",
+                flush=True,
+            )
     return speeds
 
 
@@ -294,13 +344,21 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="server worker processes for the soak (default 2)")
     parser.add_argument("--queue", type=int, default=16, help="the server's --queue (default 16)")
     parser.add_argument("--method", default=None, help="the server's --method (default: its default)")
-    parser.add_argument("--compare", type=int, default=120, metavar="N",
-                        help="requests per run of the 1 vs 2 worker comparison (0 skips it; default 120)")
+    parser.add_argument(
+        "--compare",
+        type=int,
+        default=120,
+        metavar="N",
+        help="requests per run of the 1 vs 2 worker comparison (0 skips it; default 120)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    print(f"machine: {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.2f} "
-          f"(shared with other work, figures move with it)", flush=True)
+    print(
+        f"machine: {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.2f} "
+        f"(shared with other work, figures move with it)",
+        flush=True,
+    )
     start = time.perf_counter()
     photos = make_photos(args.seed)
     pool = [p for mp in MEGAPIXELS for p in photos[mp]]
@@ -309,37 +367,61 @@ def main() -> int:
     print(f"photos ready in {time.perf_counter() - start:.0f} s: {sizes}", flush=True)
 
     failures: list[str] = []
-    print(f"\nsoak: {args.requests} requests from {args.clients} clients + {args.bad} bad, "
-          f"{args.workers} worker(s), queue {args.queue}", flush=True)
+    print(
+        f"\nsoak: {args.requests} requests from {args.clients} clients + {args.bad} bad, "
+        f"{args.workers} worker(s), queue {args.queue}",
+        flush=True,
+    )
     with server(args.workers, args.method, args.queue) as (base, process):
         print(f"server RSS at start: {tree_rss_mb(process.pid):.0f} MB", flush=True)
         tally, rows = run_load(base, process, pool, weights, args.requests, args.clients, args.bad, args.seed)
     summary = rows.pop()
     latencies = sorted(tally.latencies)
     rss_growth = rows[-1]["rss_mb"] - summary["rss_50"]
-    print(f"\nall {tally.done} good requests: {tally.ok} ok, p50 {statistics.median(latencies):.2f} s, "
-          f"p95 {latencies[int(0.95 * (len(latencies) - 1))]:.2f} s, {tally.done / summary['seconds']:.2f} req/s "
-          f"over {summary['seconds']:.0f} s; 429 retries {tally.busy_retries}")
+    print(
+        f"\nall {tally.done} good requests: {tally.ok} ok, p50 {statistics.median(latencies):.2f} s, "
+        f"p95 {latencies[int(0.95 * (len(latencies) - 1))]:.2f} s, {tally.done / summary['seconds']:.2f} req/s "
+        f"over {summary['seconds']:.0f} s; 429 retries {tally.busy_retries}"
+    )
     print("bad requests by kind: " + "; ".join(f"{k}: {sorted(set(v))} x{len(v)}" for k, v in tally.bad_seen.items()))
-    print(f"RSS after the first 50: {summary['rss_50']:.0f} MB, at the end: {rows[-1]['rss_mb']:.0f} MB "
-          f"({rss_growth:+.0f} MB)")
+    print(
+        f"RSS after the first 50: {summary['rss_50']:.0f} MB, at the end: {rows[-1]['rss_mb']:.0f} MB "
+        f"({rss_growth:+.0f} MB)"
+    )
 
     real_errors = {k: v for k, v in tally.errors.items() if k != "none" and v}
     server_errors = sum(v for k, v in real_errors.items() if k.startswith(("5", "lost")))
     checks = [
-        (f"RSS growth after the first 50 <= {RSS_TARGET_MB:.0f} MB", rss_growth <= RSS_TARGET_MB, f"{rss_growth:+.0f} MB"),
-        ("no request lost or answered 5xx", server_errors == 0 and tally.ok == tally.done,
-         f"{tally.ok}/{tally.done} ok; errors {real_errors or 'none'}"),
-        ("every bad input a 4xx with a one-line reason", not tally.bad_problems and args.bad == sum(map(len, tally.bad_seen.values())),
-         "; ".join(tally.bad_problems[:3]) or f"{args.bad} of {args.bad}"),
+        (
+            f"RSS growth after the first 50 <= {RSS_TARGET_MB:.0f} MB",
+            rss_growth <= RSS_TARGET_MB,
+            f"{rss_growth:+.0f} MB",
+        ),
+        (
+            "no request lost or answered 5xx",
+            server_errors == 0 and tally.ok == tally.done,
+            f"{tally.ok}/{tally.done} ok; errors {real_errors or 'none'}",
+        ),
+        (
+            "every bad input a 4xx with a one-line reason",
+            not tally.bad_problems and args.bad == sum(map(len, tally.bad_seen.values())),
+            "; ".join(tally.bad_problems[:3]) or f"{args.bad} of {args.bad}",
+        ),
     ]
     if args.compare:
-        print(f"\nthroughput, 1 vs 2 worker processes ({args.compare} requests of 1 MP each, {args.clients} clients):",
-              flush=True)
+        print(
+            f"\nthroughput, 1 vs 2 worker processes ({args.compare} requests of 1 MP each, {args.clients} clients):",
+            flush=True,
+        )
         speeds = compare_workers(photos, args.compare, args.clients, args.method, args.seed)
         ratio = speeds[2] / speeds[1]
-        checks.append((f"2 workers >= {COMPARE_TARGET}x 1 worker on {os.cpu_count()} cores", ratio >= COMPARE_TARGET,
-                       f"{ratio:.2f}x"))
+        checks.append(
+            (
+                f"2 workers >= {COMPARE_TARGET}x 1 worker on {os.cpu_count()} cores",
+                ratio >= COMPARE_TARGET,
+                f"{ratio:.2f}x",
+            )
+        )
     print("\ntargets:")
     for name, passed, value in checks:
         print(f"  [{'met' if passed else 'MISSED'}] {name}: {value}")

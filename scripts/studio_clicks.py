@@ -62,12 +62,21 @@ def _undo_all(page, count: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photo", type=Path, help="the photo to fix (default: a generated flat-lay)")
-    parser.add_argument("--mode", default=None, choices=("keep", "remove"),
-                        help="what the clicks mark (default: keep; remove for the generated flat-lay)")
+    parser.add_argument(
+        "--mode",
+        default=None,
+        choices=("keep", "remove"),
+        help="what the clicks mark (default: keep; remove for the generated flat-lay)",
+    )
     parser.add_argument("--click", action="append", default=[], metavar="X,Y", help="photo pixels, repeatable")
     parser.add_argument("--out", type=Path, default=None, help="folder for the before/after screenshots")
-    parser.add_argument("--repeat", type=int, default=1, metavar="N",
-                        help="make the clicks N times, pressing Undo between, and print the median per click")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="make the clicks N times, pressing Undo between, and print the median per click",
+    )
     args = parser.parse_args()
     browser_path = chromium()
     from playwright.sync_api import sync_playwright
@@ -88,8 +97,11 @@ def main() -> int:
             page.goto(url)
             page.wait_for_function(SHOWN, timeout=180_000)
             page.locator(UPLOADER).set_input_files(str(photo))
-            page.wait_for_function(f"""() => [...document.querySelectorAll('input[aria-label="Photo"]')]
-                .some(i => i.value.includes({photo.name!r}))""", timeout=120_000)
+            page.wait_for_function(
+                f"""() => [...document.querySelectorAll('input[aria-label="Photo"]')]
+                .some(i => i.value.includes({photo.name!r}))""",
+                timeout=120_000,
+            )
             page.wait_for_function(SHOWN, timeout=120_000)
             settle(page)
             page.get_by_text("Remove" if args.mode == "remove" else "Keep", exact=True).first.click()
@@ -113,15 +125,20 @@ def main() -> int:
                 drawn = time.perf_counter() - start
                 settle(page)
                 page.wait_for_function(ONE_PHOTO, timeout=60_000)
-                print(f"click {number} ({args.mode} at {x:.0f},{y:.0f}): corrected mask drawn after "
-                      f"{drawn * 1000:.0f} ms", flush=True)
+                print(
+                    f"click {number} ({args.mode} at {x:.0f},{y:.0f}): corrected mask drawn after "
+                    f"{drawn * 1000:.0f} ms",
+                    flush=True,
+                )
                 times.setdefault(number, []).append(drawn * 1000)
                 if args.repeat > 1 and number == len(clicks) and len(times[number]) < args.repeat:
                     _undo_all(page, len(clicks))
             for number, values in times.items():
                 if len(values) > 1:
-                    print(f"click {number}: median {np.median(values):.0f} ms of {len(values)} "
-                          f"(min {min(values):.0f}, max {max(values):.0f})")
+                    print(
+                        f"click {number}: median {np.median(values):.0f} ms of {len(values)} "
+                        f"(min {min(values):.0f}, max {max(values):.0f})"
+                    )
             if args.out:
                 time.sleep(1.0)
                 settle(page)

@@ -46,8 +46,11 @@ def main() -> int:
     for run in range(1, args.runs + 1):
         up, first, cold = one_run(browser_path)
         firsts.append(first)
-        print(f"run {run}: server answering after {up:.1f} s; first cut-out {first:.1f} s later "
-              f"({cold:.1f} s if the browser's own start is counted)", flush=True)
+        print(
+            f"run {run}: server answering after {up:.1f} s; first cut-out {first:.1f} s later "
+            f"({cold:.1f} s if the browser's own start is counted)",
+            flush=True,
+        )
     print(f"median first cut-out {statistics.median(firsts):.1f} s after the server answered", flush=True)
     return 0
 

@@ -25,6 +25,7 @@ from scripts._studio import FLAGS, IDLE, SHOWN, UPLOADER, chromium, studio_serve
 
 SIZES = ((4000, 3000), (4896, 3264), (6000, 4000))  # 12, 16 and 24 MP
 
+
 def rss_mb(pid: int) -> float:
     """Resident memory of the server process, MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -27,8 +27,9 @@ CAPTION = """() => [...document.querySelectorAll('[data-testid="stCaptionContain
     .map(c => c.innerText).find(t => t.includes('ms for the preview')) || ''"""
 
 
-def measure(url: str, browser_path: str, photos: list[Path], moves: int, method: str,
-            name: str | None = None) -> tuple[list[float], list[float]]:
+def measure(
+    url: str, browser_path: str, photos: list[Path], moves: int, method: str, name: str | None = None
+) -> tuple[list[float], list[float]]:
     """(wall ms per redraw, the method's own ms per redraw) after uploading ``photos``."""
     from playwright.sync_api import sync_playwright
 
@@ -69,9 +70,12 @@ def main() -> int:
     parser.add_argument("--photos", type=int, nargs="+", default=[1, 25])
     parser.add_argument("--moves", type=int, default=10)
     parser.add_argument("--method", default="threshold")
-    parser.add_argument("--slider", default=None,
-                        help="the slider's label (e.g. Cut-off); default the method's first. It is moved to its low "
-                             "end, then one step up per move, so each redraw runs the method (no kept mask)")
+    parser.add_argument(
+        "--slider",
+        default=None,
+        help="the slider's label (e.g. Cut-off); default the method's first. It is moved to its low "
+        "end, then one step up per move, so each redraw runs the method (no kept mask)",
+    )
     args = parser.parse_args()
     browser_path = chromium()
     work = Path(tempfile.mkdtemp(prefix="bgapp-slider-"))
@@ -81,9 +85,12 @@ def main() -> int:
             with studio_server() as (url, _, _):
                 walls, own = measure(url, browser_path, photos[:count], args.moves, args.method, args.slider)
             extra = [w - o for w, o in zip(walls, own)]
-            print(f"{count:>3} photo(s) in the session, {args.method}: redraw median {statistics.median(walls):.0f} ms "
-                  f"(method {statistics.median(own):.0f} ms, page {statistics.median(extra):.0f} ms beyond it; "
-                  f"worst {max(extra):.0f} ms beyond) over {len(walls)} moves", flush=True)
+            print(
+                f"{count:>3} photo(s) in the session, {args.method}: redraw median {statistics.median(walls):.0f} ms "
+                f"(method {statistics.median(own):.0f} ms, page {statistics.median(extra):.0f} ms beyond it; "
+                f"worst {max(extra):.0f} ms beyond) over {len(walls)} moves",
+                flush=True,
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -31,8 +31,13 @@ sys.path.insert(0, str(ROOT))
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "duts")
-    parser.add_argument("--other-counts", type=int, nargs="*", default=[1200, 316],
-                        help="pairs in the other --data folders unet-product trained with (default 1200 316)")
+    parser.add_argument(
+        "--other-counts",
+        type=int,
+        nargs="*",
+        default=[1200, 316],
+        help="pairs in the other --data folders unet-product trained with (default 1200 316)",
+    )
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--methods", nargs="+", default=["u2net", "unet-product", "u2netp"])
     parser.add_argument("--raw", action="store_true", help="also score the teachers' raw answers (no pipeline)")
@@ -75,16 +80,28 @@ def main() -> int:
             for _, rgb, _, truth in datasets.iter_examples(args.data, "trainval", listing=listing):
                 answer = cv2.resize(u2net_raw(path, rgb), rgb.shape[1::-1], interpolation=cv2.INTER_LINEAR)
                 scores.append(binary_scores(answer, truth)["iou"])
-            rows[f"{name} raw answer"] = {"images": len(scores), "iou": round(float(np.mean(scores)), 4),
-                                          "seconds": round(time.perf_counter() - start, 1)}
+            rows[f"{name} raw answer"] = {
+                "images": len(scores),
+                "iou": round(float(np.mean(scores)), 4),
+                "seconds": round(time.perf_counter() - start, 1),
+            }
             print(name, "raw", rows[f"{name} raw answer"], flush=True)
     if args.views:
         rows["views"] = score_views(args, chosen, held_duts)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "data": str(args.data), "threads": threads,
-                                    "holdout": "unet-product's validation hold-out of DUTS-TR, first "
-                                               f"{len(chosen)} of {len(held_duts)} in DUTS order",
-                                    "rows": rows}, indent=1))
+    args.out.write_text(
+        json.dumps(
+            {
+                "date": time.strftime("%Y-%m-%d"),
+                "data": str(args.data),
+                "threads": threads,
+                "holdout": "unet-product's validation hold-out of DUTS-TR, first "
+                f"{len(chosen)} of {len(held_duts)} in DUTS order",
+                "rows": rows,
+            },
+            indent=1,
+        )
+    )
     print(f"wrote {args.out}")
     return 0
 
@@ -124,8 +141,10 @@ def score_views(args, chosen: set[str], held: list[str]) -> dict:
                 scores[params.kind][teacher].append(binary_scores(answer, warped)["iou"])
         if count % 20 == 0:
             print(f"  views of {count}/{len(photos)} photos, {time.perf_counter() - start:.0f} s", flush=True)
-    table = {kind: {who: {"views": len(v), "iou": round(float(np.mean(v)), 4)} for who, v in row.items()}
-             for kind, row in sorted(scores.items())}
+    table = {
+        kind: {who: {"views": len(v), "iou": round(float(np.mean(v)), 4)} for who, v in row.items()}
+        for kind, row in sorted(scores.items())
+    }
     for kind, row in table.items():
         print(kind, row, flush=True)
     return {"photos": len(photos), "views_per_photo": args.views, "by_kind": table}

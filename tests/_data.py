@@ -12,8 +12,12 @@ from bgapp.lab import synth
 
 
 def _scene(index: int, size=(80, 60)) -> tuple[np.ndarray, np.ndarray]:
-    scene = synth.render_scene(300 + index, size, synth.BACKGROUNDS[index % len(synth.BACKGROUNDS)],
-                               synth.PRODUCTS[index % len(synth.PRODUCTS)])
+    scene = synth.render_scene(
+        300 + index,
+        size,
+        synth.BACKGROUNDS[index % len(synth.BACKGROUNDS)],
+        synth.PRODUCTS[index % len(synth.PRODUCTS)],
+    )
     return scene.rgb, (scene.mask * 255).astype(np.uint8)
 
 

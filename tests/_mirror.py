@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 import socket
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 
 import numpy as np
 
@@ -21,16 +21,20 @@ def stand_in(kind: str, padding: int = 50_000) -> bytes:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    nodes = [helper.make_node("ReduceMean", ["input_image"], ["mean"], axes=[1], keepdims=1),
-             helper.make_node("ReduceSum", ["padding"], ["zero"], keepdims=0),
-             helper.make_node("Mul", ["mean", "gain"], ["scaled"]),
-             helper.make_node("Add", ["scaled", "zero"], ["output_image"])]
+    nodes = [
+        helper.make_node("ReduceMean", ["input_image"], ["mean"], axes=[1], keepdims=1),
+        helper.make_node("ReduceSum", ["padding"], ["zero"], keepdims=0),
+        helper.make_node("Mul", ["mean", "gain"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "zero"], ["output_image"]),
+    ]
     gain = np.array([8.0 if kind == "birefnet" else 1.0], np.float32)
     graph = helper.make_graph(
-        nodes, f"{kind}-stand-in",
+        nodes,
+        f"{kind}-stand-in",
         [helper.make_tensor_value_info("input_image", TensorProto.FLOAT, [1, 3, 1024, 1024])],
         [helper.make_tensor_value_info("output_image", TensorProto.FLOAT, [1, 1, 1024, 1024])],
-        [numpy_helper.from_array(np.zeros(padding, np.float32), "padding"), numpy_helper.from_array(gain, "gain")])
+        [numpy_helper.from_array(np.zeros(padding, np.float32), "padding"), numpy_helper.from_array(gain, "gain")],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -41,7 +45,7 @@ class Handler(BaseHTTPRequestHandler):
     """Serves ``server.files`` by name, honours ``Range: bytes=N-`` (unless ``server.ranges`` is off),
     and cuts the connection after ``server.cuts.pop(0)`` bytes of a response while that list lasts."""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         server = self.server
         name = self.path.lstrip("/")
         server.seen.append((name, self.headers.get("Range")))

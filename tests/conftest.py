@@ -20,8 +20,11 @@ os.environ["BGAPP_EMBEDDINGS"] = os.path.join(_CACHE, "embeddings")
 for _name in ("BGAPP_MINISAM", "BGAPP_U2NET", "BGAPP_CLICKS"):
     os.environ.pop(_name, None)
 
-PET_DATA = Path(os.environ.get("BGAPP_PET_DATA", Path(__file__).resolve().parents[1].parent
-                               / "shared" / "data" / "oxford-iiit-pet-sample"))
+PET_DATA = Path(
+    os.environ.get(
+        "BGAPP_PET_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data" / "oxford-iiit-pet-sample"
+    )
+)
 
 
 @pytest.fixture(scope="session")

@@ -27,8 +27,10 @@ def png(rgb: np.ndarray) -> bytes:
 def test_path_bytes_pil_and_array_give_the_same_cut_out(scene, tmp_path):
     path = tmp_path / "jar.png"
     path.write_bytes(png(scene.rgb))
-    results = [bgapp.cut(photo, method="kmeans") for photo in
-               (path, str(path), png(scene.rgb), Image.fromarray(scene.rgb), scene.rgb)]
+    results = [
+        bgapp.cut(photo, method="kmeans")
+        for photo in (path, str(path), png(scene.rgb), Image.fromarray(scene.rgb), scene.rgb)
+    ]
     for result in results:
         assert result.kind == "transparent" and result.suffix == ".png" and result.pixels.shape == (150, 200, 4)
         np.testing.assert_array_equal(result.pixels, results[0].pixels)
@@ -45,9 +47,12 @@ def test_the_library_and_the_cli_write_the_same_bytes(scene, tmp_path):
 
 def test_exports_framing_mask_and_params(scene, tmp_path):
     amazon = bgapp.cut(scene.rgb, method="threshold", export="amazon")
-    assert amazon.suffix == ".jpg" and amazon.pixels.shape == (2000, 2000, 3) and amazon.pixels[0, 0].tolist() == [255] * 3
-    framed = bgapp.cut(scene.rgb, method="threshold", export="custom",
-                       framing={"crop": True, "margin": 0, "margin_unit": "px"})
+    assert (
+        amazon.suffix == ".jpg" and amazon.pixels.shape == (2000, 2000, 3) and amazon.pixels[0, 0].tolist() == [255] * 3
+    )
+    framed = bgapp.cut(
+        scene.rgb, method="threshold", export="custom", framing={"crop": True, "margin": 0, "margin_unit": "px"}
+    )
     assert framed.pixels.shape[0] < 150 and framed.pixels.shape[1] < 200  # cropped to the product
     mask = bgapp.cut(scene.rgb, method="kmeans", mask=True, k=3)
     assert mask.kind == "mask" and mask.pixels.dtype == np.uint8 and mask.pixels.ndim == 2
@@ -68,11 +73,14 @@ def test_grey_rgba_and_16_bit_arrays_are_photos_too(scene):
     np.testing.assert_array_equal(deep.pixels, bgapp.cut(scene.rgb, method="threshold").pixels)
 
 
-@pytest.mark.parametrize("photo,words", [
-    (np.zeros((10, 10, 5), np.uint8), "an image array is"),
-    (np.zeros((10, 10, 3), np.int64), "are not images"),
-    (b"not a photo", "not an image file"),
-])
+@pytest.mark.parametrize(
+    "photo,words",
+    [
+        (np.zeros((10, 10, 5), np.uint8), "an image array is"),
+        (np.zeros((10, 10, 3), np.int64), "are not images"),
+        (b"not a photo", "not an image file"),
+    ],
+)
 def test_bad_photos_and_settings_are_one_line_errors(photo, words):
     with pytest.raises(bgapp.BgappError, match=words):
         bgapp.cut(photo, method="threshold")

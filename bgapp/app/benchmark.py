@@ -16,8 +16,14 @@ import streamlit as st
 from bgapp.app.common import ROOT
 from bgapp.core.methods import all_methods
 
-SETS = {"real_test": "real photos (DUTS-TE)", "product_scenes": "studio product shots", "pale_on_white": "pale on white",
-        "strong_shadows": "strong shadows", "generated_test": "generated test scenes", "pet_test": "Pet test photos"}
+SETS = {
+    "real_test": "real photos (DUTS-TE)",
+    "product_scenes": "studio product shots",
+    "pale_on_white": "pale on white",
+    "strong_shadows": "strong shadows",
+    "generated_test": "generated test scenes",
+    "pet_test": "Pet test photos",
+}
 TIMES = {"mp12_ms": "12 MP photo, photo to full-size alpha", "preview_ms": "1024 px preview"}
 REPORTS = ("bench.json", "bench-all-methods.json")  # the first one with a figure wins
 
@@ -54,28 +60,54 @@ def benchmark_page() -> None:
     if not any(row["quality"] for row in rows.values()):
         st.info("No benchmark yet: run `python -m bgapp bench --out results`.")
         return
-    st.caption("Every method you can pick in the Studio, and rembg's u2netp / u2net for reference. Real photos "
-               "(DUTS-TE) are the judge; the rendered sets check studio shots, pale products and shadows. "
-               "A blank means not measured.")
+    st.caption(
+        "Every method you can pick in the Studio, and rembg's u2netp / u2net for reference. Real photos "
+        "(DUTS-TE) are the judge; the rendered sets check studio shots, pale products and shadows. "
+        "A blank means not measured."
+    )
     datasets = [d for d in SETS if any(d in row["quality"] for row in rows.values())]
     dataset = st.selectbox("Images", datasets, key="bench_dataset", format_func=lambda d: SETS.get(d, d))
     speed_key = st.radio("Time", list(TIMES), horizontal=True, key="bench_speed", format_func=TIMES.get)
-    chosen = [(name, row) for name, row in rows.items()
-              if dataset in row["quality"] and row["quality"][dataset].get("iou") is not None and speed_key in row["speed"]]
-    scatter = go.Figure(go.Scatter(x=[row["speed"][speed_key] for _, row in chosen],
-                                   y=[row["quality"][dataset]["iou"] for _, row in chosen], mode="markers+text",
-                                   text=[label(name, row) for name, row in chosen], textposition="top center"))
-    scatter.update_layout(xaxis_type="log", xaxis_title=f"milliseconds, log scale ({TIMES[speed_key]})",
-                          yaxis_title="IoU", height=420, margin={"t": 30})
+    chosen = [
+        (name, row)
+        for name, row in rows.items()
+        if dataset in row["quality"] and row["quality"][dataset].get("iou") is not None and speed_key in row["speed"]
+    ]
+    scatter = go.Figure(
+        go.Scatter(
+            x=[row["speed"][speed_key] for _, row in chosen],
+            y=[row["quality"][dataset]["iou"] for _, row in chosen],
+            mode="markers+text",
+            text=[label(name, row) for name, row in chosen],
+            textposition="top center",
+        )
+    )
+    scatter.update_layout(
+        xaxis_type="log",
+        xaxis_title=f"milliseconds, log scale ({TIMES[speed_key]})",
+        yaxis_title="IoU",
+        height=420,
+        margin={"t": 30},
+    )
     st.plotly_chart(scatter, key="bench-scatter")
-    table = [{"method": label(name, row), "made for": methods[name].made_for if name in methods else "product",
-              **{SETS[d]: row["quality"].get(d, {}).get("iou") for d in datasets},
-              "max F (DUTS-TE)": row["quality"].get("real_test", {}).get("max_f"),
-              "MAE (DUTS-TE)": row["quality"].get("real_test", {}).get("mae"),
-              "12 MP ms": row["speed"].get("mp12_ms"), "preview ms": row["speed"].get("preview_ms")}
-             for name, row in rows.items()]
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={SETS[d]: st.column_config.NumberColumn(format="%.3f") for d in datasets})
+    table = [
+        {
+            "method": label(name, row),
+            "made for": methods[name].made_for if name in methods else "product",
+            **{SETS[d]: row["quality"].get(d, {}).get("iou") for d in datasets},
+            "max F (DUTS-TE)": row["quality"].get("real_test", {}).get("max_f"),
+            "MAE (DUTS-TE)": row["quality"].get("real_test", {}).get("mae"),
+            "12 MP ms": row["speed"].get("mp12_ms"),
+            "preview ms": row["speed"].get("preview_ms"),
+        }
+        for name, row in rows.items()
+    ]
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={SETS[d]: st.column_config.NumberColumn(format="%.3f") for d in datasets},
+    )
     notes = ROOT / "results" / "bench.md"
     if notes.exists():
         with st.expander("The benchmark's own table and notes (results/bench.md)"):

@@ -92,6 +92,7 @@ def show_errors(action: Callable[[], None]) -> None:
 
 # --- photos ---------------------------------------------------------------------------------------
 
+
 def photo_sidebar(main_drop_zone: bool = False) -> list[Photo]:
     """Sidebar: the uploader, each refused file with its reason, and the samples switch; with
     ``main_drop_zone``, a large drop zone in the page too while the session has no photos of its own
@@ -99,15 +100,29 @@ def photo_sidebar(main_drop_zone: bool = False) -> list[Photo]:
     seller's own first; the samples step aside once there are any."""
     store = session_store()
     st.sidebar.header("Photos")
-    files = list(st.sidebar.file_uploader(
-        "Upload product photos", type=None, accept_multiple_files=True, key="uploads",
-        help=f"{SUPPORTED}. Your photos stay in this browser session (on this server) only.") or [])
+    files = list(
+        st.sidebar.file_uploader(
+            "Upload product photos",
+            type=None,
+            accept_multiple_files=True,
+            key="uploads",
+            help=f"{SUPPORTED}. Your photos stay in this browser session (on this server) only.",
+        )
+        or []
+    )
     caption = st.sidebar.empty()  # filled below, once this run's uploads are in
     if main_drop_zone and not store.photos():
-        files += list(st.file_uploader(
-            "Drop your product photos here: each one is cut out at once (the sample photos below show how); "
-            "then download a transparent PNG, a pure-white JPEG or a marketplace image.",
-            type=None, accept_multiple_files=True, key="uploads_main", help=SUPPORTED) or [])
+        files += list(
+            st.file_uploader(
+                "Drop your product photos here: each one is cut out at once (the sample photos below show how); "
+                "then download a transparent PNG, a pure-white JPEG or a marketplace image.",
+                type=None,
+                accept_multiple_files=True,
+                key="uploads_main",
+                help=SUPPORTED,
+            )
+            or []
+        )
     ingested: set[str] = st.session_state.setdefault("_ingested", set())
     fresh = [file for file in files if file.file_id not in ingested]
     if fresh:  # each file once: the uploader keeps listing it, the store keeps it across pages
@@ -132,8 +147,11 @@ def photo_sidebar(main_drop_zone: bool = False) -> list[Photo]:
         caption.caption(f"{len(uploads)} photo{'s' if len(uploads) != 1 else ''} of yours in this session.")
     if "show_samples" not in st.session_state:
         st.session_state["show_samples"] = not uploads
-    show = st.sidebar.toggle("Show the sample photos", key="show_samples",
-                             help="Six studio shots drawn by the project, with exact masks (the IoU is shown).")
+    show = st.sidebar.toggle(
+        "Show the sample photos",
+        key="show_samples",
+        help="Six studio shots drawn by the project, with exact masks (the IoU is shown).",
+    )
     return [*uploads, *(sample_photos() if show or not uploads else ())]
 
 
@@ -150,27 +168,34 @@ def photo_picker(photos: list[Photo], container: Any = st) -> Photo:
         selected = keys[0]
     st.session_state["_selected_photo"] = selected
     st.session_state["photo_choice"] = selected  # the widget shows what was chosen anywhere
-    container.selectbox("Photo", keys, format_func=names.get, key="photo_choice",
-                        on_change=_remember_photo, args=("photo_choice",))
+    container.selectbox(
+        "Photo", keys, format_func=names.get, key="photo_choice", on_change=_remember_photo, args=("photo_choice",)
+    )
     return photos[keys.index(selected)]
 
 
 # --- settings widgets -----------------------------------------------------------------------------
 
+
 def widget_key(method: str, param: str) -> str:
     return f"setting.{method}.{param}"
 
 
-def param_widget(param: Param, key: str, default: ParamValue, container: Any,
-                 others: Mapping[str, ParamValue] | None = None) -> ParamValue:
+def param_widget(
+    param: Param, key: str, default: ParamValue, container: Any, others: Mapping[str, ParamValue] | None = None
+) -> ParamValue:
     """One widget for one declaration: a slider for numbers, a select box for choices, a toggle for
     flags, a colour picker for colours. A setting that has no effect with the ``others`` is shown
     disabled, with the reason in its help."""
     if key not in st.session_state:
         st.session_state[key] = default
     why = param.inactive(others or {})
-    kwargs = {"key": key, "help": param.help + (f" (Not used now: {why}.)" if why else ""),
-              "persist_state": "session", "disabled": why is not None}
+    kwargs = {
+        "key": key,
+        "help": param.help + (f" (Not used now: {why}.)" if why else ""),
+        "persist_state": "session",
+        "disabled": why is not None,
+    }
     if param.kind == "colour":
         return container.color_picker(param.title, **kwargs)
     if param.kind == "bool":
@@ -187,17 +212,22 @@ def param_widget(param: Param, key: str, default: ParamValue, container: Any,
 def settings_widgets(method: Method, container: Any) -> dict[str, ParamValue]:
     """The method's own widgets, then the shared steps' (clean-up) in an expander; returns the values."""
     current = stored_settings(method)
-    values = {p.name: param_widget(p, widget_key(method.name, p.name), p.default, container, current)
-              for p in method.params if not p.expert}
+    values = {
+        p.name: param_widget(p, widget_key(method.name, p.name), p.default, container, current)
+        for p in method.params
+        if not p.expert
+    }
     defaults = step_defaults(method)
     with container.expander("Expert: more settings, clean-up, working size and edges"):
         for param in method.params:
             if param.expert:
-                values[param.name] = param_widget(param, widget_key(method.name, param.name), param.default, st,
-                                                  current)
+                values[param.name] = param_widget(
+                    param, widget_key(method.name, param.name), param.default, st, current
+                )
         for param in STEP_PARAMS:
-            values[param.name] = param_widget(param, widget_key(method.name, param.name), defaults[param.name], st,
-                                              current)
+            values[param.name] = param_widget(
+                param, widget_key(method.name, param.name), defaults[param.name], st, current
+            )
     return values
 
 
@@ -210,9 +240,13 @@ def stored_settings(method: Method) -> dict[str, ParamValue]:
 def export_widgets(container: Any) -> dict[str, ParamValue]:
     """The export picker; ``custom`` shows every framing setting, built from ``EXPORT_PARAMS``."""
     names = list(EXPORT_KINDS)
-    preset = container.selectbox("Export", names, key="export.preset", persist_state="session",
-                                 help="What the download looks like. " + " ".join(
-                                     f"{n}: {PRESET_HELP[n]}" for n in names))
+    preset = container.selectbox(
+        "Export",
+        names,
+        key="export.preset",
+        persist_state="session",
+        help="What the download looks like. " + " ".join(f"{n}: {PRESET_HELP[n]}" for n in names),
+    )
     overrides: dict[str, ParamValue] = {}
     if preset == "custom":
         current = {p.name: st.session_state.get(f"export.{p.name}", p.default) for p in EXPORT_PARAMS}
@@ -230,9 +264,13 @@ def method_picker(label: str = "Method") -> Method:
     registry = all_methods()
     reasons = {n: m.available() for n, m in registry.items()}  # file checks: once per rerun
     runnable = {n: m for n, m in registry.items() if reasons[n] is None}
-    pets = st.sidebar.toggle("Also list the pet models", key="show_pet_models", persist_state="session",
-                             help="Networks trained on pet photos, reproducing the report this project grew "
-                                  "from. They find pets, not products: a product photo gets an empty cut-out.")
+    pets = st.sidebar.toggle(
+        "Also list the pet models",
+        key="show_pet_models",
+        persist_state="session",
+        help="Networks trained on pet photos, reproducing the report this project grew "
+        "from. They find pets, not products: a product photo gets an empty cut-out.",
+    )
     names = [n for n, m in runnable.items() if m.made_for == "product" or pets]
     if st.session_state.get("method") not in (None, *names):
         del st.session_state["method"]
@@ -243,8 +281,14 @@ def method_picker(label: str = "Method") -> Method:
         method = runnable[name]
         return f"{name} (pet model)" if method.made_for == "pets" else f"{name} ({method.family})"
 
-    name = st.sidebar.selectbox(label, names, key="method", persist_state="session", format_func=shown,
-                                help="Classical methods need no model; deep methods run a trained network.")
+    name = st.sidebar.selectbox(
+        label,
+        names,
+        key="method",
+        persist_state="session",
+        format_func=shown,
+        help="Classical methods need no model; deep methods run a trained network.",
+    )
     st.sidebar.caption(runnable[name].summary)
     if runnable[name].licence:
         st.sidebar.caption(runnable[name].licence)
@@ -255,6 +299,7 @@ def method_picker(label: str = "Method") -> Method:
 
 
 # --- running the pipeline -------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PreviewResult:
@@ -275,7 +320,7 @@ class PreviewResult:
 
     @property
     def status(self) -> str:
-        """"done", or "check: <reasons>" (what the All photos grid and the Studio say)."""
+        """ "done", or "check: <reasons>" (what the All photos grid and the Studio say)."""
         return "check: " + "; ".join(self.concerns) if self.concerns else "done"
 
 
@@ -298,8 +343,9 @@ def preview(photo: Photo, settings: Settings, side: int = PREVIEW_SIDE, marks: M
         mask = mask * resize_mask(working.alpha, small.shape[:2])
     truth = photo_truth(photo)
     iou = None if truth is None else mask_iou(mask, resize_mask(truth, small.shape[:2]))
-    return PreviewResult(small, mask, milliseconds, iou,
-                         getattr(loaded, "device", None), working.size, reused, concerns, ran)
+    return PreviewResult(
+        small, mask, milliseconds, iou, getattr(loaded, "device", None), working.size, reused, concerns, ran
+    )
 
 
 MASKS_KEPT = 3  # method masks kept per session (working size, ~3 MB each), so clicks skip the method
@@ -309,8 +355,12 @@ def _method_mask(photo: Photo, work: np.ndarray, settings: Settings) -> tuple[np
     """The method's cleaned mask on the working copy, the reasons to check it, what ran, and whether it was
     kept from an earlier run: computed once per photo and settings, so that a click, an undo or an
     export change does not run the method again."""
-    key = (photo.key, settings.method.name, tuple(sorted((k, str(v)) for k, v in settings.all.items())),
-           _networks_here(settings.method))
+    key = (
+        photo.key,
+        settings.method.name,
+        tuple(sorted((k, str(v)) for k, v in settings.all.items())),
+        _networks_here(settings.method),
+    )
     kept: dict = st.session_state.setdefault("method_masks", {})
     if key in kept:
         kept[key] = kept.pop(key)  # most recent last
@@ -332,17 +382,25 @@ def _networks_here(method: Method) -> tuple[str, ...]:
     return tuple(sorted(n for n, m in all_methods().items() if m.rank > 0 and m.available() is None))
 
 
-def full_resolution(source: PhotoSource, settings: Settings,
-                    export: Export | Mapping[str, ParamValue] | str = "transparent",
-                    mask: bool = False, marks: Marks | None = None) -> Result:
+def full_resolution(
+    source: PhotoSource,
+    settings: Settings,
+    export: Export | Mapping[str, ParamValue] | str = "transparent",
+    mask: bool = False,
+    marks: Marks | None = None,
+) -> Result:
     """One download at the photo's full resolution, through the one pipeline (with the user's fixes).
     Touches no session state: it runs in Streamlit's download thread (``PhotoSource``)."""
     return process(source.load(), settings, export, mask, marks)
 
 
-def full_resolution_file(source: PhotoSource, settings: Settings,
-                         export: Export | Mapping[str, ParamValue] | str = "transparent", mask: bool = False,
-                         marks: Marks | None = None) -> bytes:
+def full_resolution_file(
+    source: PhotoSource,
+    settings: Settings,
+    export: Export | Mapping[str, ParamValue] | str = "transparent",
+    mask: bool = False,
+    marks: Marks | None = None,
+) -> bytes:
     """Bytes of one download at the photo's full resolution: the chosen export, or the mask."""
     return full_resolution(source, settings, export, mask, marks).data
 
@@ -352,9 +410,12 @@ def download_name(photo: Photo, export: Mapping[str, ParamValue] | str = "transp
     return Export.coerce(export, mask).file_name(photo.stem)
 
 
-def zip_of_results(sources: list[PhotoSource], settings: Settings,
-                   export: Export | Mapping[str, ParamValue] | str = "transparent",
-                   marks: Mapping[str, Marks] | None = None) -> bytes:
+def zip_of_results(
+    sources: list[PhotoSource],
+    settings: Settings,
+    export: Export | Mapping[str, ParamValue] | str = "transparent",
+    marks: Mapping[str, Marks] | None = None,
+) -> bytes:
     """A ZIP with the chosen export of every photo, named as ``cut`` names its files (repeated names
     numbered), each with its own fixes (``marks`` by photo key). A photo that fails does not fail the
     ZIP: it gets ``<name>.FAILED.txt`` saying why, and ``FAILED.txt`` lists every such photo."""
@@ -371,8 +432,10 @@ def zip_of_results(sources: list[PhotoSource], settings: Settings,
                 archive.writestr(f"{stem}.FAILED.txt", f"{source.photo.name}: {reason}\n")
                 failed.append(f"{source.photo.name}: {reason}")
         if failed:
-            archive.writestr("FAILED.txt", f"{len(failed)} of {len(sources)} photos could not be cut out:\n"
-                             + "\n".join(failed) + "\n")
+            archive.writestr(
+                "FAILED.txt",
+                f"{len(failed)} of {len(sources)} photos could not be cut out:\n" + "\n".join(failed) + "\n",
+            )
     return buffer.getvalue()
 
 

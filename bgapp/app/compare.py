@@ -18,17 +18,26 @@ def compare_page() -> None:
     methods = all_methods()
     st.title("Compare methods")
     photo = photo_picker(photos)  # the same photo as in the Studio, and the other way round
-    pets = st.sidebar.toggle("Also list the pet models", key="show_pet_models", persist_state="session",
-                             help="Networks trained on pet photos (the report this project grew from): they find "
-                                  "pets, not products.")
+    pets = st.sidebar.toggle(
+        "Also list the pet models",
+        key="show_pet_models",
+        persist_state="session",
+        help="Networks trained on pet photos (the report this project grew from): they find pets, not products.",
+    )
     available = [n for n, m in methods.items() if m.available() is None and (m.made_for == "product" or pets)]
     if "compare_methods" in st.session_state:  # a pet model picked before its switch was turned off
         st.session_state["compare_methods"] = [n for n in st.session_state["compare_methods"] if n in available]
     else:
-        st.session_state["compare_methods"] = [n for n in ("threshold", "meanshift", "grabcut", "unet-product")
-                                               if n in available]
-    picked = st.multiselect("Methods", available, key="compare_methods", persist_state="session",
-                            help="Each method uses the settings you gave it on the Studio page.")
+        st.session_state["compare_methods"] = [
+            n for n in ("threshold", "meanshift", "grabcut", "unet-product") if n in available
+        ]
+    picked = st.multiselect(
+        "Methods",
+        available,
+        key="compare_methods",
+        persist_state="session",
+        help="Each method uses the settings you gave it on the Studio page.",
+    )
     if not picked:
         st.info("Pick at least one method.")
         return

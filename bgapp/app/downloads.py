@@ -32,7 +32,7 @@ LABELS = {"transparent": "Transparent PNG", "white": "White JPEG", "amazon": "Am
 
 
 def export_label(export: Mapping[str, ParamValue]) -> str:
-    """"Transparent PNG", "White JPEG", "Custom JPEG"...: what the file is, in a seller's words."""
+    """ "Transparent PNG", "White JPEG", "Custom JPEG"...: what the file is, in a seller's words."""
     preset = str(export.get("preset", "custom"))
     if preset in LABELS and not export.get("shadow"):
         return LABELS[preset]
@@ -86,9 +86,16 @@ def download_failures(container: Any = st) -> None:
         st.rerun()
 
 
-def download_buttons(photo: Photo, photos: tuple[Photo, ...], settings: Settings, export: Mapping[str, ParamValue],
-                     marks: Marks, marks_by_key: Mapping[str, Marks], container: Any = st) -> None:
-    """"Download" for the chosen export (primary), and a menu with every other file: each preset,
+def download_buttons(
+    photo: Photo,
+    photos: tuple[Photo, ...],
+    settings: Settings,
+    export: Mapping[str, ParamValue],
+    marks: Marks,
+    marks_by_key: Mapping[str, Marks],
+    container: Any = st,
+) -> None:
+    """ "Download" for the chosen export (primary), and a menu with every other file: each preset,
     the mask and the ZIP of all photos. Everything is captured now (see the module's docstring)."""
     folder = session_store().folder
     source = photo_source(photo)
@@ -102,24 +109,44 @@ def download_buttons(photo: Photo, photos: tuple[Photo, ...], settings: Settings
     def button(where: Any, label: str, target: Export, **style: Any) -> None:
         make = lambda: full_resolution_file(source, settings, target, marks=marks)  # noqa: E731
         name = target.file_name(photo.stem)
-        where.download_button(label, guarded(make, folder, name), file_name=name, mime=target.media_type,
-                              on_click="ignore", width="stretch", **style)
+        where.download_button(
+            label,
+            guarded(make, folder, name),
+            file_name=name,
+            mime=target.media_type,
+            on_click="ignore",
+            width="stretch",
+            **style,
+        )
 
     label = export_label(export)
     main, more = container.columns([1, 1])
-    button(main, f"Download {chosen.suffix[1:].replace('jpg', 'jpeg').upper()}", chosen, key="dl_main",
-           type="primary", icon=":material/download:",
-           help=f"{label} at the photo's full resolution, with your fixes and the settings shown.")
+    button(
+        main,
+        f"Download {chosen.suffix[1:].replace('jpg', 'jpeg').upper()}",
+        chosen,
+        key="dl_main",
+        type="primary",
+        icon=":material/download:",
+        help=f"{label} at the photo's full resolution, with your fixes and the settings shown.",
+    )
     with more.popover("Other downloads", icon=":material/folder_zip:", width="stretch"):
         for preset in PRESETS:
             if preset == chosen.kind and not chosen.settings.get("shadow"):
                 continue  # it is the main button
             button(st, LABELS[preset], Export.of(preset), key=f"dl_{preset}", help=PRESET_HELP[preset])
-        button(st, "Mask PNG", Export.of(mask=True), key="dl_mask", help="Grey PNG, white = product: for your own editor.")
+        button(
+            st, "Mask PNG", Export.of(mask=True), key="dl_mask", help="Grey PNG, white = product: for your own editor."
+        )
         count = len(sources)
-        st.download_button(f"ZIP of all {count} photo{'s' if count != 1 else ''} ({label})",
-                           guarded(lambda: zip_of_results(sources, settings, chosen, kept_marks), folder, "the ZIP"),
-                           file_name=f"cutouts-{chosen.kind}.zip", mime="application/zip",
-                           on_click="ignore", key="dl_zip", width="stretch",
-                           help="Every photo of this session in the chosen export, each with its own fixes; "
-                                "a photo that fails gets a .FAILED.txt saying why.")
+        st.download_button(
+            f"ZIP of all {count} photo{'s' if count != 1 else ''} ({label})",
+            guarded(lambda: zip_of_results(sources, settings, chosen, kept_marks), folder, "the ZIP"),
+            file_name=f"cutouts-{chosen.kind}.zip",
+            mime="application/zip",
+            on_click="ignore",
+            key="dl_zip",
+            width="stretch",
+            help="Every photo of this session in the chosen export, each with its own fixes; "
+            "a photo that fails gets a .FAILED.txt saying why.",
+        )

@@ -23,9 +23,11 @@ from bgapp.core.marks import Marks
 from bgapp.core.methods import Method
 
 MODES: dict[str, str] = {"Keep": "keep", "Remove": "remove", "Box": "box"}
-MODE_HELP = ("Keep: click a part of the product the cut-out misses. Remove: click background it kept. "
-             "Box: drag a box around the product (nothing outside it is kept). On a busy photo, a tight "
-             "box first saves clicks.")
+MODE_HELP = (
+    "Keep: click a part of the product the cut-out misses. Remove: click background it kept. "
+    "Box: drag a box around the product (nothing outside it is kept). On a busy photo, a tight "
+    "box first saves clicks."
+)
 KEEP_COLOUR, REMOVE_COLOUR, BOX_COLOUR = (40, 200, 70), (235, 50, 50), (40, 120, 255)
 DRAG_MIN_PX = 6  # a drag shorter than this (on screen) is a click
 
@@ -73,8 +75,10 @@ def click_to_mark(marks: Marks, mode: str, value: dict[str, Any], full_size: tup
         if not dragged:
             return marks
         (ax, ay), (bx, by) = inside(x1, y1), inside(x2, y2)
-        return marks.add("box", (min(ax, bx), min(ay, by), min(max(ax, bx) + 1.0, full_size[0]),
-                                 min(max(ay, by) + 1.0, full_size[1])))
+        return marks.add(
+            "box",
+            (min(ax, bx), min(ay, by), min(max(ax, bx) + 1.0, full_size[0]), min(max(ay, by) + 1.0, full_size[1])),
+        )
     return marks.add(mode, tuple(round(v) for v in inside(x1, y1)))
 
 
@@ -100,8 +104,9 @@ def fix_controls(photo: Photo, method: Method, container: Any) -> str:
     """The mode switch, Undo and Clear; returns the mode ("keep", "remove" or "box")."""
     marks = current_marks(photo, method)
     columns = container.columns([3, 1, 1])
-    label = columns[0].segmented_control("Click on the photo to", list(MODES), default="Keep",
-                                         key="fix_mode", help=MODE_HELP)
+    label = columns[0].segmented_control(
+        "Click on the photo to", list(MODES), default="Keep", key="fix_mode", help=MODE_HELP
+    )
     if columns[1].button("Undo", key="fix_undo", disabled=not marks, help="Take back the last mark"):
         set_marks(photo, method, marks.undo())
     if columns[2].button("Clear", key="fix_clear", disabled=not marks, help="Remove every mark on this photo"):
@@ -109,8 +114,9 @@ def fix_controls(photo: Photo, method: Method, container: Any) -> str:
     return MODES.get(label or "Keep", "keep")
 
 
-def clickable_photo(container: Any, image: np.ndarray, photo: Photo, method: Method, mode: str,
-                    full_size: tuple[int, int]) -> None:
+def clickable_photo(
+    container: Any, image: np.ndarray, photo: Photo, method: Method, mode: str, full_size: tuple[int, int]
+) -> None:
     """The photo with its marks, taking clicks: each new click or drag becomes a mark before the
     next rerun (so the preview that follows already shows the fix)."""
     from streamlit_image_coordinates import streamlit_image_coordinates
@@ -118,9 +124,16 @@ def clickable_photo(container: Any, image: np.ndarray, photo: Photo, method: Met
     key = f"click|{_key(photo, method)}"
     drawn = draw_marks(image, current_marks(photo, method), full_size)
     with container:
-        streamlit_image_coordinates(drawn, key=key, width="stretch", click_and_drag=True, image_format="JPEG",
-                                    jpeg_quality=85, cursor="crosshair",
-                                    on_click=partial(_take_click, key, photo, method, mode, full_size))
+        streamlit_image_coordinates(
+            drawn,
+            key=key,
+            width="stretch",
+            click_and_drag=True,
+            image_format="JPEG",
+            jpeg_quality=85,
+            cursor="crosshair",
+            on_click=partial(_take_click, key, photo, method, mode, full_size),
+        )
 
 
 def _take_click(key: str, photo: Photo, method: Method, mode: str, full_size: tuple[int, int]) -> None:

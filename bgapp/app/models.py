@@ -7,17 +7,27 @@ from __future__ import annotations
 import json
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from bgapp._version import __version__
 from bgapp.core.external import REGISTRY
 from bgapp.core.methods import all_methods
 from bgapp.core.models import model_files
 
-LABELS = {"loss": "training loss", "val_loss": "validation loss",
-          "pixel_accuracy": "training pixel accuracy", "val_pixel_accuracy": "validation pixel accuracy",
-          "fg_iou": "training cut-out IoU", "val_fg_iou": "validation cut-out IoU", "seconds": "seconds per epoch"}
-PANELS = (("Loss", ("loss", "val_loss"), None), ("Accuracy and IoU (0-1)", ("pixel_accuracy", "val_pixel_accuracy",
-          "fg_iou", "val_fg_iou"), (0.0, 1.0)), ("Time", ("seconds",), None))
+LABELS = {
+    "loss": "training loss",
+    "val_loss": "validation loss",
+    "pixel_accuracy": "training pixel accuracy",
+    "val_pixel_accuracy": "validation pixel accuracy",
+    "fg_iou": "training cut-out IoU",
+    "val_fg_iou": "validation cut-out IoU",
+    "seconds": "seconds per epoch",
+}
+PANELS = (
+    ("Loss", ("loss", "val_loss"), None),
+    ("Accuracy and IoU (0-1)", ("pixel_accuracy", "val_pixel_accuracy", "fg_iou", "val_fg_iou"), (0.0, 1.0)),
+    ("Time", ("seconds",), None),
+)
 
 
 def history_figure(epochs: list[dict]):
@@ -30,8 +40,11 @@ def history_figure(epochs: list[dict]):
     for column, (title, keys, span) in enumerate(PANELS, start=1):
         for key in keys:
             if any(key in e for e in epochs):
-                figure.add_trace(go.Scatter(x=x, y=[e.get(key) for e in epochs], mode="lines+markers",
-                                            name=LABELS[key]), row=1, col=column)
+                figure.add_trace(
+                    go.Scatter(x=x, y=[e.get(key) for e in epochs], mode="lines+markers", name=LABELS[key]),
+                    row=1,
+                    col=column,
+                )
         figure.update_xaxes(title_text="epoch", row=1, col=column)
         if span:
             figure.update_yaxes(range=list(span), row=1, col=column)
@@ -46,20 +59,29 @@ def external_card(name: str) -> str:
 
     model = external.get(name)
     found = external.locate(name)
-    where = (f"installed, runs on the **{external.device()}**: `{', '.join(str(p) for p in found.values())}`"
-             if found else f"not installed: `{model.how_to_get().split(' (')[0]}`")
-    return (f"{model.summary}\n\n- **{model.tested}**\n- source: {model.source}\n"
-            f"- size: {model.size_text}\n- {where}\n- input: {model.input}\n- output: {model.output}")
+    where = (
+        f"installed, runs on the **{external.device()}**: `{', '.join(str(p) for p in found.values())}`"
+        if found
+        else f"not installed: `{model.how_to_get().split(' (')[0]}`"
+    )
+    return (
+        f"{model.summary}\n\n- **{model.tested}**\n- source: {model.source}\n"
+        f"- size: {model.size_text}\n- {where}\n- input: {model.input}\n- output: {model.output}"
+    )
 
 
-def fetch_button(name: str, where: object = st) -> bool:
+def fetch_button(name: str, where: DeltaGenerator | None = None) -> bool:
     """Fetch ``name`` from the page, a progress bar drawn from ``external.fetch``'s callback; a failure
     (offline, a changed file) is the fetch's one line. True once it has been installed by this click."""
     from bgapp.core import external
 
     model = external.get(name)
-    if external.locate(name) is not None or not where.button(f"Fetch {name} ({model.size_text})",  # type: ignore[attr-defined]
-                                                             key=f"fetch-{name}", type="primary"):
+    place = where if where is not None else st
+    if external.locate(name) is not None or not place.button(
+        f"Fetch {name} ({model.size_text})",
+        key=f"fetch-{name}",
+        type="primary",
+    ):
         return False
     bar = st.progress(0.0, text=f"Fetching {name}...")
 
@@ -80,7 +102,7 @@ def quality_offer() -> None:
     """On the Studio: where ``auto`` runs on the shipped network alone because no stronger one is
     installed, say what u2net gains (measured figures) and fetch it with one click; the next cut-out uses it."""
     from bgapp.core import external
-    from bgapp.core.methods.auto import QUALITY_NETWORK, QUALITY_GAIN, plan
+    from bgapp.core.methods.auto import QUALITY_GAIN, QUALITY_NETWORK, plan
 
     base, _ = plan("best")
     if base is None or base.name != "unet-product" or external.locate(QUALITY_NETWORK) is not None:
@@ -88,9 +110,11 @@ def quality_offer() -> None:
     if st.session_state.get("quality_offer_hidden"):
         return
     box = st.container(border=True)
-    box.markdown(f"**Sharper cut-outs with {QUALITY_NETWORK}.** {QUALITY_GAIN} It is fetched once "
-                 f"({external.get(QUALITY_NETWORK).size_text}, {external.get(QUALITY_NETWORK).licence}); "
-                 "without it everything works on the shipped network, offline.")
+    box.markdown(
+        f"**Sharper cut-outs with {QUALITY_NETWORK}.** {QUALITY_GAIN} It is fetched once "
+        f"({external.get(QUALITY_NETWORK).size_text}, {external.get(QUALITY_NETWORK).licence}); "
+        "without it everything works on the shipped network, offline."
+    )
     left, right = box.columns([1, 1])
     if right.button("Not now", key="quality-offer-hide"):
         st.session_state["quality_offer_hidden"] = True

@@ -24,8 +24,12 @@ def _tile(photo: Photo, method_name: str, values: dict) -> tuple[np.ndarray | No
     """(cut-out thumbnail or None, status line) of one photo, cached per session and settings."""
     cache = st.session_state.setdefault("_tiles", {})
     marks = current_marks(photo, method_name)  # the Studio's fixes, as the ZIP uses them
-    key = (photo.key, method_name, hashlib.sha1(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest(),
-           marks.to_json())
+    key = (
+        photo.key,
+        method_name,
+        hashlib.sha1(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest(),
+        marks.to_json(),
+    )
     if key not in cache:
         try:
             result = preview(photo, resolve_settings(method_name, values), side=TILE_SIDE, marks=marks)
@@ -49,9 +53,11 @@ def photos_page() -> None:
     method = method_picker()
     values = stored_settings(method)
     st.title("All photos")
-    st.caption(f"{method.name} with your Studio settings. \"check\" says why a cut-out may be wrong (nothing found, "
-               "the background kept, a small thing taken, an unsure network): open those in the Studio. "
-               "Refused files are listed in the sidebar with the reason.")
+    st.caption(
+        f'{method.name} with your Studio settings. "check" says why a cut-out may be wrong (nothing found, '
+        "the background kept, a small thing taken, an unsure network): open those in the Studio. "
+        "Refused files are listed in the sidebar with the reason."
+    )
     problems = session_store().problems()
     if problems:
         st.warning(f"{len(problems)} file(s) could not be read: " + "; ".join(f"{n} ({r})" for _, n, r in problems))
@@ -59,14 +65,15 @@ def photos_page() -> None:
     tiles = []
     for start in range(0, len(photos), COLUMNS):
         columns = st.columns(COLUMNS)
-        for column, photo in zip(columns, photos[start:start + COLUMNS]):
+        for column, photo in zip(columns, photos[start : start + COLUMNS]):
             cutout, status = _tile(photo, method.name, values)
             tiles.append(status)
             with column.container(border=True):
                 if cutout is not None:
                     st.image(cutout, width="stretch", output_format="JPEG")
-                (st.error if status.startswith("failed") else st.warning if status.startswith("check")
-                 else st.caption)(f"**{photo.name}** · {status}")
+                (st.error if status.startswith("failed") else st.warning if status.startswith("check") else st.caption)(
+                    f"**{photo.name}** · {status}"
+                )
                 if st.button("Open in the Studio", key=f"open-{photo.key}"):
                     st.session_state["_selected_photo"] = photo.key
                     if "studio" in PAGES:

@@ -43,6 +43,7 @@ SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
 """Six studio shots rendered by the project (``scripts/make_samples.py``), shipped as files with their
 exact masks: the studio reads them and never imports the lab's renderer."""
 
+
 @dataclass(frozen=True)
 class Photo:
     """A photo the user can work on: a stable key (content hash, or the sample's seed) and its name."""
@@ -58,6 +59,7 @@ class Photo:
 
 
 # --- samples --------------------------------------------------------------------------------------
+
 
 def sample_photos() -> tuple[Photo, ...]:
     """The built-in samples: studio shots drawn by the project, exact masks known."""
@@ -82,6 +84,7 @@ def _sample(key: str) -> tuple[LoadedImage, np.ndarray]:
 
 
 # --- the session's uploads ------------------------------------------------------------------------
+
 
 @dataclass
 class Upload:
@@ -183,7 +186,9 @@ def _choices() -> dict:
     the method, every setting and the export (widget values), as JSON-able values."""
     state = st.session_state
     kept = {key: state[key] for key in KEPT_KEYS if key in state}
-    kept.update({key: state[key] for key in list(state.keys()) if isinstance(key, str) and key.startswith(KEPT_PREFIXES)})
+    kept.update(
+        {key: state[key] for key in list(state.keys()) if isinstance(key, str) and key.startswith(KEPT_PREFIXES)}
+    )
     return {key: value for key, value in kept.items() if isinstance(value, (str, int, float, bool, list, dict))}
 
 
@@ -255,8 +260,10 @@ class PhotoSource:
             return _sample(self.photo.key)[0]
         path = self.folder / self.photo.key
         if not path.exists():
-            raise BgappError(f"{self.photo.name} is no longer on the server (a session's photos are kept "
-                             f"{SESSION_TTL_S // 3600} h): upload it again")
+            raise BgappError(
+                f"{self.photo.name} is no longer on the server (a session's photos are kept "
+                f"{SESSION_TTL_S // 3600} h): upload it again"
+            )
         return load_image(path.read_bytes(), name=self.photo.name)
 
 

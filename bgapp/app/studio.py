@@ -69,8 +69,11 @@ def _tuning(photo: Photo, method: Method, photos: tuple[Photo, ...]) -> None:
     clicks = click_model_status(photo, int(settings.step_params["work_size"]))
     width, height = result.size
     if result.concerns:
-        st.warning("**Check this cut-out:** " + "; ".join(result.concerns) + ". Click on the photo to fix it, "
-                   "or try another method.", icon=":material/visibility:")
+        st.warning(
+            "**Check this cut-out:** " + "; ".join(result.concerns) + ". Click on the photo to fix it, "
+            "or try another method.",
+            icon=":material/visibility:",
+        )
     summary = f"{result.ran or method.name}: {result.milliseconds:.0f} ms for the preview"
     if result.device:
         summary += f" (network on the {result.device})"
@@ -83,11 +86,16 @@ def _tuning(photo: Photo, method: Method, photos: tuple[Photo, ...]) -> None:
     st.caption(summary + f" · photo {width}x{height}" + (f" · {clicks}" if clicks else ""))
     before, after, small = st.columns([5, 5, 3])
     clickable_photo(before, result.photo, photo, method, mode, result.size)
-    before.caption("Before: click to fix" + (f" · same fix on the command line: `{marks.cli_arguments()}`"
-                                               if marks else ""))
+    before.caption(
+        "Before: click to fix" + (f" · same fix on the command line: `{marks.cli_arguments()}`" if marks else "")
+    )
     try:
-        after.image(export_preview(result, export), caption=f"After: {export_label(export)}", width="stretch",
-                    output_format="JPEG")
+        after.image(
+            export_preview(result, export),
+            caption=f"After: {export_label(export)}",
+            width="stretch",
+            output_format="JPEG",
+        )
     except BgappError as error:
         after.warning(str(error))
     small.image(mask_image(result.mask), caption="Mask (white = product)", width="stretch", output_format="JPEG")

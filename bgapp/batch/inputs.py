@@ -155,8 +155,9 @@ def _from_manifest(spec: str, path_column: str) -> Listing:
     its scheme or leading ``/`` (``s3://shop/a/b.jpg`` -> ``shop/a/b.jpg``)."""
     table = read_table(spec)
     if path_column not in table.column_names:
-        raise BgappError(f"{spec}: no column {path_column!r} (columns: {', '.join(table.column_names)}); "
-                         "name it with --path-column")
+        raise BgappError(
+            f"{spec}: no column {path_column!r} (columns: {', '.join(table.column_names)}); name it with --path-column"
+        )
     base = spec.rsplit("/", 1)[0] if is_uri(spec) else str(Path(spec).resolve().parent)
     items: dict[str, str] = {}
     for value in table.column(path_column).to_pylist():
@@ -174,7 +175,7 @@ def manifest_key(source: str, base: str) -> str:
     leading ``/``, no ``..``), so the result lands inside OUT and is the same on every run."""
     prefix = base.rstrip("/") + "/"
     if source.startswith(prefix):
-        rest = source[len(prefix):]
+        rest = source[len(prefix) :]
     else:
         rest = source.partition("://")[2] if is_uri(source) else source
     parts = [part for part in PurePosixPath(rest.replace(os.sep, "/")).parts if part not in ("/", "..", ".")]

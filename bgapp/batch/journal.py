@@ -69,8 +69,14 @@ class Journal:
         self._handle.close()
 
 
-def plan_tasks(items: Sequence[InputItem], journal: Mapping[str, Mapping[str, Any]], out_dir: Path,
-               kind: str, extension: str, digest: str) -> tuple[list[Task], list[Task]]:
+def plan_tasks(
+    items: Sequence[InputItem],
+    journal: Mapping[str, Mapping[str, Any]],
+    out_dir: Path,
+    kind: str,
+    extension: str,
+    digest: str,
+) -> tuple[list[Task], list[Task]]:
     """(to do, skipped): an input is skipped when the journal says it was done with these settings
     and its result is still there; everything else (new, failed, result deleted) is done again."""
     mine = {k: r for k, r in journal.items() if r.get("settings_hash") == digest}
@@ -89,16 +95,26 @@ def plan_tasks(items: Sequence[InputItem], journal: Mapping[str, Mapping[str, An
 
 def record(task: Task, status: str, error: str, size: int, ms: float, method: str, digest: str) -> dict[str, Any]:
     """One journal line: what the manifest's row for this input will say."""
-    return {"key": task.key, "input": task.source, "output": task.output, "status": status,
-            "error": error, "bytes": int(size), "ms": round(float(ms), 1), "method": method,
-            "settings_hash": digest, "at": now()}
+    return {
+        "key": task.key,
+        "input": task.source,
+        "output": task.output,
+        "status": status,
+        "error": error,
+        "bytes": int(size),
+        "ms": round(float(ms), 1),
+        "method": method,
+        "settings_hash": digest,
+        "at": now(),
+    }
 
 
 # --- the manifest -----------------------------------------------------------------------------------
 
 
-def manifest_rows(order: Sequence[str], done: Mapping[str, Mapping[str, Any]],
-                  skipped: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+def manifest_rows(
+    order: Sequence[str], done: Mapping[str, Mapping[str, Any]], skipped: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
     """One row per input in ``order``: this run's record, or the earlier record marked ``skipped``.
     Inputs this run did not reach (it was interrupted) have no row."""
     rows = []
@@ -120,8 +136,9 @@ def write_manifest(out_dir: Path, rows: Sequence[Mapping[str, Any]]) -> tuple[Pa
     import pyarrow as pa
     from pyarrow import parquet
 
-    schema = pa.schema([(c, pa.int64() if c == "bytes" else pa.float64() if c == "ms" else pa.string())
-                        for c in MANIFEST_COLUMNS])
+    schema = pa.schema(
+        [(c, pa.int64() if c == "bytes" else pa.float64() if c == "ms" else pa.string()) for c in MANIFEST_COLUMNS]
+    )
     table = pa.Table.from_pylist([dict(r) for r in rows], schema=schema)
     buffer = pa.BufferOutputStream()
     parquet.write_table(table, buffer)

@@ -30,8 +30,9 @@ def stem_of(name: str, kind: str, extension: str) -> str:
     return stem[: -len(tail)] if kind != "transparent" and stem.endswith(tail) else stem
 
 
-def assign_outputs(keys: Sequence[str], kind: str, extension: str,
-                   reserved: Mapping[str, str] | None = None) -> dict[str, str]:
+def assign_outputs(
+    keys: Sequence[str], kind: str, extension: str, reserved: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Each key's result path relative to OUT: the key's folder plus ``result_name`` of its stem,
     made unique within that folder (``unique_stems``: ``shoe.jpg`` and ``shoe.png`` give ``shoe.png``
     and ``shoe-2.png``). ``reserved`` (key -> output from the journal) keeps earlier names."""
@@ -48,7 +49,7 @@ def assign_outputs(keys: Sequence[str], kind: str, extension: str,
     outputs = dict(reserved)
     for folder, members in pending.items():
         taken = folders.get(folder.lower(), ([], []))[0]
-        stems = unique_stems([*taken, *(PurePosixPath(k).stem for k in members)])[len(taken):]
+        stems = unique_stems([*taken, *(PurePosixPath(k).stem for k in members)])[len(taken) :]
         for key, stem in zip(members, stems):
             name = result_name(stem, kind, extension)
             outputs[key] = name if folder == "." else f"{folder}/{name}"
@@ -111,10 +112,15 @@ def open_job(out_dir: Path, doc: Mapping[str, Any], overwrite: bool) -> bool:
         same = old.get("settings_hash") == digest
         if not same and not overwrite:
             before = old.get("settings", {})
-            changed = (differences({"method": before.get("method")}, {"method": doc.get("method")})
-                       or differences(before, doc)[:3] or [f"unreadable {JOB_FILE}"])
-            raise BgappError(f"{out_dir} holds a batch made with other settings ({'; '.join(changed)}); "
-                             "use another --out, or --overwrite to redo every photo with these settings")
+            changed = (
+                differences({"method": before.get("method")}, {"method": doc.get("method")})
+                or differences(before, doc)[:3]
+                or [f"unreadable {JOB_FILE}"]
+            )
+            raise BgappError(
+                f"{out_dir} holds a batch made with other settings ({'; '.join(changed)}); "
+                "use another --out, or --overwrite to redo every photo with these settings"
+            )
         resuming = same and not overwrite
     if not resuming:
         (out_dir / JOURNAL_FILE).unlink(missing_ok=True)

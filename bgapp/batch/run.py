@@ -64,8 +64,10 @@ def choose_gpus(requested: float | None, available: float, deep: bool) -> float:
     if requested is None:
         return 1.0 if deep and available >= 1 else 0.0
     if requested > available:
-        raise BgappError(f"--gpus-per-worker {requested:g} but Ray sees {available:g} GPU(s) here; "
-                         "use --gpus-per-worker 0 for the CPU")
+        raise BgappError(
+            f"--gpus-per-worker {requested:g} but Ray sees {available:g} GPU(s) here; "
+            "use --gpus-per-worker 0 for the CPU"
+        )
     return requested
 
 
@@ -120,8 +122,12 @@ def read_decode(batch: Any, spec: BatchSpec) -> Any:
         out = {**row, "error": "", "rgb": EMPTY, "alpha": EMPTY, "height": 0, "width": 0, "ms": 0.0}
         try:
             image = _read(row["source"], row["key"], spec.max_megapixels)
-            out.update(rgb=image.rgb.tobytes(), height=image.rgb.shape[0], width=image.rgb.shape[1],
-                       alpha=EMPTY if image.alpha is None else image.alpha.astype(np.float32).tobytes())
+            out.update(
+                rgb=image.rgb.tobytes(),
+                height=image.rgb.shape[0],
+                width=image.rgb.shape[1],
+                alpha=EMPTY if image.alpha is None else image.alpha.astype(np.float32).tobytes(),
+            )
         except Exception as error:  # noqa: BLE001 - a bad photo is a row's error, never the run's end
             out["error"] = _failure(row["key"], error)
         out["ms"] = (time.perf_counter() - start) * 1000.0
@@ -158,8 +164,11 @@ class CutWorker:
                     rgb = np.frombuffer(row["rgb"], np.uint8).reshape(*shape, 3)
                     alpha = np.frombuffer(row["alpha"], np.float32).reshape(shape) if row["alpha"] else None
                     cutout = cut_out(LoadedImage(rgb=rgb, alpha=alpha, name=row["key"], mode="RGB"), self.settings)
-                    out.update(alpha=np.ascontiguousarray(cutout.alpha, np.float32).tobytes(),
-                               colours=np.ascontiguousarray(cutout.colours, np.uint8).tobytes(), ran=cutout.ran)
+                    out.update(
+                        alpha=np.ascontiguousarray(cutout.alpha, np.float32).tobytes(),
+                        colours=np.ascontiguousarray(cutout.colours, np.uint8).tobytes(),
+                        ran=cutout.ran,
+                    )
                 except Exception as error:  # noqa: BLE001
                     out["error"] = _failure(row["key"], error)
             out["ms"] = float(row["ms"]) + (time.perf_counter() - start) * 1000.0
@@ -190,10 +199,18 @@ def encode_write(batch: Any, spec: BatchSpec) -> Any:
                 size = len(result.data)
             except Exception as error_:  # noqa: BLE001
                 error = _failure(row["key"], error_)
-        rows.append({"key": row["key"], "source": row["source"], "output": row["output"],
-                     "status": "failed" if error else "ok", "error": error, "bytes": size,
-                     "ran": str(row.get("ran", "") or ""),
-                     "ms": float(row["ms"]) + (time.perf_counter() - start) * 1000.0})
+        rows.append(
+            {
+                "key": row["key"],
+                "source": row["source"],
+                "output": row["output"],
+                "status": "failed" if error else "ok",
+                "error": error,
+                "bytes": size,
+                "ran": str(row.get("ran", "") or ""),
+                "ms": float(row["ms"]) + (time.perf_counter() - start) * 1000.0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -226,13 +243,20 @@ def _start_ray(cluster: Cluster) -> None:
     debug = bool(os.environ.get("BGAPP_DEBUG"))
     if not debug:
         os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # Ray's C++ warnings are not the seller's business
-    common: dict[str, Any] = {"include_dashboard": False, "log_to_driver": debug, "configure_logging": True,
-                              "logging_level": logging.INFO if debug else logging.ERROR}
+    common: dict[str, Any] = {
+        "include_dashboard": False,
+        "log_to_driver": debug,
+        "configure_logging": True,
+        "logging_level": logging.INFO if debug else logging.ERROR,
+    }
     with _stderr_silenced(not debug):
         if cluster.address:
             excludes = [".git", "results", "docs", "tests", "scripts", "*.npz", "*.history.json", "__pycache__"]
-            ray.init(address=cluster.address,
-                     runtime_env={"working_dir": str(project_root()), "excludes": excludes}, **common)
+            ray.init(
+                address=cluster.address,
+                runtime_env={"working_dir": str(project_root()), "excludes": excludes},
+                **common,
+            )
         else:
             _start_local(ray, cluster, common)
 
@@ -279,8 +303,13 @@ def _quiet_ray_data() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def execute(tasks: Sequence[Task], spec: BatchSpec, cluster: Cluster, deep: bool,
-            on_start: Callable[[int, float, str], None] | None = None) -> Generator[dict[str, Any], None, None]:
+def execute(
+    tasks: Sequence[Task],
+    spec: BatchSpec,
+    cluster: Cluster,
+    deep: bool,
+    on_start: Callable[[int, float, str], None] | None = None,
+) -> Generator[dict[str, Any], None, None]:
     """Run ``tasks`` through the Ray Data plan and yield each finished row (key, status, error, bytes,
     ms) as soon as the driver receives it. Starts Ray unless it is already running (tests share one
     session), and shuts down only what it started. ``on_start(workers, gpus_per_worker, where)``
@@ -297,8 +326,9 @@ def execute(tasks: Sequence[Task], spec: BatchSpec, cluster: Cluster, deep: bool
         resources = ray.cluster_resources()
         local = cluster.address is None
         gpus = choose_gpus(cluster.gpus_per_worker, float(resources.get("GPU", 0.0)), deep)
-        workers = cluster.workers or default_workers(float(resources.get("CPU", 1.0)),
-                                                     float(resources.get("GPU", 0.0)), gpus, local)
+        workers = cluster.workers or default_workers(
+            float(resources.get("CPU", 1.0)), float(resources.get("GPU", 0.0)), gpus, local
+        )
         if local and not spec.threads:
             spec = replace(spec, threads=max(1, (os.cpu_count() or 1) // workers))
         if on_start is not None:
@@ -315,9 +345,14 @@ def execute(tasks: Sequence[Task], spec: BatchSpec, cluster: Cluster, deep: bool
             num_cpus=0.5,
         )
         worker = type("CutWorker", (CutWorker,), {"spec": spec})  # settings ride on the class: no constructor args
-        dataset = dataset.map_batches(worker, batch_size=1,
-                                      batch_format="pandas", num_cpus=1, num_gpus=gpus or None,
-                                      compute=ray.data.ActorPoolStrategy(size=workers))
+        dataset = dataset.map_batches(
+            worker,
+            batch_size=1,
+            batch_format="pandas",
+            num_cpus=1,
+            num_gpus=gpus or None,
+            compute=ray.data.ActorPoolStrategy(size=workers),
+        )
         dataset = dataset.map_batches(
             encode_write,  # type: ignore[arg-type]
             fn_kwargs={"spec": spec},
@@ -371,8 +406,10 @@ class Progress:
         width = len(str(self.total))
         bar = "#" * int(20 * self.done / max(self.total, 1))
         failed = f", {self.failed} failed" if self.failed else ""
-        return (f"[{bar:<20}] {self.done:>{width}}/{self.total} {100 * self.done / max(self.total, 1):3.0f}% "
-                f"{rate:.2f} photos/s ETA {eta}{failed}")
+        return (
+            f"[{bar:<20}] {self.done:>{width}}/{self.total} {100 * self.done / max(self.total, 1):3.0f}% "
+            f"{rate:.2f} photos/s ETA {eta}{failed}"
+        )
 
     def close(self) -> None:
         if self.tty and self.done:
@@ -380,4 +417,14 @@ class Progress:
             self.stream.flush()
 
 
-__all__ = ["BatchSpec", "Cluster", "CutWorker", "Progress", "choose_gpus", "default_workers", "encode_write", "execute", "read_decode"]
+__all__ = [
+    "BatchSpec",
+    "Cluster",
+    "CutWorker",
+    "Progress",
+    "choose_gpus",
+    "default_workers",
+    "encode_write",
+    "execute",
+    "read_decode",
+]

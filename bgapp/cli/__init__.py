@@ -29,7 +29,19 @@ from bgapp.cli import (
 from bgapp.cli.common import EXIT_FAILURE, EXIT_USER_ERROR
 from bgapp.core.errors import BgappError
 
-COMMANDS = (methods, models, cut, batch, evaluate, make_scenes, train, teacher_cache, bench, export_onnx, serve)  # each module registers one command
+COMMANDS = (
+    methods,
+    models,
+    cut,
+    batch,
+    evaluate,
+    make_scenes,
+    train,
+    teacher_cache,
+    bench,
+    export_onnx,
+    serve,
+)  # each module registers one command
 
 EPILOG = """examples:
   python -m bgapp methods                       list methods and their settings
@@ -55,9 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bgapp",
         description="Cut products out of their photos: transparent PNG, white background, or the mask.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"bgapp {__version__}",
-                        help="the version of bgapp (CHANGELOG.md says what each one changed)")
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"bgapp {__version__}",
+        help="the version of bgapp (CHANGELOG.md says what each one changed)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     for command in COMMANDS:
@@ -83,8 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if os.environ.get("BGAPP_DEBUG"):
             raise
-        print(f"error: unexpected failure ({type(error).__name__}: {error}); "
-              "set BGAPP_DEBUG=1 for details", file=sys.stderr)
+        print(
+            f"error: unexpected failure ({type(error).__name__}: {error}); set BGAPP_DEBUG=1 for details",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
-
-

@@ -22,32 +22,49 @@ EXIT_INTERRUPTED = 130
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "batch", help="a whole catalogue (folder, glob or manifest) on Ray Data, resumable",
+        "batch",
+        help="a whole catalogue (folder, glob or manifest) on Ray Data, resumable",
         description="Cut out every photo of INPUT (a folder, searched recursively; a glob; or a CSV/Parquet "
-                    "manifest with a path column; local paths or any filesystem pyarrow opens, e.g. s3://) "
-                    "and write the results `cut` would write into OUT, keeping the input's sub-folders, plus "
-                    "OUT/_manifest.parquet and OUT/_manifest.csv (one row per input). Runs on an embedded "
-                    "local Ray, or on a cluster with --address. Run it again to resume: what is done is "
-                    "skipped, what is missing or failed is redone.",
+        "manifest with a path column; local paths or any filesystem pyarrow opens, e.g. s3://) "
+        "and write the results `cut` would write into OUT, keeping the input's sub-folders, plus "
+        "OUT/_manifest.parquet and OUT/_manifest.csv (one row per input). Runs on an embedded "
+        "local Ray, or on a cluster with --address. Run it again to resume: what is done is "
+        "skipped, what is missing or failed is redone.",
         epilog="examples:\n  python -m bgapp batch shots/ --out cutouts\n"
-               "  python -m bgapp batch 'shots/**/*.jpg' --method grabcut --export amazon --out amazon\n"
-               "  python -m bgapp batch catalogue.parquet --path-column image --out cutouts --workers 4\n"
-               "  python -m bgapp batch s3://shop/photos/ --out /mnt/shared/cutouts --address ray://head:10001",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "  python -m bgapp batch 'shots/**/*.jpg' --method grabcut --export amazon --out amazon\n"
+        "  python -m bgapp batch catalogue.parquet --path-column image --out cutouts --workers 4\n"
+        "  python -m bgapp batch s3://shop/photos/ --out /mnt/shared/cutouts --address ray://head:10001",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("input", metavar="INPUT", help="a folder, a glob (quote it), or a .csv/.parquet manifest")
-    add_pipeline_flags(parser, overwrite_help="redo every photo, replacing results, even where OUT was made "
-                                              "with other settings")
-    parser.add_argument("--path-column", default="path", metavar="NAME",
-                        help="the manifest's column of photo paths (default: path)")
-    parser.add_argument("--workers", type=int, default=None, metavar="N",
-                        help="method workers, each loading the network once (default: one per core, "
-                             "or one per GPU)")
-    parser.add_argument("--gpus-per-worker", type=float, default=None, metavar="G",
-                        help="GPUs each worker asks for (default: 1 where Ray sees a GPU and the method is a "
-                             "network, else 0; 0.5 puts two workers on one GPU)")
-    parser.add_argument("--address", default=None, metavar="ADDR",
-                        help="an existing Ray cluster (auto, or ray://head:10001); default: a local Ray "
-                             "started and stopped by this command")
+    add_pipeline_flags(
+        parser, overwrite_help="redo every photo, replacing results, even where OUT was made with other settings"
+    )
+    parser.add_argument(
+        "--path-column", default="path", metavar="NAME", help="the manifest's column of photo paths (default: path)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="method workers, each loading the network once (default: one per core, or one per GPU)",
+    )
+    parser.add_argument(
+        "--gpus-per-worker",
+        type=float,
+        default=None,
+        metavar="G",
+        help="GPUs each worker asks for (default: 1 where Ray sees a GPU and the method is a "
+        "network, else 0; 0.5 puts two workers on one GPU)",
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="an existing Ray cluster (auto, or ray://head:10001); default: a local Ray "
+        "started and stopped by this command",
+    )
     parser.set_defaults(handler=_cmd_batch)
 
 
@@ -71,12 +88,16 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     plan.clean_temp_files(out)  # what a killed run was half-way through writing
     kind, extension = job.export.kind, job.export.suffix
     journal_path = out / plan.JOURNAL_FILE
-    todo, skipped = plan.plan_tasks(listing.items, plan.read_journal(journal_path) if resuming else {},
-                                    out, kind, extension, digest)
+    todo, skipped = plan.plan_tasks(
+        listing.items, plan.read_journal(journal_path) if resuming else {}, out, kind, extension, digest
+    )
     total = len(listing.items)
     note = f"; {len(listing.ignored)} other file(s) passed over" if listing.ignored else ""
-    print(f"batch: {total} photo(s) from {args.input}: {len(todo)} to do, {len(skipped)} done before "
-          f"(skipped){note}", file=sys.stderr, flush=True)
+    print(
+        f"batch: {total} photo(s) from {args.input}: {len(todo)} to do, {len(skipped)} done before (skipped){note}",
+        file=sys.stderr,
+        flush=True,
+    )
 
     done: dict[str, dict[str, Any]] = {}
     start = time.perf_counter()
@@ -84,33 +105,55 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     if todo:
         interrupted, steady = _run(todo, args, settings, export, limit, out, resuming, digest, journal_path, done)
     seconds = time.perf_counter() - start
-    rows = plan.manifest_rows([item.key for item in listing.items], done,
-                              {task.key: task.prior or {} for task in skipped})
+    rows = plan.manifest_rows(
+        [item.key for item in listing.items], done, {task.key: task.prior or {} for task in skipped}
+    )
     plan.write_manifest(out, rows)
     failed = sum(1 for r in done.values() if r["status"] == "failed")
     ok = len(done) - failed
-    rate = (f"; {len(done) / seconds:.2f} photos/s overall, {steady:.2f} once running"
-            if done and seconds > 0 else "")
+    rate = f"; {len(done) / seconds:.2f} photos/s overall, {steady:.2f} once running" if done and seconds > 0 else ""
     if interrupted:
-        print(f"interrupted: {ok} done, {failed} failed, {len(skipped)} skipped, {total - len(done) - len(skipped)} "
-              f"not reached; run the same command again to resume", file=sys.stderr)
+        print(
+            f"interrupted: {ok} done, {failed} failed, {len(skipped)} skipped, {total - len(done) - len(skipped)} "
+            f"not reached; run the same command again to resume",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
-    print(f"{ok} done, {failed} failed, {len(skipped)} skipped of {total} photo(s) with {settings.method.name}"
-          + ("" if args.mask else f", export {args.export}") + f"{rate}; results and {plan.MANIFEST_CSV} in {out}")
+    print(
+        f"{ok} done, {failed} failed, {len(skipped)} skipped of {total} photo(s) with {settings.method.name}"
+        + ("" if args.mask else f", export {args.export}")
+        + f"{rate}; results and {plan.MANIFEST_CSV} in {out}"
+    )
     return EXIT_FAILURE if failed else 0
 
 
-def _run(todo: list, args: argparse.Namespace, settings: Any, export: dict, limit: float, out: Path,
-         resuming: bool, digest: str, journal_path: Path, done: dict[str, dict[str, Any]]) -> tuple[bool, float]:
+def _run(
+    todo: list,
+    args: argparse.Namespace,
+    settings: Any,
+    export: dict,
+    limit: float,
+    out: Path,
+    resuming: bool,
+    digest: str,
+    journal_path: Path,
+    done: dict[str, dict[str, Any]],
+) -> tuple[bool, float]:
     """Run the tasks on Ray, journalling each photo as it arrives. Returns (stopped by a signal,
     photos/s from the first result on). SIGTERM is treated like Ctrl-C, so Ray is shut down and the
     manifest written either way."""
     from bgapp.batch import plan
     from bgapp.batch.run import BatchSpec, Cluster, Progress, execute
 
-    spec = BatchSpec(out_dir=str(out.resolve()), method=settings.method.name, settings=dict(settings.all),
-                     export=dict(export), mask=args.mask, max_megapixels=limit,
-                     replace=args.overwrite or resuming)
+    spec = BatchSpec(
+        out_dir=str(out.resolve()),
+        method=settings.method.name,
+        settings=dict(settings.all),
+        export=dict(export),
+        mask=args.mask,
+        max_megapixels=limit,
+        replace=args.overwrite or resuming,
+    )
     cluster = Cluster(workers=args.workers, gpus_per_worker=args.gpus_per_worker, address=args.address)
     by_key = {task.key: task for task in todo}
     progress = Progress(len(todo))

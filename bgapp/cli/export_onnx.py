@@ -10,14 +10,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     from bgapp.core.models import MODELS
 
     parser = commands.add_parser(
-        "export-onnx", help="write NAME.onnx (what cut-outs run on) from a model's NAME.npz",
+        "export-onnx",
+        help="write NAME.onnx (what cut-outs run on) from a model's NAME.npz",
         description="Rebuild a trained model from NAME.json + NAME.npz with TensorFlow and write the same "
-                    "network as NAME.onnx beside them, for ONNX Runtime (fast start, no TensorFlow at run "
-                    "time). `train` does this itself; this is for weights trained before it did.",
-        epilog="example: python -m bgapp export-onnx --model unet-product")
+        "network as NAME.onnx beside them, for ONNX Runtime (fast start, no TensorFlow at run "
+        "time). `train` does this itself; this is for weights trained before it did.",
+        epilog="example: python -m bgapp export-onnx --model unet-product",
+    )
     parser.add_argument("--model", required=True, nargs="+", choices=sorted(MODELS), help="model name(s)")
-    parser.add_argument("--weights", type=Path, default=None, metavar="DIR",
-                        help="folder with the model files (default: BGAPP_WEIGHTS or weights/)")
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder with the model files (default: BGAPP_WEIGHTS or weights/)",
+    )
     parser.set_defaults(handler=_cmd_export_onnx)
 
 

@@ -11,23 +11,35 @@ from bgapp.core.errors import ParamError
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "make-scenes", help="generate product-photo training scenes with exact masks",
+        "make-scenes",
+        help="generate product-photo training scenes with exact masks",
         description="Render COUNT product-photo scenes with exact masks into OUT, in the layout that "
-                    "`train` and `evaluate` read (images/, annotations/trimaps/, annotations/SPLIT.txt). "
-                    "Foregrounds: rendered products, plus pets cut out of --pets photos of the same split; "
-                    "backgrounds: studio sweeps, paper, fabric, wood, concrete, tabletops, and real "
-                    "backgrounds from the --pets photos; shadows and reflections stay out of the mask.",
+        "`train` and `evaluate` read (images/, annotations/trimaps/, annotations/SPLIT.txt). "
+        "Foregrounds: rendered products, plus pets cut out of --pets photos of the same split; "
+        "backgrounds: studio sweeps, paper, fabric, wood, concrete, tabletops, and real "
+        "backgrounds from the --pets photos; shadows and reflections stay out of the mask.",
         epilog="example: python -m bgapp make-scenes --out scenes --count 1200 --seed 1 --pets oxford-iiit-pet\n"
-               "         python -m bgapp make-scenes --out scenes --count 200 --seed 2 --split test --pets oxford-iiit-pet",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "         python -m bgapp make-scenes --out scenes --count 200 --seed 2 --split test --pets oxford-iiit-pet",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--out", required=True, type=Path, help="folder to write into (created if missing)")
     parser.add_argument("--count", required=True, type=int, help="number of scenes")
     parser.add_argument("--seed", required=True, type=int, help="the same seed gives the same scenes")
-    parser.add_argument("--split", default="trainval", choices=("trainval", "test"),
-                        help="which list to write, and which Pet split to take pets from (default trainval)")
-    parser.add_argument("--pets", "--objects", dest="pets", type=Path, default=None,
-                        help="labelled photos to cut real objects (and backgrounds) from: an Oxford-IIIT Pet, "
-                             "DUTS or images/ + masks/ folder (optional; its split of the same name is used)")
+    parser.add_argument(
+        "--split",
+        default="trainval",
+        choices=("trainval", "test"),
+        help="which list to write, and which Pet split to take pets from (default trainval)",
+    )
+    parser.add_argument(
+        "--pets",
+        "--objects",
+        dest="pets",
+        type=Path,
+        default=None,
+        help="labelled photos to cut real objects (and backgrounds) from: an Oxford-IIIT Pet, "
+        "DUTS or images/ + masks/ folder (optional; its split of the same name is used)",
+    )
     parser.add_argument("--size", default="384x288", help="WIDTHxHEIGHT of each scene (default 384x288)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing list of this split")
     parser.set_defaults(handler=_cmd_make_scenes)

@@ -10,9 +10,11 @@ from bgapp.core.params import Param
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("methods", help="list the methods and every setting they take",
-                                 description="List every method with its settings (name, type, "
-                                             "default, allowed values, what it does).")
+    parser = commands.add_parser(
+        "methods",
+        help="list the methods and every setting they take",
+        description="List every method with its settings (name, type, default, allowed values, what it does).",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.set_defaults(handler=_cmd_methods)
 
@@ -42,5 +44,7 @@ def _cmd_methods(args: argparse.Namespace) -> int:
 
 
 def _param_line(param: Param) -> str:
-    return f"    {param.name:<18} {param.kind:<6} default {param.default!s:<9} [{param.describe_range()}]\n" \
-           f"        {param.help}"
+    return (
+        f"    {param.name:<18} {param.kind:<6} default {param.default!s:<9} [{param.describe_range()}]\n"
+        f"        {param.help}"
+    )

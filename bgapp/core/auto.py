@@ -16,8 +16,9 @@ Every constant here was chosen on hold-outs that no figure we report is measured
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -64,18 +65,19 @@ def second_look_box(found: np.ndarray, margin: float = SECOND_LOOK_MARGIN) -> tu
     height, width = found.shape
     top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     side = max(bottom - top, right - left) * (1.0 + 2.0 * margin)
-    side = int(round(min(side, max(height, width))))
+    side = round(min(side, max(height, width)))
     centre_y, centre_x = (top + bottom) / 2.0, (left + right) / 2.0
-    y0 = int(round(min(max(centre_y - side / 2.0, 0.0), max(height - side, 0))))
-    x0 = int(round(min(max(centre_x - side / 2.0, 0.0), max(width - side, 0))))
+    y0 = round(min(max(centre_y - side / 2.0, 0.0), max(height - side, 0)))
+    x0 = round(min(max(centre_x - side / 2.0, 0.0), max(width - side, 0)))
     y1, x1 = min(height, y0 + side), min(width, x0 + side)
     if (y1 - y0) * (x1 - x0) >= SKIP_SHARE * height * width or min(y1 - y0, x1 - x0) < 8:
         return None
     return x0, y0, x1, y1
 
 
-def merge_second_look(full: np.ndarray, crop: np.ndarray, box: tuple[int, int, int, int],
-                      weight: float = SECOND_LOOK_WEIGHT) -> np.ndarray:
+def merge_second_look(
+    full: np.ndarray, crop: np.ndarray, box: tuple[int, int, int, int], weight: float = SECOND_LOOK_WEIGHT
+) -> np.ndarray:
     """``full`` with the crop's answer averaged in inside ``box`` (``weight`` of the crop's)."""
     x0, y0, x1, y1 = box
     out = full.astype(np.float32, copy=True)
@@ -134,7 +136,7 @@ def _design(height: int, width: int) -> np.ndarray:
 
 def border_ring(height: int, width: int, share: float = BORDER) -> np.ndarray:
     """Boolean mask of the ring ``share`` of the shorter side wide along the four edges."""
-    band = max(1, int(round(min(height, width) * share)))
+    band = max(1, round(min(height, width) * share))
     ring = np.zeros((height, width), bool)
     ring[:band], ring[-band:], ring[:, :band], ring[:, -band:] = True, True, True, True
     return ring
@@ -184,14 +186,15 @@ def backdrop_distance(rgb: np.ndarray, backdrop: Backdrop) -> np.ndarray:
     darker = np.minimum(difference[..., 0], 0.0)
     lighter = np.maximum(difference[..., 0], 0.0)
     shadow = np.maximum(-darker - SHADOW_DARKENING * np.maximum(surface[..., 0], 1.0), 0.0)
-    distance = np.sqrt(lighter ** 2 + shadow ** 2 + difference[..., 1] ** 2 + difference[..., 2] ** 2)
+    distance = np.sqrt(lighter**2 + shadow**2 + difference[..., 1] ** 2 + difference[..., 2] ** 2)
     if distance.shape != rgb.shape[:2]:
         distance = cv2.resize(distance, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
     return distance.astype(np.float32)
 
 
-def half_seen_parts(alpha: np.ndarray, distance: np.ndarray, half_seen: float = HALF_SEEN,
-                    product_distance: float = PRODUCT_DISTANCE) -> np.ndarray:
+def half_seen_parts(
+    alpha: np.ndarray, distance: np.ndarray, half_seen: float = HALF_SEEN, product_distance: float = PRODUCT_DISTANCE
+) -> np.ndarray:
     """The product-like parts (far from the backdrop) that the networks dropped but half-saw (their mean
     answer over the part above ``half_seen``), and that either touch what they found (a strap's lower
     half) or stand alone inside the photo as a sizeable item (``ITEM_SHARE``, clear of the border: a
@@ -202,7 +205,7 @@ def half_seen_parts(alpha: np.ndarray, distance: np.ndarray, half_seen: float = 
         return np.zeros(alpha.shape, bool)
     found = alpha >= 0.5
     near = cv2.dilate(found.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-    ring = border_ring(*alpha.shape, share=0.01)
+    ring = border_ring(alpha.shape[0], alpha.shape[1], share=0.01)
     flat = labels.ravel()
     sums = np.bincount(flat, weights=alpha.ravel().astype(np.float64), minlength=count)
     sizes = np.bincount(flat, minlength=count)
@@ -216,8 +219,15 @@ def half_seen_parts(alpha: np.ndarray, distance: np.ndarray, half_seen: float = 
 
 # --- putting it together --------------------------------------------------------------------------
 
-def combine(rgb: np.ndarray, base: "Method | None", ours: "Method | None", answer_of: Answer,
-            second_look: bool = True, backdrop: bool = True) -> Combined:
+
+def combine(
+    rgb: np.ndarray,
+    base: Method | None,
+    ours: Method | None,
+    answer_of: Answer,
+    second_look: bool = True,
+    backdrop: bool = True,
+) -> Combined:
     """``auto``'s answer: ``base`` (the strongest network that runs here) on the photo, ``ours`` beside it
     where it is another network, our network's second look at the product, then the plain backdrop."""
     if base is None:
@@ -250,9 +260,11 @@ def combine(rgb: np.ndarray, base: "Method | None", ours: "Method | None", answe
         added = half_seen_parts(alpha, backdrop_distance(rgb, model))
         found = int((alpha >= 0.5).sum())
         if found and added.sum() > BACKDROP_DOUBT * found:
-            doubts.append(f"on this plain backdrop a part that stands out from it touches the product but was left "
-                          f"out ({added.sum() / found:.0%} of the product's area)"
-                          + ("" if backdrop else ": try the Plain backdrop model setting, or click it to keep it"))
+            doubts.append(
+                f"on this plain backdrop a part that stands out from it touches the product but was left "
+                f"out ({added.sum() / found:.0%} of the product's area)"
+                + ("" if backdrop else ": try the Plain backdrop model setting, or click it to keep it")
+            )
         if backdrop and added.any():
             alpha = np.where(added, 1.0, alpha)
             ran.append("plain backdrop")

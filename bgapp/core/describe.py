@@ -9,9 +9,17 @@ from bgapp.core.params import Param
 
 def param_json(param: Param) -> dict:
     """One declaration: name, kind, default, range or choices, help."""
-    return {"name": param.name, "kind": param.kind, "default": param.default, "min": param.min,
-            "max": param.max, "step": param.step, "choices": list(param.choices), "odd": param.odd,
-            "help": param.help}
+    return {
+        "name": param.name,
+        "kind": param.kind,
+        "default": param.default,
+        "min": param.min,
+        "max": param.max,
+        "step": param.step,
+        "choices": list(param.choices),
+        "odd": param.odd,
+        "help": param.help,
+    }
 
 
 def methods_payload() -> dict:
@@ -20,8 +28,15 @@ def methods_payload() -> dict:
     from bgapp.core.pipeline import STEP_PARAMS, step_defaults
 
     return {
-        "methods": {m.name: {"summary": m.summary, "family": m.family, "available": m.available() is None,
-                             "params": [param_json(p) for p in m.params],
-                             "step_defaults": step_defaults(m)} for m in all_methods().values()},
+        "methods": {
+            m.name: {
+                "summary": m.summary,
+                "family": m.family,
+                "available": m.available() is None,
+                "params": [param_json(p) for p in m.params],
+                "step_defaults": step_defaults(m),
+            }
+            for m in all_methods().values()
+        },
         "steps": [param_json(p) for p in STEP_PARAMS],
     }

@@ -18,9 +18,10 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 MIRROR_ENV = "BGAPP_MODELS_MIRROR"
@@ -130,8 +131,15 @@ def stream_once(url: str, part: Path, progress: Progress, timeout: tuple[float, 
         raise Cut(f"cut at {have:,} of {total:,} bytes")
 
 
-def download_to(url: str, part: Path, progress: Progress = no_progress, retries: int = 3,
-                timeout: tuple[float, float] = (10.0, 60.0), chunk: int = CHUNK, pause: float = 0.5) -> None:
+def download_to(
+    url: str,
+    part: Path,
+    progress: Progress = no_progress,
+    retries: int = 3,
+    timeout: tuple[float, float] = (10.0, 60.0),
+    chunk: int = CHUNK,
+    pause: float = 0.5,
+) -> None:
     """``url`` into ``part``, resuming from what ``part`` holds; after a cut it asks again for the rest
     up to ``retries`` times (``pause`` seconds more each time). Unreachable on the first request is
     raised at once (offline is not worth waiting for; a .part kept from before stays for the next

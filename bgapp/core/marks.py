@@ -22,6 +22,7 @@ Box = tuple[float, float, float, float]
 ZoomFn = Callable[[np.ndarray], np.ndarray]
 """An RGB crop -> a 0..1 product mask of the same height and width (the product network, usually)."""
 
+
 class MarkError(ParamError):
     """A mark outside the photo, or one that cannot be read: one line for the user."""
 
@@ -74,6 +75,7 @@ class Marks:
 
     def scaled(self, factor: float) -> Marks:
         """The same marks on a copy of the photo ``factor`` times its size."""
+
         def point(p: Point) -> Point:
             return (p[0] * factor, p[1] * factor)
 
@@ -91,7 +93,9 @@ class Marks:
             if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
                 raise MarkError(f"--box {','.join(_fmt(v) for v in self.box)} is outside the {width}x{height} photo")
             if x1 - x0 < 2 or y1 - y0 < 2:
-                raise MarkError(f"--box {','.join(_fmt(v) for v in self.box)} is empty: give X0,Y0,X1,Y1 with X1 > X0, Y1 > Y0")
+                raise MarkError(
+                    f"--box {','.join(_fmt(v) for v in self.box)} is empty: give X0,Y0,X1,Y1 with X1 > X0, Y1 > Y0"
+                )
 
     def to_json(self) -> str:
         return json.dumps({"keep": self.keep, "remove": self.remove, "box": self.box, "order": self.order})
@@ -100,8 +104,12 @@ class Marks:
     def from_json(text: str) -> Marks:
         data = json.loads(text)
         box = data.get("box")
-        return Marks(tuple(tuple(p) for p in data.get("keep", ())), tuple(tuple(p) for p in data.get("remove", ())),
-                     None if box is None else tuple(box), tuple(data.get("order", ())))
+        return Marks(
+            tuple(tuple(p) for p in data.get("keep", ())),
+            tuple(tuple(p) for p in data.get("remove", ())),
+            None if box is None else tuple(box),
+            tuple(data.get("order", ())),
+        )
 
     def cli_arguments(self) -> str:
         """The ``cut`` flags that replay these marks, e.g. ``--keep 120,80 --box 10,10,400,300``."""
@@ -123,8 +131,10 @@ def parse_numbers(text: str, count: int, flag: str) -> tuple[float, ...]:
     try:
         values = tuple(float(p) for p in parts)
     except ValueError:
-        raise MarkError(f"{flag} {text!r}: expected {shape} in photo pixels, e.g. {flag} "
-                        f"{'120,80' if count == 2 else '10,10,400,300'}") from None
+        raise MarkError(
+            f"{flag} {text!r}: expected {shape} in photo pixels, e.g. {flag} "
+            f"{'120,80' if count == 2 else '10,10,400,300'}"
+        ) from None
     if len(values) != count or not all(np.isfinite(values)):
         raise MarkError(f"{flag} {text!r}: expected {count} numbers {shape} in photo pixels")
     return values

@@ -60,8 +60,10 @@ class ModelEntry:
     """``Method.rank``: how ``auto`` orders the networks it can build on (0: never)."""
 
 
-DUTS_LICENCE = ("Licence: learned from DUTS photos, which are distributed for research; for commercial use "
-                "check that this fits, or pick a classical method (no training data).")
+DUTS_LICENCE = (
+    "Licence: learned from DUTS photos, which are distributed for research; for commercial use "
+    "check that this fits, or pick a classical method (no training data)."
+)
 PET_LICENCE = "Licence: learned from Oxford-IIIT Pet photos (CC BY-SA 4.0, annotations for research use)."
 
 
@@ -70,25 +72,41 @@ MODELS: dict[str, ModelEntry] = {
         ModelConfig("effnet-lite0", pretrained="imagenet"),
         "U-Net (EfficientNet-Lite0 encoder, 3.1 M parameters) trained on real photos of objects (DUTS), "
         "generated product scenes and pet photos: made for product photos, keeps shadows out.",
-        licence=DUTS_LICENCE, rank=10),  # DUTS-TE 1,000: IoU 0.737 (results/bench.md): below u2net, always shipped
+        licence=DUTS_LICENCE,
+        rank=10,
+    ),  # DUTS-TE 1,000: IoU 0.737 (results/bench.md): below u2net, always shipped
     "unet-product-clicks": ModelEntry(
         ModelConfig("effnet-lite0", pretrained="imagenet", guidance=3),
         "Click network: unet-product that also sees the seller's keep/remove clicks and the mask so far, "
-        "and answers the corrected mask (what a click in the studio or cut --keep/--remove runs).", "clicks",
-        licence=DUTS_LICENCE),
+        "and answers the corrected mask (what a click in the studio or cut --keep/--remove runs).",
+        "clicks",
+        licence=DUTS_LICENCE,
+    ),
     "unet-effnet-lite0": ModelEntry(
         ModelConfig("effnet-lite0", pretrained="imagenet"),
         "Pet model: U-Net with an ImageNet EfficientNet-Lite0 encoder (3.1 M parameters) fine-tuned on "
-        "pet photos; finds pets, not products.", "pets", PET_LICENCE),
+        "pet photos; finds pets, not products.",
+        "pets",
+        PET_LICENCE,
+    ),
     "unet-mobilenetv2": ModelEntry(
         ModelConfig("mobilenetv2"),
-        "Pet model: U-Net with a MobileNetV2 encoder (2.5 M parameters) trained on pet photos.", "pets", PET_LICENCE),
+        "Pet model: U-Net with a MobileNetV2 encoder (2.5 M parameters) trained on pet photos.",
+        "pets",
+        PET_LICENCE,
+    ),
     "unet-mobilenetv3": ModelEntry(
         ModelConfig("mobilenetv3"),
-        "Pet model: U-Net with a MobileNetV3-Large encoder (3.2 M parameters) trained on pet photos.", "pets", PET_LICENCE),
+        "Pet model: U-Net with a MobileNetV3-Large encoder (3.2 M parameters) trained on pet photos.",
+        "pets",
+        PET_LICENCE,
+    ),
     "unet-plain": ModelEntry(
         ModelConfig("plain"),
-        "Pet model: plain U-Net (1.6 M parameters, convolutions only) trained on pet photos.", "pets", PET_LICENCE),
+        "Pet model: plain U-Net (1.6 M parameters, convolutions only) trained on pet photos.",
+        "pets",
+        PET_LICENCE,
+    ),
 }
 """The one registry of networks: ``train`` builds them, the method list offers each as a method
 (``methods/_unet.py``), the app groups them by ``made_for``, the docs list them. A ``clicks`` network
@@ -104,7 +122,6 @@ IMAGENET_ENCODERS: dict[str, str] = {
 (read by ``lab/effnet.py``; ``train --encoder`` offers these)."""
 
 
-
 def weights_dir() -> Path:
     """The folder with shipped weights: ``BGAPP_WEIGHTS`` if set, else the installed package's or the repository's."""
     return Path(os.environ.get("BGAPP_WEIGHTS", DEFAULT_WEIGHTS_DIR))
@@ -113,8 +130,13 @@ def weights_dir() -> Path:
 def model_files(name: str, folder: Path | None = None) -> dict[str, Path]:
     """Paths of one model's four files (they may not exist)."""
     base = (folder or weights_dir()) / name
-    return {"weights": base.with_suffix(".npz"), "config": base.with_suffix(".json"), "onnx": base.with_suffix(".onnx"),
-            "card": base.with_suffix(".md"), "history": base.parent / f"{name}.history.json"}
+    return {
+        "weights": base.with_suffix(".npz"),
+        "config": base.with_suffix(".json"),
+        "onnx": base.with_suffix(".onnx"),
+        "card": base.with_suffix(".md"),
+        "history": base.parent / f"{name}.history.json",
+    }
 
 
 def card_look(meta: dict, default_size: int = 224) -> tuple[int, bool]:

@@ -97,9 +97,7 @@ class Param:
                     raise ValueError
                 number = int(number)
         except (TypeError, ValueError):
-            raise ParamError(
-                f"{self.name}={value!r} is not valid: allowed {self.describe_range()}"
-            ) from None
+            raise ParamError(f"{self.name}={value!r} is not valid: allowed {self.describe_range()}") from None
         assert self.min is not None and self.max is not None
         if not self.min <= number <= self.max:
             raise ParamError(f"{self.name}={value} is out of range: allowed {self.describe_range()}")
@@ -130,7 +128,7 @@ def to_hex_colour(value: Any) -> str:
 
 def rgb_of(colour: str) -> tuple[int, int, int]:
     """(r, g, b) of a ``#rrggbb`` string."""
-    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+    return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
 
 
 def _fmt(value: float | None) -> str:

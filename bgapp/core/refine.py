@@ -23,11 +23,22 @@ from bgapp.core.images import resize_mask
 from bgapp.core.params import Param
 
 REFINE_PARAMS: tuple[Param, ...] = (
-    Param("refine", "bool", True,
-          help="Soft full-resolution edges that follow the photo, and edge colours without the "
-               "backdrop's tint. Off = the method's mask, scaled up."),
-    Param("edge_band", "int", 4, min=1, max=40, step=1,
-          help="Width of the soft edge zone, in px of the working copy: wider for hair and fur."),
+    Param(
+        "refine",
+        "bool",
+        True,
+        help="Soft full-resolution edges that follow the photo, and edge colours without the "
+        "backdrop's tint. Off = the method's mask, scaled up.",
+    ),
+    Param(
+        "edge_band",
+        "int",
+        4,
+        min=1,
+        max=40,
+        step=1,
+        help="Width of the soft edge zone, in px of the working copy: wider for hair and fur.",
+    ),
 )
 
 
@@ -35,8 +46,9 @@ def _box(image: np.ndarray, radius: int) -> np.ndarray:
     return cv2.boxFilter(image, -1, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
 
 
-def guided_filter_coefficients(guide: np.ndarray, source: np.ndarray, radius: int,
-                               eps: float) -> tuple[np.ndarray, np.ndarray]:
+def guided_filter_coefficients(
+    guide: np.ndarray, source: np.ndarray, radius: int, eps: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel (a, b) such that the output is a x guide + b (gray guide, float32 0..1)."""
     mean_i = _box(guide, radius)
     mean_p = _box(source, radius)
@@ -51,7 +63,9 @@ def refine_alpha(rgb: np.ndarray, mask: np.ndarray, edge_band: int = 4) -> np.nd
     """Soft alpha at ``rgb``'s size from a (smaller, possibly binary) ``mask``; see the module notes."""
     height, width = rgb.shape[:2]
     work_h, work_w = mask.shape
-    small = cv2.resize(rgb, (work_w, work_h), interpolation=cv2.INTER_AREA) if (work_h, work_w) != (height, width) else rgb
+    small = (
+        cv2.resize(rgb, (work_w, work_h), interpolation=cv2.INTER_AREA) if (work_h, work_w) != (height, width) else rgb
+    )
     guide_small = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
     hard = (mask >= 0.5).astype(np.float32)
     radius = max(1, edge_band // 2)
@@ -63,8 +77,8 @@ def refine_alpha(rgb: np.ndarray, mask: np.ndarray, edge_band: int = 4) -> np.nd
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * edge_band + 1, 2 * edge_band + 1))
     sure_fg = cv2.erode(hard, kernel)
     maybe = cv2.dilate(hard, kernel)
-    band_low = resize_mask(sure_fg, (height, width))   # 1 deep inside the product
-    band_high = resize_mask(maybe, (height, width))    # 0 far in the background
+    band_low = resize_mask(sure_fg, (height, width))  # 1 deep inside the product
+    band_high = resize_mask(maybe, (height, width))  # 0 far in the background
     np.clip(alpha, band_low, band_high, out=alpha)
     return np.clip(alpha, 0.0, 1.0)
 

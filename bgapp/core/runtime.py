@@ -52,6 +52,7 @@ class Predictor:
 
         ``mirror``: also run the left-right mirrored photo and average the two answers (twice the
         network's time; a network's mistakes are not symmetric, so the average is steadier)."""
+
         def look(square: np.ndarray) -> np.ndarray:
             probs = self.run(square[None])[0]
             if mirror:
@@ -104,8 +105,9 @@ def _session(name: str, where: Path | None) -> tuple[OnnxSession, str]:
     if threads > 0:  # one of several worker processes: its share of the cores, not all of them each
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
-                 if p in onnxruntime.get_available_providers()]
+    providers = [
+        p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in onnxruntime.get_available_providers()
+    ]
     session = onnxruntime.InferenceSession(str(model_files(name, where)["onnx"]), options, providers=providers)
     return session, "GPU (CUDA)" if session.get_providers()[0] == "CUDAExecutionProvider" else "CPU"
 
@@ -143,8 +145,9 @@ def guided_predictor(name: str, size: int, channels: int, folder: str | None = N
     session, _ = _session(name, Path(folder) if folder else None)
 
     def run(batch: np.ndarray, guide: np.ndarray) -> np.ndarray:
-        return session.run(None, {"rgb": np.ascontiguousarray(batch, np.float32),
-                                  "guide": np.ascontiguousarray(guide, np.float32)})[0]
+        return session.run(
+            None, {"rgb": np.ascontiguousarray(batch, np.float32), "guide": np.ascontiguousarray(guide, np.float32)}
+        )[0]
 
     run(np.zeros((1, size, size, 3), np.float32), np.zeros((1, size, size, channels), np.float32))
     return GuidedPredictor(name, size, channels, run)

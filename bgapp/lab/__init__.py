@@ -3,4 +3,6 @@ the Keras -> ONNX export, evaluation, the benchmark and its baselines, rendered 
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow start-up chatter (CUDA probes...) is not for users; failures still raise
+os.environ.setdefault(
+    "TF_CPP_MIN_LOG_LEVEL", "3"
+)  # TensorFlow start-up chatter (CUDA probes...) is not for users; failures still raise

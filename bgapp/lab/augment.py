@@ -8,8 +8,17 @@ import math
 import numpy as np
 
 
-def augmented(tf, images: np.ndarray, labels: np.ndarray, groups: list[np.ndarray],
-               mix: tuple[float, ...] | None, size: int, batch: int | None, seed: int, bases: np.ndarray | None = None):
+def augmented(
+    tf,
+    images: np.ndarray,
+    labels: np.ndarray,
+    groups: list[np.ndarray],
+    mix: tuple[float, ...] | None,
+    size: int,
+    batch: int | None,
+    seed: int,
+    bases: np.ndarray | None = None,
+):
     """An endless, shuffled stream of randomly cropped, flipped and colour-jittered batches.
 
     With ``mix``, each group (the images of one data folder) is drawn with its own weight, so a
@@ -43,8 +52,9 @@ def augmented(tf, images: np.ndarray, labels: np.ndarray, groups: list[np.ndarra
         left = tf.random.uniform([], 0.0, 1.0 - width + 1e-6)
         box = tf.stack([top, left, top + height, left + width])[None]
         image = tf.image.crop_and_resize(tf.cast(image, tf.float32)[None], box, [0], [size, size])[0]
-        label = tf.image.crop_and_resize(tf.cast(label, tf.float32)[None], box, [0], [size, size],
-                                         method="bilinear" if soft else "nearest")[0]
+        label = tf.image.crop_and_resize(
+            tf.cast(label, tf.float32)[None], box, [0], [size, size], method="bilinear" if soft else "nearest"
+        )[0]
         if tf.random.uniform([]) < 0.5:
             image, label = tf.reverse(image, [1]), tf.reverse(label, [1])
         extra = image[..., 3:]  # a click network's base mask: cropped and flipped, not colour-jittered
@@ -67,7 +77,8 @@ def augmented(tf, images: np.ndarray, labels: np.ndarray, groups: list[np.ndarra
     else:
         used = [(group, weight) for group, weight in zip(groups, mix) if len(group)]
         total = sum(weight for _, weight in used)
-        stream = tf.data.Dataset.sample_from_datasets([endless(group) for group, _ in used],
-                                                      weights=[weight / total for _, weight in used], seed=seed)
+        stream = tf.data.Dataset.sample_from_datasets(
+            [endless(group) for group, _ in used], weights=[weight / total for _, weight in used], seed=seed
+        )
     stream = stream.map(augment if bases is None else augment_with_base, num_parallel_calls=tf.data.AUTOTUNE)
     return stream if batch is None else stream.batch(batch).prefetch(tf.data.AUTOTUNE)

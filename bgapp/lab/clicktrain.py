@@ -37,8 +37,9 @@ ITERATIVE = 0.5  # share of examples shown the mask after some of their clicks w
 BACKGROUND = 1  # 0-based class of the training labels (object 0, background 1, border 2)
 
 
-def base_masks(images: np.ndarray, answer: Callable[[np.ndarray], np.ndarray],
-               progress: Callable[[str], None] | None = None) -> np.ndarray:
+def base_masks(
+    images: np.ndarray, answer: Callable[[np.ndarray], np.ndarray], progress: Callable[[str], None] | None = None
+) -> np.ndarray:
     """(N, side, side, 1) uint8 0/1: ``answer`` (a photo -> object+edge probability at its size) cut at
     0.5 on every photo of ``images`` (N, side, side, 3)."""
     out = np.empty(images.shape[:3] + (1,), np.uint8)
@@ -77,8 +78,9 @@ def spoil(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def click_sequence(truth: np.ndarray, mask: np.ndarray, rng: np.random.Generator, clicks: int
-                   ) -> list[tuple[str, tuple[int, int], np.ndarray]]:
+def click_sequence(
+    truth: np.ndarray, mask: np.ndarray, rng: np.random.Generator, clicks: int
+) -> list[tuple[str, tuple[int, int], np.ndarray]]:
     """Up to ``clicks`` clicks on the largest wrong regions of ``mask`` against ``truth`` (both bool),
     one after the other as a seller fixing them would place them: (kind, (x, y), the mask once that
     click's wrong region is fixed)."""
@@ -110,14 +112,22 @@ def colour_region(image: np.ndarray, start: tuple[int, int], rng: np.random.Gene
     lab = cv2.cvtColor(cv2.GaussianBlur(np.ascontiguousarray(image, np.uint8), (5, 5), 0), cv2.COLOR_RGB2LAB)
     tolerance = (int(rng.integers(6, 24)),) * 3
     flood = np.zeros((lab.shape[0] + 2, lab.shape[1] + 2), np.uint8)
-    cv2.floodFill(lab, flood, start, (0, 0, 0), tolerance, tolerance,
-                  4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8))
+    cv2.floodFill(
+        lab,
+        flood,
+        start,
+        (0, 0, 0),
+        tolerance,
+        tolerance,
+        4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8),
+    )
     region = flood[1:-1, 1:-1] > 0
     return cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)) > 0
 
 
-def spoil_along_edges(mask: np.ndarray, truth: np.ndarray, image: np.ndarray, rng: np.random.Generator
-                      ) -> np.ndarray | None:
+def spoil_along_edges(
+    mask: np.ndarray, truth: np.ndarray, image: np.ndarray, rng: np.random.Generator
+) -> np.ndarray | None:
     """``mask`` made wrong along the photo's edges: a region of like colour next to the product
     added (the half of a bowl the dog sits in), a region of the product cut off (its dark
     sleeve), or only such a region found elsewhere. A blob drawn as an ellipse is wrong in a way
@@ -143,16 +153,18 @@ def spoil_along_edges(mask: np.ndarray, truth: np.ndarray, image: np.ndarray, rn
     return None
 
 
-def simulated_clicks(truth: np.ndarray, mask: np.ndarray, rng: np.random.Generator, clicks: int
-                     ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+def simulated_clicks(
+    truth: np.ndarray, mask: np.ndarray, rng: np.random.Generator, clicks: int
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Up to ``clicks`` (keep, remove) clicks (x, y) on the largest wrong regions of ``mask`` against
     ``truth`` (both bool), one after the other as a seller fixing them would place them."""
     keep, remove, _ = _clicks_and_mask(truth, mask, rng, clicks, iterative=False)
     return keep, remove
 
 
-def _clicks_and_mask(truth: np.ndarray, mask: np.ndarray, rng: np.random.Generator, clicks: int,
-                     iterative: bool) -> tuple[list[tuple[int, int]], list[tuple[int, int]], np.ndarray]:
+def _clicks_and_mask(
+    truth: np.ndarray, mask: np.ndarray, rng: np.random.Generator, clicks: int, iterative: bool
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]], np.ndarray]:
     """The clicks of ``click_sequence`` and the mask so far that the network is shown with them:
     ``mask`` itself, or (``iterative``) the mask after some of the earlier clicks have already been
     applied, as in the studio, where each click is made on the answer to the clicks before it."""
@@ -186,8 +198,9 @@ def _roughly(fixed: np.ndarray, before: np.ndarray, rng: np.random.Generator) ->
     return np.where(near, moved, fixed)
 
 
-def training_guide(label: np.ndarray, base: np.ndarray, rng: np.random.Generator,
-                   image: np.ndarray | None = None) -> np.ndarray:
+def training_guide(
+    label: np.ndarray, base: np.ndarray, rng: np.random.Generator, image: np.ndarray | None = None
+) -> np.ndarray:
     """The (S, S, 3) float32 guide for one training example: ``label`` (S, S[, 1]) 0-based classes,
     ``base`` (S, S[, 1]) the base network's mask there (0..1), ``image`` the photo (its colour
     regions make the spoils that follow its edges)."""
@@ -198,8 +211,9 @@ def training_guide(label: np.ndarray, base: np.ndarray, rng: np.random.Generator
         if image is not None and rng.random() < ALONG_EDGES:
             along = spoil_along_edges(mask, truth, image, rng)
         mask = spoil(mask, rng) if along is None else along
-    keep, remove, shown = _clicks_and_mask(truth, mask, rng, int(rng.integers(0, MAX_CLICKS + 1)),
-                                           iterative=rng.random() < ITERATIVE)
+    keep, remove, shown = _clicks_and_mask(
+        truth, mask, rng, int(rng.integers(0, MAX_CLICKS + 1)), iterative=rng.random() < ITERATIVE
+    )
     return guide_maps(truth.shape[0], shown.astype(np.float32), keep, remove)
 
 

@@ -70,8 +70,10 @@ def layout(root: Path) -> str:
         return "duts"
     if (root / "images").is_dir() and (root / "masks").is_dir():
         return "folders"
-    raise BgappError(f"{root}: not a dataset folder; expected the Oxford-IIIT Pet layout (images/, "
-                     "annotations/), the DUTS layout (DUTS-TR/, DUTS-TE/) or images/ + masks/")
+    raise BgappError(
+        f"{root}: not a dataset folder; expected the Oxford-IIIT Pet layout (images/, "
+        "annotations/), the DUTS layout (DUTS-TR/, DUTS-TE/) or images/ + masks/"
+    )
 
 
 def _stems(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
@@ -91,8 +93,9 @@ def _listed(path: Path) -> list[str] | None:
     return [line.split()[0] for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
 
 
-def _pair_up(names: list[str] | None, images: dict[str, Path], labels: dict[str, Path], kind: str,
-             where: Path) -> Listing:
+def _pair_up(
+    names: list[str] | None, images: dict[str, Path], labels: dict[str, Path], kind: str, where: Path
+) -> Listing:
     """Pairs for ``names`` (default: every photo), each photo without a label (or the reverse) a problem."""
     listing = Listing([])
     for name in names if names is not None else sorted(images):
@@ -104,7 +107,9 @@ def _pair_up(names: list[str] | None, images: dict[str, Path], labels: dict[str,
         else:
             listing.pairs.append(Pair(name, image, label, kind))
     if names is None:
-        listing.problems += [f"{name}: {kind} {labels[name].name} has no photo" for name in sorted(set(labels) - set(images))]
+        listing.problems += [
+            f"{name}: {kind} {labels[name].name} has no photo" for name in sorted(set(labels) - set(images))
+        ]
     return listing
 
 
@@ -115,10 +120,17 @@ def list_split(root: Path, split: str) -> Listing:
     if kind == "pet":
         names = _listed(root / "annotations" / f"{split}.txt")
         if names is None:
-            raise BgappError(f"{root / 'annotations' / (split + '.txt')} not found: expected the Oxford-IIIT Pet "
-                             "layout (images/, annotations/trimaps/, annotations/trainval.txt and test.txt)")
-        listing = _pair_up(names, _stems(root / "images", IMAGE_SUFFIXES),
-                           _stems(root / "annotations" / "trimaps", (".png",)), "trimap", root / "images")
+            raise BgappError(
+                f"{root / 'annotations' / (split + '.txt')} not found: expected the Oxford-IIIT Pet "
+                "layout (images/, annotations/trimaps/, annotations/trainval.txt and test.txt)"
+            )
+        listing = _pair_up(
+            names,
+            _stems(root / "images", IMAGE_SUFFIXES),
+            _stems(root / "annotations" / "trimaps", (".png",)),
+            "trimap",
+            root / "images",
+        )
     elif kind == "duts":
         if split not in DUTS_SPLITS:
             raise BgappError(f"{root}: DUTS has the splits {', '.join(DUTS_SPLITS)}, not {split!r}")
@@ -126,14 +138,26 @@ def list_split(root: Path, split: str) -> Listing:
         base = root if root.name == sub else root / sub
         if not base.is_dir():
             raise BgappError(f"{root}: no {sub} folder for the {split!r} split")
-        listing = _pair_up(_listed(base / "names.txt"), _stems(base / f"{sub}-Image", IMAGE_SUFFIXES),
-                           _stems(base / f"{sub}-Mask", (".png",)), "mask", base / f"{sub}-Image")
+        listing = _pair_up(
+            _listed(base / "names.txt"),
+            _stems(base / f"{sub}-Image", IMAGE_SUFFIXES),
+            _stems(base / f"{sub}-Mask", (".png",)),
+            "mask",
+            base / f"{sub}-Image",
+        )
     else:
-        listing = _pair_up(_listed(root / f"{split}.txt"), _stems(root / "images", IMAGE_SUFFIXES),
-                           _stems(root / "masks", (".png",)), "mask", root / "images")
+        listing = _pair_up(
+            _listed(root / f"{split}.txt"),
+            _stems(root / "images", IMAGE_SUFFIXES),
+            _stems(root / "masks", (".png",)),
+            "mask",
+            root / "images",
+        )
     if not listing.pairs:
-        raise BgappError(f"{root}: the {split!r} split has no usable photo" +
-                         (f" ({listing.problems[0]})" if listing.problems else ""))
+        raise BgappError(
+            f"{root}: the {split!r} split has no usable photo"
+            + (f" ({listing.problems[0]})" if listing.problems else "")
+        )
     return listing
 
 
@@ -188,8 +212,10 @@ def load_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rgb = load_image(pair.image).rgb
     label = _read_label(pair)
     if label.shape != rgb.shape[:2]:
-        raise BgappError(f"{pair.name}: {pair.kind} {label.shape[1]}x{label.shape[0]} and photo "
-                         f"{rgb.shape[1]}x{rgb.shape[0]} differ in size")
+        raise BgappError(
+            f"{pair.name}: {pair.kind} {label.shape[1]}x{label.shape[0]} and photo "
+            f"{rgb.shape[1]}x{rgb.shape[0]} differ in size"
+        )
     if pair.kind == "trimap":
         if not np.isin(label, (OBJECT, BACKGROUND, BORDER)).all():
             raise BgappError(f"{pair.name}: a trimap holds only 1, 2 and 3")
@@ -209,8 +235,9 @@ def load_truth(root: Path, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return load_pair(_pair(Path(root), name))
 
 
-def iter_examples(root: Path, split: str, limit: int | None = None, problems: list[str] | None = None,
-                  listing: Listing | None = None) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+def iter_examples(
+    root: Path, split: str, limit: int | None = None, problems: list[str] | None = None, listing: Listing | None = None
+) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     """(name, RGB, trimap, truth) for each usable pair of ``split``; a pair that fails to load is
     skipped and its one-line reason appended to ``problems`` (as are the ones found when listing).
     ``listing``: the split already listed by the caller, so the folder is not read twice."""
@@ -271,7 +298,7 @@ def _held_out(listed: list[list[str]], which: int, fraction: float, seed: int) -
     names = [f"{index}/{name}" for index, folder in enumerate(listed) for name in folder]
     _, held = split_holdout(names, fraction, seed)
     prefix = f"{which}/"
-    return [name[len(prefix):] for name in held if name.startswith(prefix)]
+    return [name[len(prefix) :] for name in held if name.startswith(prefix)]
 
 
 def trimap_from_mask(mask: np.ndarray, border: int = 2) -> np.ndarray:
@@ -311,11 +338,15 @@ def write_synthetic_dataset(root: Path, count: int, size: tuple[int, int], test_
 
     names = []
     for index in range(count):
-        scene = synth.render_scene(seed + index, size, synth.BACKGROUNDS[index % len(synth.BACKGROUNDS)],
-                                   synth.PRODUCTS[index % len(synth.PRODUCTS)])
+        scene = synth.render_scene(
+            seed + index,
+            size,
+            synth.BACKGROUNDS[index % len(synth.BACKGROUNDS)],
+            synth.PRODUCTS[index % len(synth.PRODUCTS)],
+        )
         name = f"scene_{index:02d}"
         write_example(root, name, scene.rgb, trimap_from_mask(scene.alpha, border=1))
         names.append(name)
     write_split(root, "trainval", names[: count - test_count])
-    write_split(root, "test", names[count - test_count:])
+    write_split(root, "test", names[count - test_count :])
     return Path(root)

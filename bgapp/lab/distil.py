@@ -76,9 +76,14 @@ def unlabelled_photos(root: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def split_sources(data: tuple[Path, ...], extra: tuple[Path, ...] = (), unlabelled: tuple[Path, ...] = (),
-                  fraction: float = 0.1, seed: int = 0, split: str = "trainval"
-                  ) -> tuple[list[Photo], list[Photo], list[str], dict[str, Path]]:
+def split_sources(
+    data: tuple[Path, ...],
+    extra: tuple[Path, ...] = (),
+    unlabelled: tuple[Path, ...] = (),
+    fraction: float = 0.1,
+    seed: int = 0,
+    split: str = "trainval",
+) -> tuple[list[Photo], list[Photo], list[str], dict[str, Path]]:
     """(training photos, validation photos, listing problems, tag -> folder) of a run."""
     roots = [*map(Path, data), *map(Path, extra), *map(Path, unlabelled)]
     tags = folder_tags(roots)
@@ -119,8 +124,9 @@ def load_photo(photo: Photo) -> tuple[np.ndarray, np.ndarray | None]:
     from bgapp.core.images import load_image
 
     folder = photo.root / "images" if (photo.root / "images").is_dir() else photo.root
-    path = next((folder / f"{photo.name}{s}" for s in datasets.IMAGE_SUFFIXES if (folder / f"{photo.name}{s}").exists()),
-                None)
+    path = next(
+        (folder / f"{photo.name}{s}" for s in datasets.IMAGE_SUFFIXES if (folder / f"{photo.name}{s}").exists()), None
+    )
     if path is None:
         raise BgappError(f"{photo.key}: no photo in {folder}")
     return load_image(path).rgb, None
@@ -139,10 +145,14 @@ def _check_spec(cache: Path, spec: dict) -> None:
         old = json.loads(path.read_text())
         for key in ("version", "teacher", "size", "seed"):
             if old.get(key) != spec[key]:
-                raise BgappError(f"{cache} was built with {key} {old.get(key)!r}, not {spec[key]!r}: "
-                                 "use another cache folder")
-        spec = {**old, "views": max(old.get("views", 0), spec["views"]),
-                "sources": {**old.get("sources", {}), **spec["sources"]}}
+                raise BgappError(
+                    f"{cache} was built with {key} {old.get(key)!r}, not {spec[key]!r}: use another cache folder"
+                )
+        spec = {
+            **old,
+            "views": max(old.get("views", 0), spec["views"]),
+            "sources": {**old.get("sources", {}), **spec["sources"]},
+        }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(spec, indent=1))
 
@@ -175,13 +185,31 @@ def read_entry(path: Path) -> tuple[ViewParams, tuple[int, int], np.ndarray]:
     return ViewParams(**meta["view"]), tuple(meta["photo"]), answer
 
 
-def build_cache(photos: list[Photo], teacher, cache: Path, views: int, size: int, seed: int,
-                progress: Progress = print, every_s: float = 10.0) -> dict:
+def build_cache(
+    photos: list[Photo],
+    teacher,
+    cache: Path,
+    views: int,
+    size: int,
+    seed: int,
+    progress: Progress = print,
+    every_s: float = 10.0,
+) -> dict:
     """The teacher's answers on views 0..``views``-1 of every photo, skipping those already cached.
     Returns {"written", "cached", "failed", "seconds", "problems"}; failures do not stop the rest."""
-    _check_spec(cache, {"version": CACHE_VERSION, "teacher": teacher.name, "teacher_file": str(teacher.path),
-                        "teacher_bytes": Path(teacher.path).stat().st_size, "size": size, "seed": seed,
-                        "views": views, "sources": {}})
+    _check_spec(
+        cache,
+        {
+            "version": CACHE_VERSION,
+            "teacher": teacher.name,
+            "teacher_file": str(teacher.path),
+            "teacher_bytes": Path(teacher.path).stat().st_size,
+            "size": size,
+            "seed": seed,
+            "views": views,
+            "sources": {},
+        },
+    )
     todo = [(photo, [k for k in range(views) if not entry_path(cache, photo.key, k).exists()]) for photo in photos]
     todo = [(photo, missing) for photo, missing in todo if missing]
     total = sum(len(missing) for _, missing in todo)
@@ -199,24 +227,36 @@ def build_cache(photos: list[Photo], teacher, cache: Path, views: int, size: int
             params = draw_view(seed, photo.key, k, width, height)
             answer = teacher.answer(render_view(rgb, params, teacher.side))
             if answer.shape != (size, size):
-                answer = cv2.resize(answer, (size, size), interpolation=cv2.INTER_AREA if answer.shape[0] > size
-                                    else cv2.INTER_LINEAR)
+                answer = cv2.resize(
+                    answer, (size, size), interpolation=cv2.INTER_AREA if answer.shape[0] > size else cv2.INTER_LINEAR
+                )
             write_entry(entry_path(cache, photo.key, k), answer, params, (width, height))
             written += 1
         now = time.perf_counter()
         if now - said >= every_s or written == total:
             rate = written / max(now - start, 1e-9)
             eta = (total - written) / max(rate, 1e-9)
-            progress(f"  {written}/{total} views ({100.0 * written / max(total, 1):.0f} %), {rate:.2f} views/s, "
-                     f"ETA {_duration(eta)}")
+            progress(
+                f"  {written}/{total} views ({100.0 * written / max(total, 1):.0f} %), {rate:.2f} views/s, "
+                f"ETA {_duration(eta)}"
+            )
             said = now
     seconds = time.perf_counter() - start
-    return {"written": written, "cached": cached, "failed": len(problems), "seconds": round(seconds, 1),
-            "problems": problems}
+    return {
+        "written": written,
+        "cached": cached,
+        "failed": len(problems),
+        "seconds": round(seconds, 1),
+        "problems": problems,
+    }
 
 
 def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else (f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h")
+    return (
+        f"{seconds:.0f} s"
+        if seconds < 120
+        else (f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h")
+    )
 
 
 def cached_views(cache: Path, photos: list[Photo]) -> tuple[list[tuple[Photo, list[Path]]], int]:
@@ -229,7 +269,7 @@ def cached_views(cache: Path, photos: list[Photo]) -> tuple[list[tuple[Photo, li
         if tag not in listed:
             listed[tag] = {}
             folder = Path(cache) / tag
-            for entry in (os.scandir(folder) if folder.is_dir() else ()):
+            for entry in os.scandir(folder) if folder.is_dir() else ():
                 stem, _, index = entry.name[:-4].rpartition(".")
                 if entry.name.endswith(".png") and index.isdigit() and stem:
                     listed[tag].setdefault(stem, []).append((int(index), Path(entry.path)))
@@ -261,24 +301,29 @@ def view_target(teacher: np.ndarray, truth: np.ndarray | None, weight: float) ->
     return weight * taught + (1.0 - weight) * true
 
 
-def view_example(photo: Photo, rgb: np.ndarray, truth: np.ndarray | None, entry: Path, size: int,
-                 weight: float) -> tuple[np.ndarray, np.ndarray]:
+def view_example(
+    photo: Photo, rgb: np.ndarray, truth: np.ndarray | None, entry: Path, size: int, weight: float
+) -> tuple[np.ndarray, np.ndarray]:
     """(the view uint8 (size, size, 3), its target as probabilities x 255 uint8) of one cached view."""
     params, photo_size, answer = read_entry(entry)
     if photo_size != (rgb.shape[1], rgb.shape[0]):
-        raise BgappError(f"{photo.key}: the photo is {rgb.shape[1]}x{rgb.shape[0]}, its cached views were "
-                         f"made on {photo_size[0]}x{photo_size[1]}: rebuild them")
+        raise BgappError(
+            f"{photo.key}: the photo is {rgb.shape[1]}x{rgb.shape[0]}, its cached views were "
+            f"made on {photo_size[0]}x{photo_size[1]}: rebuild them"
+        )
     if answer.shape != (size, size):
-        answer = cv2.resize(answer, (size, size), interpolation=cv2.INTER_AREA if answer.shape[0] > size
-                            else cv2.INTER_LINEAR)
+        answer = cv2.resize(
+            answer, (size, size), interpolation=cv2.INTER_AREA if answer.shape[0] > size else cv2.INTER_LINEAR
+        )
     view = render_view(rgb, params, size)
     mask = None if truth is None else render_mask(truth, params, size)
     target = view_target(answer, mask, weight)
     return view, np.clip(np.round(target * 255.0), 0, 255).astype(np.uint8)
 
 
-def view_schedule(entries: list[tuple[Photo, list[Path]]], seed: int,
-                  first_epoch: int = 0) -> Iterator[tuple[int, int]]:
+def view_schedule(
+    entries: list[tuple[Photo, list[Path]]], seed: int, first_epoch: int = 0
+) -> Iterator[tuple[int, int]]:
     """Endless (photo index, view index) pairs: each epoch every photo once, in a seeded order, with
     one of its cached views drawn at random; epoch e is the same on a resumed run."""
     epoch = first_epoch
@@ -289,8 +334,9 @@ def view_schedule(entries: list[tuple[Photo, list[Path]]], seed: int,
         epoch += 1
 
 
-def view_stream(entries: list[tuple[Photo, list[Path]]], size: int, weight: float, seed: int,
-                first_epoch: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def view_stream(
+    entries: list[tuple[Photo, list[Path]]], size: int, weight: float, seed: int, first_epoch: int = 0
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The examples of ``view_schedule``: (view, target) pairs."""
     for index, view in view_schedule(entries, seed, first_epoch):
         photo, files = entries[index]
@@ -298,12 +344,20 @@ def view_stream(entries: list[tuple[Photo, list[Path]]], size: int, weight: floa
         yield view_example(photo, rgb, truth, files[view], size, weight)
 
 
-def tf_view_stream(tf, entries: list[tuple[Photo, list[Path]]], size: int, batch: int | None, weight: float,
-                   seed: int, first_epoch: int = 0):
+def tf_view_stream(
+    tf,
+    entries: list[tuple[Photo, list[Path]]],
+    size: int,
+    batch: int | None,
+    weight: float,
+    seed: int,
+    first_epoch: int = 0,
+):
     """``view_stream`` as batches of (float32 RGB 0..255, float32 class probabilities) for Keras
     (``batch`` None: single examples, to be mixed with other streams before batching).
     The schedule is one Python generator; the examples are made in parallel (decoding and OpenCV
     let go of the GIL), in the schedule's order, so a GPU is not starved by one core."""
+
     def example(index, view):
         photo, files = entries[int(index)]
         rgb, truth = load_photo(photo)
@@ -315,8 +369,10 @@ def tf_view_stream(tf, entries: list[tuple[Photo, list[Path]]], size: int, batch
         y.set_shape((size, size, 3))
         return tf.cast(x, tf.float32), tf.cast(y, tf.float32) / 255.0
 
-    schedule = tf.data.Dataset.from_generator(lambda: view_schedule(entries, seed, first_epoch),
-                                              output_signature=(tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int64)))
+    schedule = tf.data.Dataset.from_generator(
+        lambda: view_schedule(entries, seed, first_epoch),
+        output_signature=(tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int64)),
+    )
     stream = schedule.map(made, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return stream if batch is None else stream.batch(batch).prefetch(2)
 
@@ -325,4 +381,3 @@ def seconds_per_1000(seconds: float, views: int) -> str:
     """A build's cost in words: seconds per view and hours per 1,000 views."""
     per = seconds / max(views, 1)
     return f"{per:.2f} s a view, {per * 1000 / 3600:.2f} h per 1,000 views"
-

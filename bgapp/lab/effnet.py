@@ -32,8 +32,15 @@ import_tensorflow()
 import keras  # noqa: E402 - after TensorFlow's quiet start
 from keras import layers  # noqa: E402
 
-BLOCKS = ((3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3),
-          (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1))
+BLOCKS = (
+    (3, 1, 1, 16, 1),
+    (3, 2, 6, 24, 2),
+    (5, 2, 6, 40, 2),
+    (3, 2, 6, 80, 3),
+    (5, 1, 6, 112, 3),
+    (5, 2, 6, 192, 4),
+    (3, 1, 6, 320, 1),
+)
 SCALING = {"effnet-lite0": (1.0, 1.0), "effnet-lite2": (1.1, 1.2)}
 """(width, depth) multipliers of each variant: the encoders a U-Net may use (``lab/unet.py``)."""
 EPSILON = 1e-3
@@ -49,8 +56,10 @@ def blocks(variant: str = "effnet-lite0") -> tuple[tuple[int, int, int, int, int
         return rounded + 8 if rounded < 0.9 * count * width else rounded
 
     last = len(BLOCKS) - 1
-    return tuple((k, s, e, channels(c), r if i in (0, last) else math.ceil(r * depth))
-                 for i, (k, s, e, c, r) in enumerate(BLOCKS))
+    return tuple(
+        (k, s, e, channels(c), r if i in (0, last) else math.ceil(r * depth))
+        for i, (k, s, e, c, r) in enumerate(BLOCKS)
+    )
 
 
 def package_weights_path(variant: str = "effnet-lite0") -> Path | None:
@@ -66,8 +75,12 @@ def package_weights_path(variant: str = "effnet-lite0") -> Path | None:
     return path if path.exists() else None
 
 
-def encoder_features(inputs: keras.KerasTensor, include_top: bool = False, guide: keras.KerasTensor | None = None,
-                     variant: str = "effnet-lite0") -> tuple[list[keras.KerasTensor], keras.KerasTensor]:
+def encoder_features(
+    inputs: keras.KerasTensor,
+    include_top: bool = False,
+    guide: keras.KerasTensor | None = None,
+    variant: str = "effnet-lite0",
+) -> tuple[list[keras.KerasTensor], keras.KerasTensor]:
     """Stem and blocks on ``inputs`` (RGB 0..255). Returns the feature maps at strides 2, 4, 8, 16, 32
     (each stage's last output) and the final tensor (the classifier's logits when ``include_top``).
 
@@ -129,9 +142,14 @@ def torch_to_keras_names(block_count: int = 32) -> dict[str, str]:
     """Keras layer name -> PyTorch key prefix, for every layer that has weights."""
     names = {"stem_conv": "_conv_stem", "stem_bn": "_bn0", "head_conv": "_conv_head", "head_bn": "_bn1", "fc": "_fc"}
     for i in range(block_count):
-        names |= {f"block{i}_expand_conv": f"_blocks.{i}._expand_conv", f"block{i}_expand_bn": f"_blocks.{i}._bn0",
-                  f"block{i}_dw_conv": f"_blocks.{i}._depthwise_conv", f"block{i}_dw_bn": f"_blocks.{i}._bn1",
-                  f"block{i}_project_conv": f"_blocks.{i}._project_conv", f"block{i}_project_bn": f"_blocks.{i}._bn2"}
+        names |= {
+            f"block{i}_expand_conv": f"_blocks.{i}._expand_conv",
+            f"block{i}_expand_bn": f"_blocks.{i}._bn0",
+            f"block{i}_dw_conv": f"_blocks.{i}._depthwise_conv",
+            f"block{i}_dw_bn": f"_blocks.{i}._bn1",
+            f"block{i}_project_conv": f"_blocks.{i}._project_conv",
+            f"block{i}_project_bn": f"_blocks.{i}._bn2",
+        }
     return names
 
 

@@ -35,10 +35,16 @@ BETA2 = 0.3  # the field's weighting of precision over recall in the F-measure
 WORST = 5
 
 
-def evaluate(method: str | Method, root: Path, split: str = "test", limit: int | None = None,
-             params: Mapping[str, Any] | None = None,
-             progress: Callable[[int, int, str], None] | None = None, worst: int = WORST,
-             only: set[str] | None = None) -> dict[str, Any]:
+def evaluate(
+    method: str | Method,
+    root: Path,
+    split: str = "test",
+    limit: int | None = None,
+    params: Mapping[str, Any] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    worst: int = WORST,
+    only: set[str] | None = None,
+) -> dict[str, Any]:
     """Scores of ``method`` on ``split`` of ``root``: the keys in ``KEYS`` plus method, split, images,
     the ``worst`` images by IoU and the pairs ``skipped`` as unusable (with their reasons).
     ``only``: score just these names of the split (a training run's validation hold-out)."""
@@ -54,7 +60,9 @@ def evaluate(method: str | Method, root: Path, split: str = "test", limit: int |
     problems: list[str] = []
     curves = []
     trimap_of = settings.method.trimap if dataset.layout(root) == "pet" else None  # masks have no real border class
-    for index, (name, rgb, trimap, truth) in enumerate(dataset.iter_examples(root, split, limit, problems, listing), start=1):
+    for index, (name, rgb, trimap, truth) in enumerate(
+        dataset.iter_examples(root, split, limit, problems, listing), start=1
+    ):
         image = LoadedImage(rgb=rgb, alpha=None, name=name, mode="RGB")
         start = time.perf_counter()
         result = cut_out(image, settings)
@@ -81,8 +89,9 @@ def evaluate(method: str | Method, root: Path, split: str = "test", limit: int |
     summary["max_f"] = round(max_f_measure(curves), 4) if curves else None
     summary["iou_min"] = round(float(min(r["iou"] for r in rows)), 4) if rows else None
     # the images to look at first when a model disappoints
-    summary["worst"] = [{"name": r["name"], "iou": round(float(r["iou"]), 4)}
-                        for r in sorted(rows, key=lambda r: r["iou"])[:worst]]
+    summary["worst"] = [
+        {"name": r["name"], "iou": round(float(r["iou"]), 4)} for r in sorted(rows, key=lambda r: r["iou"])[:worst]
+    ]
     summary["settings"] = {k: v for k, v in (params or {}).items()}
     summary["skipped"] = problems
     summary["checks"] = check_figures(rows)
@@ -110,8 +119,12 @@ def check_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for rule in ("mask", "with_doubts"):
         flagged = [r for r in rows if r.get("flags", {}).get(rule)]
         caught = [r for r in bad if r.get("flags", {}).get(rule)]
-        figures[rule] = {"flagged": len(flagged), "flagged_share": round(len(flagged) / max(len(rows), 1), 4),
-                         "caught": len(caught), "caught_share": round(len(caught) / max(len(bad), 1), 4)}
+        figures[rule] = {
+            "flagged": len(flagged),
+            "flagged_share": round(len(flagged) / max(len(rows), 1), 4),
+            "caught": len(caught),
+            "caught_share": round(len(caught) / max(len(bad), 1), 4),
+        }
     return figures
 
 
@@ -137,11 +150,15 @@ def max_f_measure(curves: list[tuple[np.ndarray, np.ndarray]]) -> float:
 
 def format_summary(summary: Mapping[str, Any], data: Path) -> str:
     """The plain-text report ``evaluate`` prints (and ``--record`` copies into a model card)."""
-    notes = {"trimap_accuracy": "3-class pixel accuracy (object / background / border)",
-             "accuracy": "binary pixel accuracy, foreground = object + border",
-             "iou": "binary intersection over union", "f1": "binary F1 (Dice)",
-             "mae": "mean |alpha - truth|", "max_f": "max F-measure (beta^2 0.3), the salient-object standard",
-             "ms_per_image": "decoded photo -> full-size alpha, this machine"}
+    notes = {
+        "trimap_accuracy": "3-class pixel accuracy (object / background / border)",
+        "accuracy": "binary pixel accuracy, foreground = object + border",
+        "iou": "binary intersection over union",
+        "f1": "binary F1 (Dice)",
+        "mae": "mean |alpha - truth|",
+        "max_f": "max F-measure (beta^2 0.3), the salient-object standard",
+        "ms_per_image": "decoded photo -> full-size alpha, this machine",
+    }
     lines = [f"{summary['method']} on the {summary['split']} split of {data}: {summary['images']} images"]
     for key in KEYS:
         value = summary[key]
@@ -151,6 +168,9 @@ def format_summary(summary: Mapping[str, Any], data: Path) -> str:
         shown = ", ".join(f"{row['name']} ({row['iou']:.3f})" for row in summary["worst"])
         lines.append(f"  lowest IoU: {shown}")
     if summary.get("skipped"):
-        lines.append(f"  left out {len(summary['skipped'])} unusable pair(s): " + "; ".join(summary["skipped"][:5])
-                     + (" ..." if len(summary["skipped"]) > 5 else ""))
+        lines.append(
+            f"  left out {len(summary['skipped'])} unusable pair(s): "
+            + "; ".join(summary["skipped"][:5])
+            + (" ..." if len(summary["skipped"]) > 5 else "")
+        )
     return "\n".join(lines)

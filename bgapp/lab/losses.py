@@ -23,7 +23,9 @@ def foreground_iou_metric():
             self.union = self.add_variable((), initializer="zeros", name="union")
 
         def update_state(self, y_true, y_pred, sample_weight=None):
-            classes = ops.argmax(y_true, axis=-1) if y_true.shape[-1] == 3 else ops.squeeze(ops.cast(y_true, "int32"), -1)
+            classes = (
+                ops.argmax(y_true, axis=-1) if y_true.shape[-1] == 3 else ops.squeeze(ops.cast(y_true, "int32"), -1)
+            )
             truth = ops.cast(ops.not_equal(classes, 1), "float32")
             guess = ops.cast(ops.not_equal(ops.argmax(y_pred, axis=-1), 1), "float32")
             self.intersection.assign_add(ops.sum(truth * guess))

@@ -83,8 +83,15 @@ def _conv(graph: _Graph, x: str, kernel: np.ndarray, bias: np.ndarray | None, la
         inputs.append(graph.const(bias.astype(np.float32), layer.name + "_b"))
     strides = list(getattr(layer, "strides", (1, 1)))
     dilations = list(getattr(layer, "dilation_rate", (1, 1)))
-    return graph.node("Conv", inputs, strides=strides, dilations=dilations, group=group,
-                      kernel_shape=list(kernel.shape[2:]), **_pads(layer, tuple(kernel.shape[2:])))
+    return graph.node(
+        "Conv",
+        inputs,
+        strides=strides,
+        dilations=dilations,
+        group=group,
+        kernel_shape=list(kernel.shape[2:]),
+        **_pads(layer, tuple(kernel.shape[2:])),
+    )
 
 
 def _batchnorm_of(layer) -> tuple[np.ndarray, np.ndarray]:
@@ -140,9 +147,12 @@ def keras_to_onnx(model, path: Path) -> Path:
                 dk = depth.reshape(depth.shape[0], depth.shape[1], 1, -1).transpose(3, 2, 0, 1)
                 y = _conv(graph, x, dk, None, layer, group=depth.shape[2])
                 pk = point.transpose(3, 2, 0, 1)
-                y = graph.node("Conv", [y, graph.const(pk, layer.name + "_pw", half=True)]
-                               + ([graph.const(weights[2], layer.name + "_b")] if layer.use_bias else []),
-                               kernel_shape=[1, 1])
+                y = graph.node(
+                    "Conv",
+                    [y, graph.const(pk, layer.name + "_pw", half=True)]
+                    + ([graph.const(weights[2], layer.name + "_b")] if layer.use_bias else []),
+                    kernel_shape=[1, 1],
+                )
             y = _activation(graph, y, getattr(layer.activation, "__name__", "linear"))
         elif kind == "BatchNormalization":
             scale, shift = _batchnorm_of(layer)
@@ -155,8 +165,14 @@ def keras_to_onnx(model, path: Path) -> Path:
             if layer.max_value is None:
                 y = graph.node("Relu", [x])
             else:
-                y = graph.node("Clip", [x, graph.const(np.array(0.0, np.float32), "lo"),
-                                        graph.const(np.array(float(layer.max_value), np.float32), "hi")])
+                y = graph.node(
+                    "Clip",
+                    [
+                        x,
+                        graph.const(np.array(0.0, np.float32), "lo"),
+                        graph.const(np.array(float(layer.max_value), np.float32), "hi"),
+                    ],
+                )
         elif kind == "Activation":
             y = _activation(graph, x, layer.activation.__name__)
         elif kind in ("Add", "Multiply"):
@@ -175,8 +191,13 @@ def keras_to_onnx(model, path: Path) -> Path:
             (top, bottom), (left, right) = layer.padding
             y = graph.node("Pad", [x, graph.const(np.array([0, 0, top, left, 0, 0, bottom, right], np.int64), "pads")])
         elif kind == "MaxPooling2D":
-            y = graph.node("MaxPool", [x], kernel_shape=list(layer.pool_size), strides=list(layer.strides),
-                           **_pads(layer, tuple(layer.pool_size)))
+            y = graph.node(
+                "MaxPool",
+                [x],
+                kernel_shape=list(layer.pool_size),
+                strides=list(layer.strides),
+                **_pads(layer, tuple(layer.pool_size)),
+            )
         elif kind == "UpSampling2D":
             if layer.interpolation != "bilinear":
                 raise ValueError(f"{layer.name}: only bilinear upsampling is supported by the ONNX export")
@@ -193,13 +214,16 @@ def keras_to_onnx(model, path: Path) -> Path:
     graph.node("Transpose", [names[id(model.outputs[0])]], "classes", perm=[0, 2, 3, 1])
     channels = int(model.outputs[0].shape[-1])
     onnx_graph = helper.make_graph(
-        graph.nodes, model.name,
-        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [1, "height", "width", int(tensor.shape[-1])])
-         for input_name, tensor in inputs],
+        graph.nodes,
+        model.name,
+        [
+            helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [1, "height", "width", int(tensor.shape[-1])])
+            for input_name, tensor in inputs
+        ],
         [helper.make_tensor_value_info("classes", TensorProto.FLOAT, [1, "height", "width", channels])],
-        graph.initializers)
-    proto = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="bgapp")
+        graph.initializers,
+    )
+    proto = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="bgapp")
     proto.ir_version = 8  # readable by every onnxruntime of the last few years
     onnx.checker.check_model(proto)
     path = Path(path)

@@ -39,9 +39,9 @@ class Source:
 
 @dataclass(frozen=True)
 class GeneratedScene:
-    rgb: np.ndarray        # uint8 photo
-    alpha: np.ndarray      # float32 exact coverage of the foregrounds
-    shadow: np.ndarray     # float32 how much shadows darken the background (never in alpha)
+    rgb: np.ndarray  # uint8 photo
+    alpha: np.ndarray  # float32 exact coverage of the foregrounds
+    shadow: np.ndarray  # float32 how much shadows darken the background (never in alpha)
     meta: dict
 
 
@@ -63,8 +63,11 @@ def make_scene(seed: int, size: tuple[int, int] = (384, 288), sources: list[Sour
     for index in range(count):
         use_pet = bool(sources) and rng.random() < 0.35
         scale = float(rng.uniform(0.45, 0.8)) * (1.0 if index == 0 else 0.6)
-        layer = _pet_layer(sources, rng, (height, width), scale) if use_pet and sources else \
-            _product_layer(int(rng.integers(1 << 30)), (height, width), rng, scale)
+        layer = (
+            _pet_layer(sources, rng, (height, width), scale)
+            if use_pet and sources
+            else _product_layer(int(rng.integers(1 << 30)), (height, width), rng, scale)
+        )
         layers.append(layer)
     alpha = np.zeros((height, width), np.float32)
     colour = np.zeros((height, width, 3), np.float32)
@@ -81,20 +84,34 @@ def make_scene(seed: int, size: tuple[int, int] = (384, 288), sources: list[Sour
     photo = colour + background * (1.0 - alpha[..., None])  # colour is premultiplied by alpha
     photo = _camera(photo, rng)
     quality = int(rng.integers(60, 96))
-    _ok, data = cv2.imencode(".jpg", np.clip(np.rint(photo), 0, 255).astype(np.uint8)[..., ::-1],
-                            [cv2.IMWRITE_JPEG_QUALITY, quality])
+    _ok, data = cv2.imencode(
+        ".jpg", np.clip(np.rint(photo), 0, 255).astype(np.uint8)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
     decoded = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if decoded is None:  # a JPEG OpenCV just wrote: never, but say so rather than index None
         raise RuntimeError(f"scene {seed}: the JPEG round trip failed")
     rgb = np.ascontiguousarray(decoded[..., ::-1])
-    meta = {"seed": seed, "background": kind, "objects": count, "reflection": reflective, "jpeg": quality,
-            "shadow_max": round(float(shadow.max()), 3)}
+    meta = {
+        "seed": seed,
+        "background": kind,
+        "objects": count,
+        "reflection": reflective,
+        "jpeg": quality,
+        "shadow_max": round(float(shadow.max()), 3),
+    }
     visible_shadow = shadow * (1.0 - alpha)  # shadows darken only the background that shows
     return GeneratedScene(rgb, np.clip(alpha, 0, 1), visible_shadow, meta)
 
 
-def write_scenes(out: Path, split: str, count: int, seed: int, size: tuple[int, int],
-                 sources: list[Source] | None, progress: Callable[[int, int], None] | None = None) -> list[str]:
+def write_scenes(
+    out: Path,
+    split: str,
+    count: int,
+    seed: int,
+    size: tuple[int, int],
+    sources: list[Source] | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[str]:
     """Render ``count`` scenes into ``out`` in the Oxford-IIIT Pet layout and list them in ``<split>.txt``."""
     names = []
     for index in range(count):
@@ -109,6 +126,7 @@ def write_scenes(out: Path, split: str, count: int, seed: int, size: tuple[int, 
 
 
 # --- foregrounds ----------------------------------------------------------------------------------
+
 
 def _product_layer(seed: int, shape_hw: tuple[int, int], rng: np.random.Generator, scale: float):
     """A rendered product (colour, exact coverage) at a random place and size."""
@@ -154,14 +172,17 @@ def _place(colour: np.ndarray, alpha: np.ndarray, shape_hw: tuple[int, int], rng
     top = int(rng.integers(int(0.1 * (height - new_h)), height - new_h + 1))
     colour_out = np.zeros((height, width, 3), np.float32)
     alpha_out = np.zeros((height, width), np.float32)
-    colour_out[top:top + new_h, left:left + new_w] = crop_c / np.maximum(crop_a[..., None], 1e-4)
-    alpha_out[top:top + new_h, left:left + new_w] = crop_a
+    colour_out[top : top + new_h, left : left + new_w] = crop_c / np.maximum(crop_a[..., None], 1e-4)
+    alpha_out[top : top + new_h, left : left + new_w] = crop_a
     return np.clip(colour_out, 0, 255), alpha_out
 
 
 # --- backgrounds ----------------------------------------------------------------------------------
 
-def _background(kind: str, shape_hw: tuple[int, int], rng: np.random.Generator, sources: list[Source] | None) -> np.ndarray:
+
+def _background(
+    kind: str, shape_hw: tuple[int, int], rng: np.random.Generator, sources: list[Source] | None
+) -> np.ndarray:
     height, width = shape_hw
     if kind in STUDIO:
         return synth._background(kind, shape_hw, rng, pale=False)
@@ -169,15 +190,20 @@ def _background(kind: str, shape_hw: tuple[int, int], rng: np.random.Generator, 
         return _concrete(shape_hw, rng)
     if kind == "tabletop":
         wall = synth._background(str(rng.choice(("white", "grey", "pastel", "paper"))), shape_hw, rng, False)
-        table = _concrete(shape_hw, rng) if rng.random() < 0.4 else \
-            synth._background(str(rng.choice(("wood", "fabric", "paper"))), shape_hw, rng, False)
+        table = (
+            _concrete(shape_hw, rng)
+            if rng.random() < 0.4
+            else synth._background(str(rng.choice(("wood", "fabric", "paper"))), shape_hw, rng, False)
+        )
         horizon = int(rng.uniform(0.3, 0.55) * height)
         spread = rng.uniform(0.15, 0.4) * width
         src = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
-        dst = np.array([[spread, horizon], [width - spread, horizon], [width + spread, height], [-spread, height]],
-                       np.float32)
-        warped = cv2.warpPerspective(table, cv2.getPerspectiveTransform(src, dst), (width, height),
-                                     borderMode=cv2.BORDER_REFLECT)
+        dst = np.array(
+            [[spread, horizon], [width - spread, horizon], [width + spread, height], [-spread, height]], np.float32
+        )
+        warped = cv2.warpPerspective(
+            table, cv2.getPerspectiveTransform(src, dst), (width, height), borderMode=cv2.BORDER_REFLECT
+        )
         out = wall.copy()
         out[horizon:] = warped[horizon:] * rng.uniform(0.8, 1.0)
         return cv2.GaussianBlur(out, (0, 0), 0.7)
@@ -204,17 +230,19 @@ def _photo_background(source: Source, shape_hw: tuple[int, int], rng: np.random.
         side_w = int(rng.uniform(0.3, 0.6) * w)
         side_h = min(h, int(side_w * height / width))
         top, left = int(rng.integers(0, h - side_h + 1)), int(rng.integers(0, w - side_w + 1))
-        if pet[top:top + side_h, left:left + side_w].mean() < 0.01:
-            crop = source.rgb[top:top + side_h, left:left + side_w]
+        if pet[top : top + side_h, left : left + side_w].mean() < 0.01:
+            crop = source.rgb[top : top + side_h, left : left + side_w]
             return cv2.resize(crop, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32)
     small = cv2.resize(source.rgb, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
-    hole = cv2.dilate(cv2.resize(pet.astype(np.uint8), (w // 4, h // 4), interpolation=cv2.INTER_NEAREST),
-                      np.ones((5, 5), np.uint8))
+    hole = cv2.dilate(
+        cv2.resize(pet.astype(np.uint8), (w // 4, h // 4), interpolation=cv2.INTER_NEAREST), np.ones((5, 5), np.uint8)
+    )
     filled = cv2.inpaint(small, hole, 5, cv2.INPAINT_TELEA)
     return cv2.GaussianBlur(cv2.resize(filled, (width, height)), (0, 0), 2.0).astype(np.float32)
 
 
 # --- shadows, reflections, camera -----------------------------------------------------------------
+
 
 def _shadow(cover: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Contact and drop shadow of one foreground, 0..0.85; strong in a quarter of the scenes."""
@@ -234,11 +262,11 @@ def _reflect(background: np.ndarray, fg: np.ndarray, cover: np.ndarray, rng: np.
     span = min(base - int(ys.min()), height - base - 1)
     if span < 4:
         return background
-    mirror_c = fg[base - span:base][::-1]
-    mirror_a = cover[base - span:base][::-1] * np.linspace(rng.uniform(0.15, 0.35), 0, span)[:, None]
+    mirror_c = fg[base - span : base][::-1]
+    mirror_a = cover[base - span : base][::-1] * np.linspace(rng.uniform(0.15, 0.35), 0, span)[:, None]
     out = background.copy()
-    region = out[base + 1:base + 1 + span]
-    out[base + 1:base + 1 + span] = mirror_c * mirror_a[..., None] + region * (1 - mirror_a[..., None])
+    region = out[base + 1 : base + 1 + span]
+    out[base + 1 : base + 1 + span] = mirror_c * mirror_a[..., None] + region * (1 - mirror_a[..., None])
     return out
 
 
@@ -247,7 +275,7 @@ def _camera(photo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     cast = rng.uniform(0.92, 1.08, 3).astype(np.float32)
     angle = rng.uniform(0, 2 * np.pi)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    ramp = (np.cos(angle) * xs / width + np.sin(angle) * ys / height)
+    ramp = np.cos(angle) * xs / width + np.sin(angle) * ys / height
     light = 1.0 + rng.uniform(0.0, 0.18) * (ramp - ramp.mean())
     photo = photo * cast[None, None, :] * light[..., None]
     if rng.random() < 0.3:

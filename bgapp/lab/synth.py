@@ -27,10 +27,10 @@ class Scene:
     """A rendered photo, its exact coverage (alpha) and the pure product colour behind every pixel."""
 
     name: str
-    rgb: np.ndarray          # uint8 (H, W, 3): the photo
-    alpha: np.ndarray        # float32 (H, W): fraction of each pixel covered by the product
-    foreground: np.ndarray   # uint8 (H, W, 3): the product's own colour (what a perfect cut-out shows)
-    shadow: np.ndarray       # float32 (H, W): how much the shadow darkens the background (0 = none)
+    rgb: np.ndarray  # uint8 (H, W, 3): the photo
+    alpha: np.ndarray  # float32 (H, W): fraction of each pixel covered by the product
+    foreground: np.ndarray  # uint8 (H, W, 3): the product's own colour (what a perfect cut-out shows)
+    shadow: np.ndarray  # float32 (H, W): how much the shadow darkens the background (0 = none)
     meta: dict = field(default_factory=dict)
 
     @property
@@ -39,9 +39,16 @@ class Scene:
         return (self.alpha >= 0.5).astype(np.float32)
 
 
-def render_scene(seed: int, size: tuple[int, int] = (640, 480), background: str | None = None,
-                 product: str | None = None, pale: bool = False, shadow: float | None = None,
-                 jpeg_quality: int | None = None, name: str | None = None) -> Scene:
+def render_scene(
+    seed: int,
+    size: tuple[int, int] = (640, 480),
+    background: str | None = None,
+    product: str | None = None,
+    pale: bool = False,
+    shadow: float | None = None,
+    jpeg_quality: int | None = None,
+    name: str | None = None,
+) -> Scene:
     """Render one studio shot of (width, height) ``size``; unset choices are drawn from ``seed``."""
     rng = np.random.default_rng(seed)
     background = background or str(rng.choice(BACKGROUNDS))
@@ -61,6 +68,7 @@ def render_scene(seed: int, size: tuple[int, int] = (640, 480), background: str 
 
     cover = shape.astype(np.float32)
     photo = fg * cover[..., None] + bg * (1.0 - cover[..., None])
+
     def down(a: np.ndarray) -> np.ndarray:
         return np.asarray(cv2.resize(a, (width, height), interpolation=cv2.INTER_AREA))
 
@@ -73,11 +81,14 @@ def render_scene(seed: int, size: tuple[int, int] = (640, 480), background: str 
         decoded = cv2.imdecode(data, cv2.IMREAD_COLOR) if ok else None
         rgb = rgb if decoded is None else np.ascontiguousarray(decoded[..., ::-1])
     label = name or f"{product}-on-{background}{'-pale' if pale else ''}-{seed}"
-    return Scene(name=label, rgb=rgb, alpha=np.clip(alpha, 0, 1).astype(np.float32),
-                 foreground=np.clip(np.rint(fg_small), 0, 255).astype(np.uint8),
-                 shadow=shadow_small.astype(np.float32),
-                 meta={"seed": seed, "background": background, "product": product, "pale": pale,
-                       "shadow_strength": shadow})
+    return Scene(
+        name=label,
+        rgb=rgb,
+        alpha=np.clip(alpha, 0, 1).astype(np.float32),
+        foreground=np.clip(np.rint(fg_small), 0, 255).astype(np.uint8),
+        shadow=shadow_small.astype(np.float32),
+        meta={"seed": seed, "background": background, "product": product, "pale": pale, "shadow_strength": shadow},
+    )
 
 
 def studio_set(seed: int = 2024, count: int = 16, size: tuple[int, int] = (640, 480)) -> list[Scene]:
@@ -93,8 +104,10 @@ def studio_set(seed: int = 2024, count: int = 16, size: tuple[int, int] = (640, 
 
 # --- shapes -------------------------------------------------------------------------------------
 
-def _product_shape(kind: str, shape_hw: tuple[int, int], centre: tuple[float, float], scale: float,
-                   rng: np.random.Generator) -> np.ndarray:
+
+def _product_shape(
+    kind: str, shape_hw: tuple[int, int], centre: tuple[float, float], scale: float, rng: np.random.Generator
+) -> np.ndarray:
     """Boolean mask of the product, drawn with OpenCV primitives around ``centre``."""
     mask = np.zeros(shape_hw, np.uint8)
     cx, cy = centre
@@ -113,8 +126,16 @@ def _product_shape(kind: str, shape_hw: tuple[int, int], centre: tuple[float, fl
             cv2.circle(mask, (px, py), r, value, -1)
 
     def ellipse(x: float, y: float, ax: float, ay: float, value: int = 1, thickness: int = -1) -> None:
-        cv2.ellipse(mask, (int(cx + x * s), int(cy + y * s)), (max(1, int(ax * s)), max(1, int(ay * s))),
-                    0, 0, 360, value, thickness)
+        cv2.ellipse(
+            mask,
+            (int(cx + x * s), int(cy + y * s)),
+            (max(1, int(ax * s)), max(1, int(ay * s))),
+            0,
+            0,
+            360,
+            value,
+            thickness,
+        )
 
     wide = float(rng.uniform(0.85, 1.15))
     if kind == "bottle":
@@ -148,8 +169,20 @@ def _product_shape(kind: str, shape_hw: tuple[int, int], centre: tuple[float, fl
         rect(-0.22 * wide, 0.36, 0.22 * wide, 0.42)
         rect(-0.07, -0.47, 0.07, -0.34, 0.02)
     elif kind == "shoe":
-        pts = np.array([[-0.45, 0.25], [-0.45, 0.05], [-0.2, -0.05], [-0.05, -0.3], [0.15, -0.3],
-                        [0.2, -0.05], [0.45, 0.08], [0.48, 0.25], [0.4, 0.3], [-0.4, 0.3]]) * [wide, 1]
+        pts = np.array(
+            [
+                [-0.45, 0.25],
+                [-0.45, 0.05],
+                [-0.2, -0.05],
+                [-0.05, -0.3],
+                [0.15, -0.3],
+                [0.2, -0.05],
+                [0.45, 0.08],
+                [0.48, 0.25],
+                [0.4, 0.3],
+                [-0.4, 0.3],
+            ]
+        ) * [wide, 1]
         cv2.fillPoly(mask, [np.c_[cx + pts[:, 0] * s, cy + pts[:, 1] * s].astype(np.int32)], 1)
     else:
         raise ValueError(f"unknown product {kind!r}")
@@ -159,8 +192,20 @@ def _product_shape(kind: str, shape_hw: tuple[int, int], centre: tuple[float, fl
 def _product_colour(rng: np.random.Generator, pale: bool) -> np.ndarray:
     if pale:
         return rng.uniform(222, 240, 3) - np.array([0, 0, rng.uniform(0, 10)])
-    palette = np.array([[200, 40, 45], [30, 80, 170], [35, 120, 60], [25, 25, 30], [235, 160, 30],
-                        [120, 60, 140], [160, 110, 70], [90, 95, 100], [220, 90, 140], [20, 140, 150]])
+    palette = np.array(
+        [
+            [200, 40, 45],
+            [30, 80, 170],
+            [35, 120, 60],
+            [25, 25, 30],
+            [235, 160, 30],
+            [120, 60, 140],
+            [160, 110, 70],
+            [90, 95, 100],
+            [220, 90, 140],
+            [20, 140, 150],
+        ]
+    )
     return palette[rng.integers(len(palette))] * rng.uniform(0.85, 1.1) + rng.normal(0, 8, 3)
 
 
@@ -169,15 +214,15 @@ def _shade_product(mask: np.ndarray, colour: np.ndarray, kind: str, rng: np.rand
     height, width = mask.shape
     ys, xs = np.nonzero(mask)
     x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
-    u = (np.arange(width, dtype=np.float32) - x0) / max(1, x1 - x0)          # 0..1 across the product
+    u = (np.arange(width, dtype=np.float32) - x0) / max(1, x1 - x0)  # 0..1 across the product
     v = (np.arange(height, dtype=np.float32) - y0) / max(1, y1 - y0)
     light = float(rng.uniform(0.3, 0.45))
-    shade = 0.62 + 0.45 * np.cos(np.clip(u - light, -1, 1) * np.pi * 0.95)   # round body, lit from one side
+    shade = 0.62 + 0.45 * np.cos(np.clip(u - light, -1, 1) * np.pi * 0.95)  # round body, lit from one side
     shade = np.clip(shade, 0.35, 1.12)[None, :] * (1.0 - 0.12 * v[:, None])
     field = np.clip(colour[None, None, :] * shade[..., None], 0, 255).astype(np.float32)
     glossy = kind in ("bottle", "can", "jar", "mug", "ring") or rng.random() < 0.3
     if glossy:
-        stripe = np.exp(-((u - light + 0.12) / 0.035) ** 2)[None, :, None]
+        stripe = np.exp(-(((u - light + 0.12) / 0.035) ** 2))[None, :, None]
         field = field + (250 - field) * 0.75 * stripe
     if kind in ("bottle", "jar", "can", "box", "tube") and rng.random() < 0.85:
         ly0, ly1 = int(y0 + 0.45 * (y1 - y0)), int(y0 + 0.75 * (y1 - y0))
@@ -187,8 +232,15 @@ def _shade_product(mask: np.ndarray, colour: np.ndarray, kind: str, rng: np.rand
         text_colour = tuple(float(c) for c in (255 - label_colour))
         for row in range(3):
             y = int(ly0 + (row + 1) * (ly1 - ly0) / 4)
-            cv2.putText(field, "BRAND" if row == 0 else f"no.{rng.integers(10, 99)}", (lx0 + 10, y),
-                        cv2.FONT_HERSHEY_SIMPLEX, (lx1 - lx0) / 260.0, text_colour, max(1, (lx1 - lx0) // 90))
+            cv2.putText(
+                field,
+                "BRAND" if row == 0 else f"no.{rng.integers(10, 99)}",
+                (lx0 + 10, y),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                (lx1 - lx0) / 260.0,
+                text_colour,
+                max(1, (lx1 - lx0) // 90),
+            )
     grain = cv2.GaussianBlur(rng.normal(0, 6, (height, width)).astype(np.float32), (0, 0), 2)
     return np.clip(field + grain[..., None], 0, 255)
 
@@ -240,7 +292,7 @@ def _shadow(mask: np.ndarray, strength: float, rng: np.random.Generator) -> np.n
     canvas = _blur_large(canvas, max(2.0, contact_h * 0.8))
     offset = int(rng.uniform(-0.12, 0.12) * width), int(rng.uniform(0.01, 0.04) * height)
     drop: np.ndarray = np.zeros_like(canvas)
-    drop[max(0, offset[1]):, :] = np.roll(mask, offset[0], axis=1)[: height - max(0, offset[1]), :]
+    drop[max(0, offset[1]) :, :] = np.roll(mask, offset[0], axis=1)[: height - max(0, offset[1]), :]
     drop = _blur_large(drop.astype(np.float32), 0.025 * width) * 0.45
     return np.clip((canvas + drop) * strength, 0, 0.85)
 

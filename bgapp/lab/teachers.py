@@ -36,8 +36,11 @@ def resolve_teacher(spec: str, teacher_file: Path | None = None) -> Path:
 
     if spec in NAMED:
         path = Path(teacher_file) if teacher_file else (u2net_path() if spec == "u2net" else u2netp_path())
-        how = (f"fetch it: {U2NET_FETCH}" if spec == "u2net"
-               else "it ships in ../shared/baselines/u2netp/ (or set BGAPP_U2NETP)")
+        how = (
+            f"fetch it: {U2NET_FETCH}"
+            if spec == "u2net"
+            else "it ships in ../shared/baselines/u2netp/ (or set BGAPP_U2NETP)"
+        )
     else:
         path, how = Path(teacher_file or spec), "pass an ONNX file of u2net's input and output"
     if not path.is_file():
@@ -68,11 +71,14 @@ def load_teacher(spec: str, teacher_file: Path | None = None, threads: int = 0) 
     try:
         session = _session(str(path), threads)
     except Exception as error:
-        raise ModelUnavailableError(f"--teacher {spec}: {path} does not load ({str(error).splitlines()[0][:120]})") from error
+        raise ModelUnavailableError(
+            f"--teacher {spec}: {path} does not load ({str(error).splitlines()[0][:120]})"
+        ) from error
     given, out = session.get_inputs()[0].shape, session.get_outputs()[0].shape
     if len(given) != 4 or given[1] not in (3, "3") or len(out) != 4:
-        raise ModelUnavailableError(f"--teacher {spec}: {path} takes {given} and answers {out}; "
-                                    "a teacher takes 1x3xHxW and answers 1xCxHxW")
+        raise ModelUnavailableError(
+            f"--teacher {spec}: {path} takes {given} and answers {out}; a teacher takes 1x3xHxW and answers 1xCxHxW"
+        )
     side = given[2] if isinstance(given[2], int) and given[2] > 0 else U2NET_SIDE
     name = spec if spec in NAMED else path.stem
     return OnnxTeacher(name, path, side, threads)

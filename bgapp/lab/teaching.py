@@ -18,7 +18,9 @@ Progress = Callable[[str], None]
 
 def teacher_cache_folder(options: TrainOptions) -> Path:
     """The view cache ``train`` reads: ``cache``, else OUT/.teacher-cache/<teacher> (built there)."""
-    name = options.teacher_model if options.teacher_model in ("u2net", "u2netp") else Path(str(options.teacher_model)).stem
+    name = (
+        options.teacher_model if options.teacher_model in ("u2net", "u2netp") else Path(str(options.teacher_model)).stem
+    )
     return Path(options.cache) if options.cache else options.out / ".teacher-cache" / name
 
 
@@ -38,8 +40,10 @@ def teacher_views(options: TrainOptions, config: ModelConfig, photos: list, prog
         size = cache_spec(cache)["size"] if (cache / "cache.json").exists() else config.size
         done = build_cache(photos, teacher, cache, options.views, size, options.seed, progress)
         if done["written"]:
-            progress(f"  teacher cache: {done['written']} views in {done['seconds']:.0f} s "
-                     f"({seconds_per_1000(done['seconds'], done['written'])})")
+            progress(
+                f"  teacher cache: {done['written']} views in {done['seconds']:.0f} s "
+                f"({seconds_per_1000(done['seconds'], done['written'])})"
+            )
         dataset.report_problems(done["problems"], progress)
     spec = cache_spec(cache)
     if spec["teacher"] != wanted:
@@ -49,14 +53,17 @@ def teacher_views(options: TrainOptions, config: ModelConfig, photos: list, prog
     cached = {photo.key for photo, _ in views}
     labelled = sum(1 for p in photos if p.labelled and p.key not in cached)
     unlabelled = sum(1 for p in photos if not p.labelled and p.key not in cached)
-    progress(f"teacher {spec['teacher']}: {count} cached views of {len(views)} training photos in {cache}"
-             + (f"; {labelled} labelled photos without views learn from their true masks alone" if labelled else "")
-             + (f"; {unlabelled} unlabelled photos without views are left out" if unlabelled else ""))
+    progress(
+        f"teacher {spec['teacher']}: {count} cached views of {len(views)} training photos in {cache}"
+        + (f"; {labelled} labelled photos without views learn from their true masks alone" if labelled else "")
+        + (f"; {unlabelled} unlabelled photos without views are left out" if unlabelled else "")
+    )
     return views
 
 
-def stream_weights(tags: list[str], cached: dict[str, int], uncached: dict[str, int],
-                   mix: tuple[float, ...] | None) -> list[tuple[str, str, float]]:
+def stream_weights(
+    tags: list[str], cached: dict[str, int], uncached: dict[str, int], mix: tuple[float, ...] | None
+) -> list[tuple[str, str, float]]:
     """How often a distillation run draws from each stream: (tag, "views" or "masks", share).
 
     Each folder (``tags``: --data, --extra, then --unlabelled) is drawn with its ``mix`` weight (or in
@@ -72,17 +79,33 @@ def stream_weights(tags: list[str], cached: dict[str, int], uncached: dict[str, 
         labelled = tags[: len(mix)]
         per_photo = sum(mix) / max(1, sum(sizes[tag] for tag in labelled))
         folder = {tag: (float(mix[i]) if i < len(mix) else sizes[tag] * per_photo) for i, tag in enumerate(tags)}
-    shares = [(tag, kind, folder[tag] * count / sizes[tag]) for tag in tags if sizes[tag] and folder[tag] > 0
-              for kind, count in (("views", cached.get(tag, 0)), ("masks", uncached.get(tag, 0))) if count]
+    shares = [
+        (tag, kind, folder[tag] * count / sizes[tag])
+        for tag in tags
+        if sizes[tag] and folder[tag] > 0
+        for kind, count in (("views", cached.get(tag, 0)), ("masks", uncached.get(tag, 0)))
+        if count
+    ]
     total = sum(share for _, _, share in shares)
     if not total:
         raise BgappError("no training photos: none has a cached view or a true mask")
     return [(tag, kind, share / total) for tag, kind, share in shares]
 
 
-def mixed_stream(tf, views: list, images: np.ndarray | None, labels: np.ndarray | None, names: list[str],
-                 tags: list[str], mix: tuple[float, ...] | None, size: int, batch: int, weight: float,
-                 seed: int, first_epoch: int = 0):
+def mixed_stream(
+    tf,
+    views: list,
+    images: np.ndarray | None,
+    labels: np.ndarray | None,
+    names: list[str],
+    tags: list[str],
+    mix: tuple[float, ...] | None,
+    size: int,
+    batch: int,
+    weight: float,
+    seed: int,
+    first_epoch: int = 0,
+):
     """Batches of a distillation run: the teacher's cached views (``views``, soft targets) mixed per
     example with the augmented labelled photos that have none (``images``/``labels`` as soft targets,
     ``names`` their keys), by ``stream_weights``. Why: a cache that covers only part of the photos
@@ -105,16 +128,28 @@ def mixed_stream(tf, views: list, images: np.ndarray | None, labels: np.ndarray 
         else:
             index = np.array([i for i, name in enumerate(names) if name.split("/", 1)[0] == tag])
             assert images is not None and labels is not None  # photos without a view come with their arrays
-            streams.append(augmented(tf, images[index], labels[index], [index], None, size, None,
-                                     seed + len(streams) + 1000 * first_epoch))
+            streams.append(
+                augmented(
+                    tf,
+                    images[index],
+                    labels[index],
+                    [index],
+                    None,
+                    size,
+                    None,
+                    seed + len(streams) + 1000 * first_epoch,
+                )
+            )
         shares.append(share)
-    stream = streams[0] if len(streams) == 1 else tf.data.Dataset.sample_from_datasets(
-        streams, weights=shares, seed=seed + first_epoch)
+    stream = (
+        streams[0]
+        if len(streams) == 1
+        else tf.data.Dataset.sample_from_datasets(streams, weights=shares, seed=seed + first_epoch)
+    )
     return stream.batch(batch).prefetch(2)
 
 
-def teacher_probabilities(name: str, folders: tuple[Path, ...], images: np.ndarray,
-                          progress: Progress) -> np.ndarray:
+def teacher_probabilities(name: str, folders: tuple[Path, ...], images: np.ndarray, progress: Progress) -> np.ndarray:
     """The average class probabilities (N, side, side, 3) float16 of the trained ``name`` models in
     ``folders`` on the decoded photos, each run the way its card says it cuts out (input size, mirror)."""
     from bgapp.core.models import card_look, read_config

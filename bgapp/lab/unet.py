@@ -58,7 +58,9 @@ def build_unet(config: ModelConfig) -> keras.Model:
     return model
 
 
-def decoder(inputs: keras.KerasTensor, features: list[keras.KerasTensor], filters: tuple[int, ...]) -> keras.KerasTensor:
+def decoder(
+    inputs: keras.KerasTensor, features: list[keras.KerasTensor], filters: tuple[int, ...]
+) -> keras.KerasTensor:
     """Upsample from stride 32 to 2, joining each encoder map on the way, then classes at stride 2
     brought to full size bilinearly. Depthwise-separable convs keep it small; skipping a
     full-resolution stage halves training time on a CPU and costs little, because the full-size
@@ -110,8 +112,9 @@ def _mobilenetv2(inputs: keras.KerasTensor, config: ModelConfig) -> list[keras.K
 
 def _mobilenetv3(inputs: keras.KerasTensor, config: ModelConfig) -> list[keras.KerasTensor]:
     # include_preprocessing: the model scales 0..255 itself, as the application expects.
-    base = keras.applications.MobileNetV3Large(input_tensor=inputs, alpha=config.width, include_top=False,
-                                               weights=None, include_preprocessing=True)
+    base = keras.applications.MobileNetV3Large(
+        input_tensor=inputs, alpha=config.width, include_top=False, weights=None, include_preprocessing=True
+    )
     return features_by_stride(base, config.size)
 
 

@@ -74,10 +74,19 @@ def draw_view(seed: int, key: str, index: int, width: int, height: int) -> ViewP
         angle, shift = rng.uniform(0.0, 2 * math.pi), rng.uniform(0.2, 0.4)
         left = w / 2 + math.cos(angle) * shift * w - cw / 2
         top = h / 2 + math.sin(angle) * shift * h - ch / 2
-    return ViewParams(kind, float(left), float(top), float(cw), float(ch), flip=bool(rng.random() < 0.5),
-                      fill=FILLS[int(rng.choice(len(FILLS), p=FILL_ODDS))],
-                      brightness=float(rng.uniform(-0.12, 0.12)), contrast=float(rng.uniform(0.75, 1.25)),
-                      saturation=float(rng.uniform(0.7, 1.3)), hue=float(rng.uniform(-0.04, 0.04)))
+    return ViewParams(
+        kind,
+        float(left),
+        float(top),
+        float(cw),
+        float(ch),
+        flip=bool(rng.random() < 0.5),
+        fill=FILLS[int(rng.choice(len(FILLS), p=FILL_ODDS))],
+        brightness=float(rng.uniform(-0.12, 0.12)),
+        contrast=float(rng.uniform(0.75, 1.25)),
+        saturation=float(rng.uniform(0.7, 1.3)),
+        hue=float(rng.uniform(-0.04, 0.04)),
+    )
 
 
 def view_point(params: ViewParams, size: int, x: float, y: float) -> tuple[float, float]:
@@ -109,8 +118,9 @@ def _shrunk(array: np.ndarray, params: ViewParams, size: int) -> tuple[np.ndarra
 
 def _warp(array: np.ndarray, params: ViewParams, size: int, border: int, value=0) -> np.ndarray:
     small, scale = _shrunk(array, params, size)
-    return cv2.warpAffine(small, _matrix(params, size, scale), (size, size), flags=cv2.INTER_LINEAR,
-                          borderMode=border, borderValue=value)
+    return cv2.warpAffine(
+        small, _matrix(params, size, scale), (size, size), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=value
+    )
 
 
 def render_view(rgb: np.ndarray, params: ViewParams, size: int) -> np.ndarray:
@@ -123,8 +133,9 @@ def render_view(rgb: np.ndarray, params: ViewParams, size: int) -> np.ndarray:
     else:  # the photo's edge pixels repeated outwards; "blur": smoothed past recognition (no ghost of the subject)
         backdrop = _warp(photo, params, size, cv2.BORDER_REPLICATE)
         if params.fill == "blur":
-            backdrop = cv2.resize(cv2.resize(backdrop, (8, 8), interpolation=cv2.INTER_AREA), (size, size),
-                                  interpolation=cv2.INTER_LINEAR)
+            backdrop = cv2.resize(
+                cv2.resize(backdrop, (8, 8), interpolation=cv2.INTER_AREA), (size, size), interpolation=cv2.INTER_LINEAR
+            )
     view = sharp + (1.0 - covered) * backdrop
     return jitter_colours(np.clip(view, 0, 255).astype(np.uint8), params)
 

@@ -80,12 +80,12 @@ def _run(command: list[str]) -> tuple[float, float, str]:
     return wall, usage.ru_maxrss / 1024.0, out
 
 
-def seller_waits(method: str = "", photos: int = 21) -> dict[str, float]:
+def seller_waits(method: str = "", count: int = 21) -> dict[str, float]:
     """The figures in the module docstring for ``method`` (default: the default method), in one run
-    (``photos``: the first and the grid's; fewer only to test this function)."""
+    (``count``: the first photo and the grid's; fewer only to test this function)."""
     with tempfile.TemporaryDirectory(prefix="bgapp-waits-") as temp:
         folder = Path(temp)
-        photos = twelve_mp_jpegs(photos, folder)
+        photos = twelve_mp_jpegs(count, folder)
         _, _, out = _run([sys.executable, "-c", PREVIEW, method, *map(str, photos)])
         figures = {k: round(float(v), 3 if k.endswith("_s") else 1) for k, v in json.loads(out).items()}
         command = [sys.executable, "-m", "bgapp", "cut", str(photos[0]), "--out", str(folder / "out")]
@@ -99,9 +99,16 @@ def seller_waits(method: str = "", photos: int = 21) -> dict[str, float]:
 
 def waits_table(rows: dict[str, dict[str, float]]) -> str:
     """One line per method: the studio's first cut-out, a Cut-off move, the 20-photo grid, a cold 12 MP cut."""
-    lines = ["| default method | first cut-out after an upload | Cut-off move | 20 photos in the grid | "
-             "cold 12 MP `cut` | its peak memory |", "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        (
+            "| default method | first cut-out after an upload | Cut-off move | 20 photos in the grid | "
+            "cold 12 MP `cut` | its peak memory |"
+        ),
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, f in rows.items():
-        lines.append(f"| {name} | {f['first_cutout_s']:.2f} s | {f['cutoff_move_ms']:.0f} ms | {f['grid_20_s']:.1f} s | "
-                     f"{f['cold_cut_s']:.2f} s | {f['cold_cut_peak_mb']:.0f} MB |")
+        lines.append(
+            f"| {name} | {f['first_cutout_s']:.2f} s | {f['cutoff_move_ms']:.0f} ms | {f['grid_20_s']:.1f} s | "
+            f"{f['cold_cut_s']:.2f} s | {f['cold_cut_peak_mb']:.0f} MB |"
+        )
     return "\n".join(lines)

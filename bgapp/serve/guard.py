@@ -50,9 +50,15 @@ def address_refusal(address: str) -> str | None:
             ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         elif ip.sixtofour is not None:
             ip = ip.sixtofour
-    checks = (("loopback", ip.is_loopback), ("link-local", ip.is_link_local), ("unspecified", ip.is_unspecified),
-              ("multicast", ip.is_multicast), ("private", ip.is_private), ("reserved", ip.is_reserved),
-              ("not globally reachable", not ip.is_global))
+    checks = (
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("unspecified", ip.is_unspecified),
+        ("multicast", ip.is_multicast),
+        ("private", ip.is_private),
+        ("reserved", ip.is_reserved),
+        ("not globally reachable", not ip.is_global),
+    )
     for word, hit in checks:
         if hit:
             return f"{ip} is a {word} address" if word != "not globally reachable" else f"{ip} is {word}"
@@ -176,8 +182,9 @@ def fetch_url(url: str, max_bytes: int, timeout_s: float, resolve: Resolver = sy
                 raise UrlRefused(f"image_url: the server answered {response.status} {response.reason}".rstrip())
             declared = response.getheader("Content-Length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise UrlTooLarge(f"image_url: the file is {int(declared) / 1e6:.1f} MB, over the "
-                                  f"{max_bytes / 1e6:g} MB limit")
+                raise UrlTooLarge(
+                    f"image_url: the file is {int(declared) / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB limit"
+                )
             return _read_bounded(response, connection, max_bytes, deadline, url)
         except (OSError, http.client.HTTPException) as error:
             reason = "timed out" if isinstance(error, (socket.timeout, TimeoutError)) else type(error).__name__
@@ -187,8 +194,13 @@ def fetch_url(url: str, max_bytes: int, timeout_s: float, resolve: Resolver = sy
     raise UrlRefused(f"image_url: more than {MAX_REDIRECTS} redirects")
 
 
-def _read_bounded(response: http.client.HTTPResponse, connection: http.client.HTTPConnection,
-                  max_bytes: int, deadline: float, url: str) -> bytes:
+def _read_bounded(
+    response: http.client.HTTPResponse,
+    connection: http.client.HTTPConnection,
+    max_bytes: int,
+    deadline: float,
+    url: str,
+) -> bytes:
     chunks: list[bytes] = []
     total = 0
     while True:
@@ -208,4 +220,3 @@ def _time_left(deadline: float, url: str) -> float:
     if left <= 0:
         raise UrlRefused("image_url: fetching it took too long")
     return left
-

@@ -34,8 +34,10 @@ def header_timeout_s() -> float:
 def timeout_answer(seconds: float) -> bytes:
     """The whole 408 answer, written by hand: no request was parsed, so h11 cannot send a response."""
     body = error_body("request_timeout", f"the request headers did not arrive within {seconds:g} s")
-    return (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
-            b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    return (
+        b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
 
 
 class DeadlineH11Protocol(H11Protocol):

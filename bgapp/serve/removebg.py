@@ -24,18 +24,43 @@ from bgapp.core.params import ParamValue
 # Its default is "preview" because previews cost no credits there; there are no credits here,
 # so the default is "auto" (the full size).
 SIZES: dict[str, float | None] = {
-    "preview": 0.25, "small": 0.25, "regular": 0.25, "medium": 1.5, "hd": 4.0, "4k": 10.0,
-    "full": None, "auto": None, "50mp": None,
+    "preview": 0.25,
+    "small": 0.25,
+    "regular": 0.25,
+    "medium": 1.5,
+    "hd": 4.0,
+    "4k": 10.0,
+    "full": None,
+    "auto": None,
+    "50mp": None,
 }
 TYPES = ("auto", "person", "product", "animal", "car", "transportation", "graphic", "other")
 FORMATS = ("auto", "png", "jpg", "jpeg")
 SOURCES = ("image_file", "image_file_b64", "image_url")
-FIELDS = ("size", "type", "type_level", "format", "bg_color", "crop", "crop_margin", "channels",
-          "add_shadow", "semitransparency", "roi", "scale", "position")
+FIELDS = (
+    "size",
+    "type",
+    "type_level",
+    "format",
+    "bg_color",
+    "crop",
+    "crop_margin",
+    "channels",
+    "add_shadow",
+    "semitransparency",
+    "roi",
+    "scale",
+    "position",
+)
 # remove.bg fields bgapp cannot honour, with the one value of each that asks for nothing.
 UNSUPPORTED: dict[str, str | None] = {
-    "bg_image_url": None, "bg_image_file": None, "shadow_type": None, "shadow_opacity": None,
-    "scale": "original", "position": "original", "roi": "0% 0% 100% 100%",
+    "bg_image_url": None,
+    "bg_image_file": None,
+    "shadow_type": None,
+    "shadow_opacity": None,
+    "scale": "original",
+    "position": "original",
+    "roi": "0% 0% 100% 100%",
 }
 
 
@@ -75,11 +100,19 @@ def parse_job(fields: Mapping[str, str]) -> Job:
     if parse_bool(fields, "crop", False):
         margin, unit = parse_margin(fields.get("crop_margin", "0"))
         overrides.update(crop=True, margin=margin, margin_unit=unit)
-    preset = "transparent" if overrides == {"background": "transparent", "colour": "#ffffff", "format": "png",
-                                            "shadow": False} else "custom"
+    preset = (
+        "transparent"
+        if overrides == {"background": "transparent", "colour": "#ffffff", "format": "png", "shadow": False}
+        else "custom"
+    )
     export = {"preset": preset, **export_settings("custom", overrides)}
-    return Job(export=export, mask=channels == "alpha", mask_format="jpeg" if fmt in ("jpg", "jpeg") else "png",
-               max_megapixels=SIZES[size], foreground_type="product" if kind == "auto" else kind)
+    return Job(
+        export=export,
+        mask=channels == "alpha",
+        mask_format="jpeg" if fmt in ("jpg", "jpeg") else "png",
+        max_megapixels=SIZES[size],
+        foreground_type="product" if kind == "auto" else kind,
+    )
 
 
 def longer_side_for(max_megapixels: float | None, width: int, height: int) -> int | None:

@@ -20,8 +20,10 @@ def app() -> AppTest:
 
 
 def labels(at: AppTest) -> set[str]:
-    return {w.label for w in [*at.sidebar.slider, *at.sidebar.selectbox, *at.sidebar.toggle, *at.slider,
-                              *at.selectbox, *at.toggle]}
+    return {
+        w.label
+        for w in [*at.sidebar.slider, *at.sidebar.selectbox, *at.sidebar.toggle, *at.slider, *at.selectbox, *at.toggle]
+    }
 
 
 def test_app_opens_on_the_samples_and_shows_results(app):
@@ -69,7 +71,9 @@ def test_each_method_keeps_its_own_settings(app):
 
 
 def test_compare_shows_one_result_row_per_method():
-    at = AppTest.from_string("from bgapp.app import common, compare\ncommon.show_errors(compare.compare_page)", default_timeout=120).run()
+    at = AppTest.from_string(
+        "from bgapp.app import common, compare\ncommon.show_errors(compare.compare_page)", default_timeout=120
+    ).run()
     assert not at.exception and not at.error
     at.multiselect(key="compare_methods").set_value(["threshold", "kmeans"]).run()
     assert len(at.image) == 2 * 3
@@ -96,8 +100,12 @@ def test_the_store_keeps_good_uploads_on_disk_and_names_bad_ones(tmp_path):
     from bgapp.app.photos import SessionStore
 
     store = SessionStore(tmp_path / "session")
-    keys = [store.add("notes.jpg", b"not a photo"), store.add("ok.png", png_bytes()), store.add("empty.png", b""),
-            store.add("again.png", png_bytes())]
+    keys = [
+        store.add("notes.jpg", b"not a photo"),
+        store.add("ok.png", png_bytes()),
+        store.add("empty.png", b""),
+        store.add("again.png", png_bytes()),
+    ]
     assert keys[1] == keys[3]  # the same content twice is one photo
     assert [p.name for p in store.photos()] == ["ok.png"]
     assert [name for _, name, _ in store.problems()] == ["notes.jpg", "empty.png"]
@@ -153,8 +161,9 @@ def test_export_choice_changes_the_preview_and_the_download(app):
 
 
 def _page(module: str) -> AppTest:
-    return AppTest.from_string(f"from bgapp.app import common, {module}\ncommon.show_errors({module}.{module}_page)",
-                               default_timeout=60).run()
+    return AppTest.from_string(
+        f"from bgapp.app import common, {module}\ncommon.show_errors({module}.{module}_page)", default_timeout=60
+    ).run()
 
 
 def test_the_models_page_shows_each_network_with_its_licence():
@@ -166,8 +175,9 @@ def test_the_models_page_shows_each_network_with_its_licence():
     assert any("DUTS" in text and "research" in text for text in licences)  # the default's data licence, plainly
     cards = [m.value for m in at.markdown]
     for name in ("isnet-general-use", "birefnet-general-lite", "birefnet-general"):  # not ours, not fetched here
-        assert any(f"python -m bgapp models fetch {name}" in card and "not run on our test machines" in card
-                   for card in cards)
+        assert any(
+            f"python -m bgapp models fetch {name}" in card and "not run on our test machines" in card for card in cards
+        )
     assert any(b.label.startswith("Fetch birefnet-general-lite (~224 MB)") for b in at.button)
 
 
@@ -177,12 +187,19 @@ def test_the_benchmark_page_has_a_row_for_every_method_a_seller_can_pick(tmp_pat
     from bgapp.app import benchmark
 
     (tmp_path / "results").mkdir()
-    (tmp_path / "results" / "bench.json").write_text(json.dumps({"methods": {
-        "threshold": {"quality": {"real_test": {"iou": 0.22}}, "speed": {"mp12_ms": 350.0}},
-        "some-reference": {"quality": {"real_test": {"iou": 0.75}}, "speed": {"mp12_ms": 600.0}}}}))
+    (tmp_path / "results" / "bench.json").write_text(
+        json.dumps(
+            {
+                "methods": {
+                    "threshold": {"quality": {"real_test": {"iou": 0.22}}, "speed": {"mp12_ms": 350.0}},
+                    "some-reference": {"quality": {"real_test": {"iou": 0.75}}, "speed": {"mp12_ms": 600.0}},
+                }
+            }
+        )
+    )
     pickable = [n for n, m in all_methods().items() if m.available() is None]
     rows = benchmark.merged_rows(tmp_path / "results", pickable)
-    assert list(rows)[:len(pickable)] == pickable  # every pickable method, measured or not
+    assert list(rows)[: len(pickable)] == pickable  # every pickable method, measured or not
     assert rows["threshold"]["quality"]["real_test"]["iou"] == 0.22 and rows["grabcut"]["quality"] == {}
     assert benchmark.label("some-reference", rows["some-reference"]).endswith("(reference, not in the app)")
     at = _page("benchmark")  # and the real page, on the committed results
@@ -252,8 +269,9 @@ def test_heic_and_avif_uploads_load(session_root, fmt, name):
 
 def test_a_refused_file_is_named_with_its_reason(session_root):
     at = AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()
-    at.sidebar.file_uploader[0].set_value([("notes.txt", b"shopping list", "text/plain"),
-                                           ("good.png", photo_bytes("PNG"), "image/png")]).run()
+    at.sidebar.file_uploader[0].set_value(
+        [("notes.txt", b"shopping list", "text/plain"), ("good.png", photo_bytes("PNG"), "image/png")]
+    ).run()
     refused = [m.value for m in at.sidebar.markdown if "was not added" in m.value]
     assert len(refused) == 1 and "notes.txt" in refused[0] and "not an image file" in refused[0]
     assert not at.exception and len(at.image) == 2  # the good photo goes on
@@ -335,7 +353,9 @@ def test_downloads_and_zip_carry_the_fix():
     import io
     import zipfile
 
-    data = common.zip_of_results([photo], settings, "transparent", {photo.photo.key: Marks().add("box", (0, 0, 40, 40))})
+    data = common.zip_of_results(
+        [photo], settings, "transparent", {photo.photo.key: Marks().add("box", (0, 0, 40, 40))}
+    )
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         alpha = np.asarray(Image.open(io.BytesIO(archive.read(archive.namelist()[0]))))[..., 3]
     assert not alpha[41:].any()
@@ -394,8 +414,9 @@ def test_a_reload_keeps_the_photo_marks_method_and_settings(session_root):
     from bgapp.core.marks import Marks
 
     at = AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()
-    at.sidebar.file_uploader[0].set_value([("first.png", photo_bytes("PNG"), "image/png"),
-                                           ("second.bmp", photo_bytes("BMP"), "image/bmp")]).run()
+    at.sidebar.file_uploader[0].set_value(
+        [("first.png", photo_bytes("PNG"), "image/png"), ("second.bmp", photo_bytes("BMP"), "image/bmp")]
+    ).run()
     keys = at.selectbox(key="photo_choice").options
     assert len(keys) == 2 and at.selectbox(key="photo_choice").index == 1  # the last upload, not the first
     at.sidebar.selectbox(key="method").set_value("kmeans").run()
@@ -429,8 +450,9 @@ def test_a_damaged_choices_file_is_ignored(session_root):
 
 
 def test_compare_lists_pet_models_only_under_their_switch_and_says_when_a_mask_is_empty():
-    at = AppTest.from_string("from bgapp.app import common, compare\ncommon.show_errors(compare.compare_page)",
-                             default_timeout=120).run()
+    at = AppTest.from_string(
+        "from bgapp.app import common, compare\ncommon.show_errors(compare.compare_page)", default_timeout=120
+    ).run()
     pets = [n for n, m in all_methods().items() if m.made_for == "pets" and m.available() is None]
     options = at.multiselect(key="compare_methods").options
     assert not set(pets) & set(options) and "threshold" in options
@@ -447,7 +469,8 @@ def test_compare_lists_pet_models_only_under_their_switch_and_says_when_a_mask_i
 
 
 def test_the_models_page_fetches_a_network_from_a_mirror_with_a_progress_bar(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import dataclasses
     import hashlib
 
@@ -474,21 +497,26 @@ def test_the_models_page_fetches_a_network_from_a_mirror_with_a_progress_bar(
 
 def _u2net_stand_in() -> bytes:
     """A tiny ONNX file with u2net's I/O (1x3x320x320 in, 1x1x320x320 out): the sigmoid of the channel mean."""
-    import onnx
     from onnx import TensorProto, helper
 
-    nodes = [helper.make_node("ReduceMean", ["input.1"], ["mean"], axes=[1], keepdims=1),
-             helper.make_node("Sigmoid", ["mean"], ["1959"])]
-    graph = helper.make_graph(nodes, "u2net-stand-in",
-                              [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, 320, 320])],
-                              [helper.make_tensor_value_info("1959", TensorProto.FLOAT, [1, 1, 320, 320])])
+    nodes = [
+        helper.make_node("ReduceMean", ["input.1"], ["mean"], axes=[1], keepdims=1),
+        helper.make_node("Sigmoid", ["mean"], ["1959"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "u2net-stand-in",
+        [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, 320, 320])],
+        [helper.make_tensor_value_info("1959", TensorProto.FLOAT, [1, 1, 320, 320])],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model.SerializeToString()
 
 
 def test_the_studio_offers_the_quality_network_and_the_next_cut_out_uses_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Where auto runs on the shipped network alone, the Studio says what u2net gains and fetches it with one
     click (from a loopback mirror here), with a progress bar; the page then runs auto on it, no restart."""
     import dataclasses
@@ -500,8 +528,12 @@ def test_the_studio_offers_the_quality_network_and_the_next_cut_out_uses_it(
 
     data = _u2net_stand_in()
     model = external.REGISTRY["u2net"]
-    file = dataclasses.replace(model.files[0], member="https://example.invalid/u2net.onnx",
-                               sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    file = dataclasses.replace(
+        model.files[0],
+        member="https://example.invalid/u2net.onnx",
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+    )
     monkeypatch.setitem(external.REGISTRY, "u2net", dataclasses.replace(model, tool="https", files=(file,)))
     monkeypatch.setenv(external.MODELS_ENV, str(tmp_path / "models"))
     at = AppTest.from_file("../../streamlit_app.py", default_timeout=120).run()

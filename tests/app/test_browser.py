@@ -21,10 +21,20 @@ from scripts._studio import DROP_ZONE, UPLOADER, streamlit_command, studio_serve
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip("playwright.sync_api")
-pytestmark = [pytest.mark.slow, pytest.mark.browser,
-              pytest.mark.skipif(CHROMIUM is None, reason="system Chromium not installed (apt-get install chromium)")]
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="system Chromium not installed (apt-get install chromium)"),
+]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +68,10 @@ def wait_until(page, condition: str, timeout_ms: int = 60_000) -> None:
         page.wait_for_function(condition, timeout=timeout_ms)
     except playwright.TimeoutError:
         log = SERVER_LOG.read_text()[-3000:] if SERVER_LOG and SERVER_LOG.exists() else ""
-        pytest.fail(f"waited {timeout_ms / 1000:.0f} s for {condition[:120]!r}; the page: {page.evaluate(PAGE_STATE)}"
-                    f"\nserver log tail:\n{log}")
+        pytest.fail(
+            f"waited {timeout_ms / 1000:.0f} s for {condition[:120]!r}; the page: {page.evaluate(PAGE_STATE)}"
+            f"\nserver log tail:\n{log}"
+        )
 
 
 def wait_for_results(page, count: int = 2) -> None:
@@ -69,7 +81,9 @@ def wait_for_results(page, count: int = 2) -> None:
         """n => !document.querySelector('[data-testid="stAppSkeleton"]')
               && [...document.querySelectorAll('[data-testid="stImage"] img')]
                    .filter(i => i.complete && i.naturalWidth > 0).length >= n""",
-        arg=count, timeout=120_000)
+        arg=count,
+        timeout=120_000,
+    )
 
 
 @contextlib.contextmanager
@@ -89,8 +103,12 @@ def studio(server: str):
 def upload(page, photo: Path, where: str = UPLOADER) -> None:
     """Upload ``photo`` through the sidebar (or ``where``) and wait until it is the photo shown with its results."""
     page.locator(where).set_input_files(str(photo))
-    page.wait_for_function("""name => (document.querySelector('input[aria-label="Photo"]') || {}).value
-        ?.includes(name)""", arg=photo.name, timeout=60_000)
+    page.wait_for_function(
+        """name => (document.querySelector('input[aria-label="Photo"]') || {}).value
+        ?.includes(name)""",
+        arg=photo.name,
+        timeout=60_000,
+    )
     wait_for_results(page)
     settle(page)  # the upload's rerun finished: what is shown is the new photo's, not the last run's
 
@@ -161,7 +179,9 @@ def test_a_click_on_the_photo_fixes_the_mask_where_it_landed(server, tmp_path):
     one_click(server, tmp_path)
 
 
-REAL_MODELS = Path.home() / ".cache" / "bgapp" / "models"  # where `bgapp models fetch` puts them (the tests' own cache is empty)
+REAL_MODELS = (
+    Path.home() / ".cache" / "bgapp" / "models"
+)  # where `bgapp models fetch` puts them (the tests' own cache is empty)
 
 
 @pytest.fixture(scope="module")
@@ -172,8 +192,10 @@ def minisam_server(tmp_path_factory):
     log_path = tmp_path_factory.mktemp("minisam-server") / "streamlit.log"
     env = {**os.environ, "BGAPP_MODELS": str(REAL_MODELS)}
     env.pop("BGAPP_EMBEDDINGS", None)
-    with open(log_path, "w") as log, local_server(streamlit_command, "/_stcore/health", 90, log, env=env,
-                                                  fail=pytest.fail) as (url, _, _):
+    with (
+        open(log_path, "w") as log,
+        local_server(streamlit_command, "/_stcore/health", 90, log, env=env, fail=pytest.fail) as (url, _, _),
+    ):
         yield url
 
 
@@ -227,7 +249,9 @@ def one_click(server: str, tmp_path: Path, ready_caption: str | None = None) -> 
         after = mask(page)
         assert not after[round(y * scale), round(x * scale)]
         far = np.ones(before.shape, bool)
-        far[round((y - 400) * scale):round((y + 400) * scale), round((x - 400) * scale):round((x + 400) * scale)] = False
+        far[
+            round((y - 400) * scale) : round((y + 400) * scale), round((x - 400) * scale) : round((x + 400) * scale)
+        ] = False
         assert (before[far] == after[far]).mean() > 0.999
         assert page.locator('[data-testid="stCaptionContainer"]', has_text="--remove").count() == 1
         assert "Traceback" not in page.content()
@@ -303,8 +327,11 @@ def test_every_download_of_an_uploaded_photo_arrives_and_follows_the_fixes_and_a
         image.wait_for(state="visible", timeout=60_000)
         shown = image.bounding_box()
         image.click(position={"x": x * shown["width"] / 900, "y": y * shown["height"] / 700})
-        wait_until(page, """() => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
-            .some(c => c.innerText.includes('--remove'))""")
+        wait_until(
+            page,
+            """() => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+            .some(c => c.innerText.includes('--remove'))""",
+        )
         settle(page)
         clicked = mask_file()
         assert clicked[y, x] == 0 and mask[y, x] == 255
@@ -323,7 +350,12 @@ def test_every_download_of_an_uploaded_photo_arrives_and_follows_the_fixes_and_a
         assert "my-blue-box.jpg" in selected_photo(page)  # the photo shown, not the first upload
         assert page.locator('[data-testid="stSidebar"]', has_text="2 photos of yours in this session").count() == 1
         again = mask_file()
-        assert np.array_equal(again, moved), ((again != moved).sum(), (again != clicked).sum(), (again != mask).sum(), again[y, x])  # the click and the cut-off came back with the page
+        assert np.array_equal(again, moved), (
+            (again != moved).sum(),
+            (again != clicked).sum(),
+            (again != mask).sum(),
+            again[y, x],
+        )  # the click and the cut-off came back with the page
         png = Image.open(_download(page, "Download PNG", files, in_menu=False))
         assert png.mode == "RGBA" and np.asarray(png)[y, x, 3] == 0
         assert "Traceback" not in page.content()

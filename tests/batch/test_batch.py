@@ -68,12 +68,16 @@ def journal_lines(out: Path) -> list[dict]:
 def test_ray_is_imported_only_by_batch(tmp_path):
     """The CLI (with `batch` registered), `cut`, the core, the library call and the app never import Ray."""
     photo = write_photos(tmp_path, ["p.jpg"])[0]
-    code = ("import sys; import bgapp, bgapp.api, bgapp.cli, bgapp.cli.cut, bgapp.cli.batch, bgapp.core.pipeline, "
-            "bgapp.batch.plan, bgapp.batch.run, bgapp.app.common; from bgapp.cli import main; "
-            f"assert main(['cut', {str(photo)!r}, '--method', 'threshold', '--out', {str(tmp_path / 'o')!r}]) == 0; "
-            "bad = sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')); "
-            "assert not bad, bad; print('no ray')")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, check=False, text=True, timeout=120)
+    code = (
+        "import sys; import bgapp, bgapp.api, bgapp.cli, bgapp.cli.cut, bgapp.cli.batch, bgapp.core.pipeline, "
+        "bgapp.batch.plan, bgapp.batch.run, bgapp.app.common; from bgapp.cli import main; "
+        f"assert main(['cut', {str(photo)!r}, '--method', 'threshold', '--out', {str(tmp_path / 'o')!r}]) == 0; "
+        "bad = sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')); "
+        "assert not bad, bad; print('no ray')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, check=False, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "no ray" in done.stdout
 
@@ -102,16 +106,20 @@ def test_glob_and_manifest_listings(tmp_path):
     (shots / "list.csv").write_text(f"sku,path\n1,red/shoe.jpg\n2,blue/bag.webp\n3,{elsewhere}\n4,red/shoe.jpg\n5,\n")
     items = plan.list_inputs(str(shots / "list.csv"), tmp_path / "out").items
     assert [(i.key, i.source) for i in items] == [
-        ("blue/bag.webp", str(shots / "blue/bag.webp")), ("red/shoe.jpg", str(shots / "red/shoe.jpg")),
-        (str(elsewhere).lstrip("/"), str(elsewhere))]
+        ("blue/bag.webp", str(shots / "blue/bag.webp")),
+        ("red/shoe.jpg", str(shots / "red/shoe.jpg")),
+        (str(elsewhere).lstrip("/"), str(elsewhere)),
+    ]
 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     pq.write_table(pa.table({"image": ["red/shoe.jpg", "s3://shop/a/b.jpg"]}), shots / "list.parquet")
     items = plan.list_inputs(str(shots / "list.parquet"), tmp_path / "out", path_column="image").items
-    assert [(i.key, i.source) for i in items] == [("red/shoe.jpg", str(shots / "red/shoe.jpg")),
-                                                   ("shop/a/b.jpg", "s3://shop/a/b.jpg")]
+    assert [(i.key, i.source) for i in items] == [
+        ("red/shoe.jpg", str(shots / "red/shoe.jpg")),
+        ("shop/a/b.jpg", "s3://shop/a/b.jpg"),
+    ]
     with pytest.raises(BgappError, match="no column 'path'.*--path-column"):
         plan.list_inputs(str(shots / "list.parquet"), tmp_path / "out")
     with pytest.raises(BgappError, match="no such folder"):
@@ -121,8 +129,12 @@ def test_glob_and_manifest_listings(tmp_path):
 def test_output_names_follow_the_relative_path_and_stay_stable():
     keys = ["red/shoe.jpg", "blue/shoe.jpg", "blue/shoe.png", "shoe.jpg"]
     outputs = plan.assign_outputs(keys, "transparent", ".png")
-    assert outputs == {"red/shoe.jpg": "red/shoe.png", "blue/shoe.jpg": "blue/shoe.png",
-                       "blue/shoe.png": "blue/shoe-2.png", "shoe.jpg": "shoe.png"}
+    assert outputs == {
+        "red/shoe.jpg": "red/shoe.png",
+        "blue/shoe.jpg": "blue/shoe.png",
+        "blue/shoe.png": "blue/shoe-2.png",
+        "shoe.jpg": "shoe.png",
+    }
     assert plan.assign_outputs(["a/x.tif"], "white", ".jpg") == {"a/x.tif": "a/x-white.jpg"}
     # a photo added later that sorts first must not take the name an earlier run gave another
     later = plan.assign_outputs(["blue/shoe.avif", *keys], "transparent", ".png", reserved=outputs)
@@ -175,10 +187,14 @@ def test_journal_and_plan_skip_only_what_is_done(tmp_path):
     outputs = plan.assign_outputs([i.key for i in items], "transparent", ".png")
     tasks = {key: plan.Task(key, f"/in/{key}", output) for key, output in outputs.items()}
     journal = plan.Journal(tmp_path / plan.JOURNAL_FILE)
-    journal.append([plan.record(tasks["a.jpg"], "ok", "", 10, 5, "threshold", "H"),
-                    plan.record(tasks["b.jpg"], "failed", "b.jpg: truncated", 0, 1, "threshold", "H"),
-                    plan.record(tasks["c.jpg"], "ok", "", 10, 5, "threshold", "H"),
-                    plan.record(tasks["d.jpg"], "ok", "", 10, 5, "threshold", "OTHER")])
+    journal.append(
+        [
+            plan.record(tasks["a.jpg"], "ok", "", 10, 5, "threshold", "H"),
+            plan.record(tasks["b.jpg"], "failed", "b.jpg: truncated", 0, 1, "threshold", "H"),
+            plan.record(tasks["c.jpg"], "ok", "", 10, 5, "threshold", "H"),
+            plan.record(tasks["d.jpg"], "ok", "", 10, 5, "threshold", "OTHER"),
+        ]
+    )
     journal.close()
     with (tmp_path / plan.JOURNAL_FILE).open("a") as handle:
         handle.write('{"key": "c.jpg", "status": "ok", "outp')  # torn by a kill mid-write
@@ -193,10 +209,31 @@ def test_journal_and_plan_skip_only_what_is_done(tmp_path):
 
 
 def test_manifest_rows_and_files(tmp_path):
-    done = {"b.jpg": {"input": "/in/b.jpg", "output": "b.png", "status": "failed", "error": "b.jpg: truncated",
-                      "bytes": 0, "ms": 3.5, "method": "threshold", "settings_hash": "H", "key": "b.jpg"}}
-    skipped = {"a.jpg": {"input": "/in/a.jpg", "output": "a.png", "status": "ok", "error": "", "bytes": 12,
-                         "ms": 40.0, "method": "threshold", "settings_hash": "H"}}
+    done = {
+        "b.jpg": {
+            "input": "/in/b.jpg",
+            "output": "b.png",
+            "status": "failed",
+            "error": "b.jpg: truncated",
+            "bytes": 0,
+            "ms": 3.5,
+            "method": "threshold",
+            "settings_hash": "H",
+            "key": "b.jpg",
+        }
+    }
+    skipped = {
+        "a.jpg": {
+            "input": "/in/a.jpg",
+            "output": "a.png",
+            "status": "ok",
+            "error": "",
+            "bytes": 12,
+            "ms": 40.0,
+            "method": "threshold",
+            "settings_hash": "H",
+        }
+    }
     rows = plan.manifest_rows(["a.jpg", "b.jpg", "c.jpg"], done, skipped)
     assert [(r["input"], r["status"]) for r in rows] == [("/in/a.jpg", "skipped"), ("/in/b.jpg", "failed")]
     plan.write_manifest(tmp_path, rows)
@@ -250,26 +287,43 @@ def ray_processes(session: int) -> list[int]:
     """PIDs still alive in the session the killed batch started (its Ray workers run in their own
     process groups, so the group kill does not reach them)."""
     listing = subprocess.run(["ps", "-eo", "pid=,sid=,stat="], capture_output=True, text=True, check=True).stdout
-    return [int(pid) for pid, sid, stat in (line.split() for line in listing.splitlines())
-            if int(sid) == session and not stat.startswith("Z")]
+    return [
+        int(pid)
+        for pid, sid, stat in (line.split() for line in listing.splitlines())
+        if int(sid) == session and not stat.startswith("Z")
+    ]
 
 
 @pytest.mark.slow
 def test_killed_run_resumes_without_losing_or_redoing_a_photo(tmp_path):
     """SIGKILL the whole batch (driver, Ray and its workers) after a few photos, then run it again."""
     shots = tmp_path / "shots"
-    good = write_photos(shots, [f"p{i:02d}.jpg" for i in range(16)] + ["more/p00.jpg", "more/p01.jpg"],
-                        size=(320, 240))
+    good = write_photos(shots, [f"p{i:02d}.jpg" for i in range(16)] + ["more/p00.jpg", "more/p01.jpg"], size=(320, 240))
     add_bad_files(shots)
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "bgapp", "batch", str(shots), "--out", str(out), "--method", "threshold",
-               "--workers", "1", "--max-megapixels", "0.1"]
-    proc = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    command = [
+        sys.executable,
+        "-m",
+        "bgapp",
+        "batch",
+        str(shots),
+        "--out",
+        str(out),
+        "--method",
+        "threshold",
+        "--workers",
+        "1",
+        "--max-megapixels",
+        "0.1",
+    ]
+    proc = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 150
-        while (sum(r["status"] == "ok" for r in journal_lines(out)) < 4 and proc.poll() is None
-               and time.monotonic() < deadline):
+        while (
+            sum(r["status"] == "ok" for r in journal_lines(out)) < 4
+            and proc.poll() is None
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.01)
         os.killpg(proc.pid, signal.SIGKILL)
     finally:
@@ -286,7 +340,7 @@ def test_killed_run_resumes_without_losing_or_redoing_a_photo(tmp_path):
     assert not (out / plan.MANIFEST_PARQUET).exists()  # killed before the end: only the journal says what is done
 
     assert main(command[3:]) == 1  # the same command: 3 bad files fail again
-    after = journal_lines(out)[len(before):]
+    after = journal_lines(out)[len(before) :]
     rows = read_manifest(out)
     statuses = {r["input"]: r["status"] for r in rows}
     assert len(rows) == len(good) + 3
@@ -294,8 +348,10 @@ def test_killed_run_resumes_without_losing_or_redoing_a_photo(tmp_path):
     redone = {r["key"] for r in after if r["status"] == "ok"}
     assert redone.isdisjoint(done_before) and len(redone | done_before) == len(good)  # nothing done twice, none lost
     assert sorted(r["key"] for r in after if r["status"] == "failed") == ["cut-short.jpg", "huge.jpg", "notes.jpg"]
-    print(f"\nresume figures: {len(done_before)} done before the kill, {len(redone)} done after, "
-          f"{sum(s == 'skipped' for s in statuses.values())} skipped, {len(before)} journal lines at the kill")
+    print(
+        f"\nresume figures: {len(done_before)} done before the kill, {len(redone)} done after, "
+        f"{sum(s == 'skipped' for s in statuses.values())} skipped, {len(before)} journal lines at the kill"
+    )
 
     reference = cut_reference(good, tmp_path / "cut", "--method", "threshold")
     for row in rows:
@@ -324,15 +380,28 @@ def test_run_with_bad_files_writes_cuts_results_and_a_manifest(tmp_path, ray_ses
     reasons = add_bad_files(shots)
     (shots / "readme.txt").write_text("not a photo by its name: passed over")
     out = tmp_path / "out"
-    args = ["batch", str(shots), "--out", str(out), "--method", "threshold", "--export", "white",
-            "--workers", "2", "--max-megapixels", "0.1"]
+    args = [
+        "batch",
+        str(shots),
+        "--out",
+        str(out),
+        "--method",
+        "threshold",
+        "--export",
+        "white",
+        "--workers",
+        "2",
+        "--max-megapixels",
+        "0.1",
+    ]
     assert main(args) == 1
     captured = capsys.readouterr()
     assert "17 done, 3 failed, 0 skipped of 20 photo(s)" in captured.out
     assert "photos/s" in captured.out and "Traceback" not in captured.err
     rows = read_manifest(out)
-    assert [r["input"] for r in rows] == sorted((str(p) for p in [*good, *(shots / n for n in reasons)]),
-                                                key=lambda s: Path(s).relative_to(shots).as_posix())
+    assert [r["input"] for r in rows] == sorted(
+        (str(p) for p in [*good, *(shots / n for n in reasons)]), key=lambda s: Path(s).relative_to(shots).as_posix()
+    )
     for row in rows:
         assert row["method"] == "threshold" and len(row["settings_hash"]) == 16 and row["ms"] > 0
         name = Path(row["input"]).name
@@ -342,7 +411,11 @@ def test_run_with_bad_files_writes_cuts_results_and_a_manifest(tmp_path, ray_ses
         else:
             assert row["status"] == "ok" and row["error"] == ""
             assert row["output"].endswith("-white.jpg") and (out / row["output"]).stat().st_size == row["bytes"]
-    assert {r["output"] for r in rows if r["status"] == "ok"} >= {"p00-white.jpg", "more/p00-white.jpg", "more/x-white.jpg"}
+    assert {r["output"] for r in rows if r["status"] == "ok"} >= {
+        "p00-white.jpg",
+        "more/p00-white.jpg",
+        "more/x-white.jpg",
+    }
     reference = cut_reference(good, tmp_path / "cut", "--method", "threshold", "--export", "white")
     for row in rows:
         if row["status"] == "ok":
@@ -383,7 +456,8 @@ def test_csv_manifest_with_the_default_network_matches_cut(tmp_path, ray_session
     assert main(["batch", str(manifest), "--path-column", "image", "--out", str(out), "--workers", "1"]) == 0
     rows = read_manifest(out)
     assert [(r["output"], r["status"], r["method"]) for r in rows] == [
-        (f"shots/{n}.png", "ok", "auto (unet-product + second look)") for n in "abc"]  # the default, and what ran
+        (f"shots/{n}.png", "ok", "auto (unet-product + second look)") for n in "abc"
+    ]  # the default, and what ran
     reference = cut_reference(good, tmp_path / "cut")
     for row in rows:
         assert (out / row["output"]).read_bytes() == reference[row["input"]]

@@ -28,8 +28,17 @@ def photos(tmp_path):
 def test_methods_lists_every_parameter(capsys):
     assert main(["methods"]) == 0
     out = capsys.readouterr().out
-    for word in ("threshold", "adaptive", "kmeans", "meanshift", "grabcut", "block_size", "bandwidth",
-                 "fill_holes", "default otsu"):
+    for word in (
+        "threshold",
+        "adaptive",
+        "kmeans",
+        "meanshift",
+        "grabcut",
+        "block_size",
+        "bandwidth",
+        "fill_holes",
+        "default otsu",
+    ):
         assert word in out
     assert main(["methods", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
@@ -62,7 +71,12 @@ def test_cut_white_and_mask(photos, tmp_path):
     # one folder holds every export of a photo: each has its own name (the app's downloads use the same)
     assert main(["cut", str(photos / "jar.jpg"), "--out", str(tmp_path / "w"), "--export", "amazon"]) == 0
     assert main(["cut", str(photos / "jar.jpg"), "--out", str(tmp_path / "w")]) == 0
-    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["jar-amazon.jpg", "jar-mask.png", "jar-white.jpg", "jar.png"]
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == [
+        "jar-amazon.jpg",
+        "jar-mask.png",
+        "jar-white.jpg",
+        "jar.png",
+    ]
 
 
 def test_input_alpha_stays_transparent(photos, tmp_path):
@@ -101,15 +115,22 @@ def test_same_stem_twice_gets_two_results(photos, tmp_path):
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["jar-2.png", "jar.png"]
 
 
-@pytest.mark.parametrize("args,words", [
-    (["--method", "magic"], "unknown method 'magic': allowed threshold"),
-    (["--method", "threshold", "--param", "blur=4"], "blur=4 must be odd"),
-    (["--param", "k=3"], "no parameter 'k'"),
-    (["--method", "kmeans", "--param", "k=12"], "k=12 is out of range: allowed 2..8"),
-])
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["--method", "magic"], "unknown method 'magic': allowed threshold"),
+        (["--method", "threshold", "--param", "blur=4"], "blur=4 must be odd"),
+        (["--param", "k=3"], "no parameter 'k'"),
+        (["--method", "kmeans", "--param", "k=12"], "k=12 is out of range: allowed 2..8"),
+    ],
+)
 def test_bad_settings_are_one_line_errors(photos, tmp_path, args, words):
-    run = subprocess.run([sys.executable, "-m", "bgapp", "cut", str(photos / "jar.jpg"), "--out",
-                          str(tmp_path / "o"), *args], capture_output=True, check=False, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "bgapp", "cut", str(photos / "jar.jpg"), "--out", str(tmp_path / "o"), *args],
+        capture_output=True,
+        check=False,
+        text=True,
+    )
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0 and words in run.stderr
     assert "Traceback" not in run.stderr
@@ -117,31 +138,71 @@ def test_bad_settings_are_one_line_errors(photos, tmp_path, args, words):
 
 def test_train_refuses_a_base_it_cannot_use_in_one_line(tmp_path, capsys):
     # --base names the network whose masks a click network learns to fix: it must exist and have weights
-    assert main(["train", "--model", "unet-product-clicks", "--init", "unet-product", "--base", "magic",
-                 "--data", str(tmp_path), "--epochs", "1", "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "unet-product-clicks",
+                "--init",
+                "unet-product",
+                "--base",
+                "magic",
+                "--data",
+                str(tmp_path),
+                "--epochs",
+                "1",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--base magic" in err and not (tmp_path / "o").exists()
 
 
 def test_train_refuses_an_init_with_another_encoder_in_one_line(tmp_path, capsys):
     # the shipped unet-product is an EfficientNet-Lite0 U-Net: its weights cannot start a Lite2 one
-    assert main(["train", "--model", "unet-product", "--encoder", "effnet-lite2", "--init", "unet-product",
-                 "--data", str(tmp_path), "--epochs", "1", "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "unet-product",
+                "--encoder",
+                "effnet-lite2",
+                "--init",
+                "unet-product",
+                "--data",
+                str(tmp_path),
+                "--epochs",
+                "1",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "effnet-lite0 encoder, not effnet-lite2" in err and not (tmp_path / "o").exists()
 
 
 def test_help_is_there_for_every_command():
     for command in ([], ["cut"], ["methods"], ["bench"]):
-        run = subprocess.run([sys.executable, "-m", "bgapp", *command, "--help"], capture_output=True, check=False, text=True)
+        run = subprocess.run(
+            [sys.executable, "-m", "bgapp", *command, "--help"], capture_output=True, check=False, text=True
+        )
         assert run.returncode == 0 and "usage" in run.stdout
 
 
 def test_the_core_never_imports_the_lab_or_the_front_ends():
-    code = ("import sys, importlib, pkgutil, bgapp.core; "
-            "[importlib.import_module(m.name) for m in pkgutil.walk_packages(bgapp.core.__path__, 'bgapp.core.')]; "
-            "from bgapp.core.methods import all_methods; all_methods(); "
-            "print(sorted({n.split('.')[1] for n in sys.modules if n.startswith('bgapp.') and n.count('.') >= 1}))")
+    code = (
+        "import sys, importlib, pkgutil, bgapp.core; "
+        "[importlib.import_module(m.name) for m in pkgutil.walk_packages(bgapp.core.__path__, 'bgapp.core.')]; "
+        "from bgapp.core.methods import all_methods; all_methods(); "
+        "print(sorted({n.split('.')[1] for n in sys.modules if n.startswith('bgapp.') and n.count('.') >= 1}))"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False, text=True)
     # bgapp/__init__ offers bgapp.cut and bgapp.__version__ (_version.py: pyproject.toml's version, no import)
     assert run.stdout.strip() == "['_version', 'api', 'core']", run.stdout + run.stderr
@@ -150,11 +211,13 @@ def test_the_core_never_imports_the_lab_or_the_front_ends():
 def test_the_runtime_front_ends_never_import_the_lab():
     """The studio, cut, serve, batch and bgapp.cut run without the lab (training, datasets, renderers):
     every module of theirs imported, the CLI built, and a sample photo with its exact mask read."""
-    code = ("import sys, importlib, pkgutil, bgapp.app, bgapp.serve, bgapp.batch, bgapp.cli, bgapp.api; "
-            "[importlib.import_module(m.name) for p in (bgapp.app, bgapp.serve, bgapp.batch) "
-            "for m in pkgutil.walk_packages(p.__path__, p.__name__ + '.')]; "
-            "from bgapp.app.photos import _sample, sample_photos; photo, truth = _sample(sample_photos()[0].key); "
-            "print(len(sample_photos()), photo.rgb.shape, sorted(n for n in sys.modules if n.startswith('bgapp.lab')))")
+    code = (
+        "import sys, importlib, pkgutil, bgapp.app, bgapp.serve, bgapp.batch, bgapp.cli, bgapp.api; "
+        "[importlib.import_module(m.name) for p in (bgapp.app, bgapp.serve, bgapp.batch) "
+        "for m in pkgutil.walk_packages(p.__path__, p.__name__ + '.')]; "
+        "from bgapp.app.photos import _sample, sample_photos; photo, truth = _sample(sample_photos()[0].key); "
+        "print(len(sample_photos()), photo.rgb.shape, sorted(n for n in sys.modules if n.startswith('bgapp.lab')))"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False, text=True)
     assert run.stdout.strip().endswith("6 (900, 1200, 3) []"), run.stdout + run.stderr
 
@@ -163,16 +226,20 @@ def test_the_runtime_front_ends_never_import_the_lab():
 def test_no_front_end_imports_the_command_line(package):
     """Layers point down only: the studio, the API and the batch use the core, never the CLI above them
     (the API took its method list from cli/methods.py until it moved to core/describe.py)."""
-    code = (f"import sys, importlib, pkgutil, bgapp.{package} as p; "
-            "[importlib.import_module(m.name) for m in pkgutil.walk_packages(p.__path__, p.__name__ + '.')]; "
-            "print(sorted(n for n in sys.modules if n.startswith('bgapp.cli')))")
+    code = (
+        f"import sys, importlib, pkgutil, bgapp.{package} as p; "
+        "[importlib.import_module(m.name) for m in pkgutil.walk_packages(p.__path__, p.__name__ + '.')]; "
+        "print(sorted(n for n in sys.modules if n.startswith('bgapp.cli')))"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False, text=True)
     assert run.stdout.strip() == "[]", run.stdout + run.stderr
 
 
 def test_core_and_classical_methods_do_not_import_tensorflow():
-    code = ("import sys, bgapp, bgapp.core.pipeline, bgapp.cli; from bgapp.core.methods import all_methods; "
-            "all_methods(); print('tensorflow' in sys.modules)")
+    code = (
+        "import sys, bgapp, bgapp.core.pipeline, bgapp.cli; from bgapp.core.methods import all_methods; "
+        "all_methods(); print('tensorflow' in sys.modules)"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False, text=True)
     assert run.stdout.strip() == "False", run.stderr
 
@@ -186,8 +253,24 @@ def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     data = write_synthetic_dataset(tmp_path / "pets", count=4, size=(96, 72), test_count=2)
     real = write_duts(tmp_path / "duts", train=1, test=2)
     out = tmp_path / "results"
-    args = ["bench", "--methods", "threshold", "kmeans", "--repeat", "1", "--scenes", "2", "--data", str(data),
-            "--limit", "1", "--real-data", str(real), "--out", str(out)]
+    args = [
+        "bench",
+        "--methods",
+        "threshold",
+        "kmeans",
+        "--repeat",
+        "1",
+        "--scenes",
+        "2",
+        "--data",
+        str(data),
+        "--limit",
+        "1",
+        "--real-data",
+        str(real),
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     report = json.loads((out / "bench.json").read_text())
     assert set(report) >= {"machine", "codecs", "methods", "notes"}
@@ -222,7 +305,7 @@ def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     assert after["methods"]["kmeans"] == before["methods"]["kmeans"]
     assert "| threshold |" in (out / "bench.md").read_text()
     # measured another way (here: another --scenes), the old rows could not be compared: refused
-    assert main([*update[:update.index("--scenes") + 1], "3", *update[update.index("--scenes") + 2:]]) == 2
+    assert main([*update[: update.index("--scenes") + 1], "3", *update[update.index("--scenes") + 2 :]]) == 2
     # --speed-only re-times rows (on a quiet machine) and keeps their quality figures
     kept = json.loads((out / "bench.json").read_text())
     assert "checks" in kept["methods"]["threshold"]["quality"]["real_test"]
@@ -237,7 +320,7 @@ def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
 def test_seller_waits_are_measured_in_fresh_processes():
     from bgapp.lab.waits import seller_waits, waits_table
 
-    figures = seller_waits("threshold", photos=3)
+    figures = seller_waits("threshold", count=3)
     assert set(figures) >= {"first_cutout_s", "cutoff_move_ms", "grid_20_s", "cold_cut_s", "cold_cut_peak_mb"}
     assert 0 < figures["cutoff_move_ms"] < figures["first_cutout_s"] * 1000  # a kept working copy costs less
     assert 50 < figures["cold_cut_peak_mb"] < 4000  # a process's peak, in MB (units, not a speed target)
@@ -250,8 +333,17 @@ def test_bench_baselines_missing_are_a_note_or_when_named_an_error(tmp_path, cap
 
     monkeypatch.setattr(bench, "all_methods", dict)  # no methods of ours: only the baseline rows
     out = tmp_path / "results"
-    base = ["bench", "--repeat", "1", "--scenes", "1", "--u2netp", str(tmp_path / "no-u2netp.onnx"),
-            "--u2net", str(tmp_path / "no-u2net.onnx")]
+    base = [
+        "bench",
+        "--repeat",
+        "1",
+        "--scenes",
+        "1",
+        "--u2netp",
+        str(tmp_path / "no-u2netp.onnx"),
+        "--u2net",
+        str(tmp_path / "no-u2net.onnx"),
+    ]
     assert main([*base, "--out", str(out)]) == 0
     report = json.loads((out / "bench.json").read_text())
     assert report["methods"] == {} and len(report["notes"]) == 2

@@ -4,7 +4,7 @@ a stand-in network of a higher rank plays u2net's part."""
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pytest
@@ -179,10 +179,12 @@ def test_the_backdrop_step_is_off_by_default_but_what_it_would_add_says_check():
 def test_check_figures_count_flags_and_what_they_catch():
     from bgapp.lab.evaluate import check_figures
 
-    rows = [{"iou": 0.95, "flags": {"mask": False, "with_doubts": False}},
-            {"iou": 0.50, "flags": {"mask": True, "with_doubts": True}},
-            {"iou": 0.70, "flags": {"mask": False, "with_doubts": True}},
-            {"iou": 0.90, "flags": {"mask": True, "with_doubts": True}}]
+    rows = [
+        {"iou": 0.95, "flags": {"mask": False, "with_doubts": False}},
+        {"iou": 0.50, "flags": {"mask": True, "with_doubts": True}},
+        {"iou": 0.70, "flags": {"mask": False, "with_doubts": True}},
+        {"iou": 0.90, "flags": {"mask": True, "with_doubts": True}},
+    ]
     figures = check_figures(rows)
     assert figures["images_below"] == 2
     assert figures["mask"] == {"flagged": 2, "flagged_share": 0.5, "caught": 1, "caught_share": 0.5}

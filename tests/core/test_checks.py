@@ -7,9 +7,9 @@ from bgapp.core.checks import edges_touched, mask_concerns
 
 def centred_box(share: float, size: int = 200) -> np.ndarray:
     mask = np.zeros((size, size), np.float32)
-    side = round(size * share ** 0.5)
+    side = round(size * share**0.5)
     start = (size - side) // 2
-    mask[start:start + side, start:start + side] = 1.0
+    mask[start : start + side, start : start + side] = 1.0
     return mask
 
 

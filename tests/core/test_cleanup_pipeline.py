@@ -32,8 +32,8 @@ def test_holes_stay_holes_by_default_and_fill_on_request():
 def test_specks_and_pockets_are_removed():
     mask = np.zeros((200, 200), np.float32)
     mask[50:150, 50:150] = 1
-    mask[10:12, 10:12] = 1          # a speck in the background
-    mask[100:102, 100:102] = 0      # a pinhole in the product
+    mask[10:12, 10:12] = 1  # a speck in the background
+    mask[100:102, 100:102] = 0  # a pinhole in the product
     cleaned = clean_mask(mask, {**OFF, "min_area": 0.05})
     assert cleaned[11, 11] == 0 and cleaned[101, 101] == 1 and cleaned[60, 60] == 1
 
@@ -41,8 +41,8 @@ def test_specks_and_pockets_are_removed():
 def test_open_and_close():
     mask = np.zeros((100, 100), np.float32)
     mask[20:80, 20:80] = 1
-    mask[50, 5] = 1                  # a lone pixel
-    mask[20:80, 49] = 0              # a one-pixel crack
+    mask[50, 5] = 1  # a lone pixel
+    mask[20:80, 49] = 0  # a one-pixel crack
     cleaned = clean_mask(mask, {**OFF, "open_size": 3, "close_size": 5})
     assert cleaned[50, 5] == 0 and cleaned[50, 49] == 1
 

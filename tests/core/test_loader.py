@@ -113,11 +113,14 @@ def test_16_bit_colour_is_scaled(ext):
     assert np.abs(loaded.rgb.astype(int) - values // 257).max() <= 1
 
 
-@pytest.mark.parametrize("data,words", [
-    (b"", "empty"),
-    (b"this is a text file, not a photo", "not an image"),
-    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "not an image|damaged"),
-])
+@pytest.mark.parametrize(
+    "data,words",
+    [
+        (b"", "empty"),
+        (b"this is a text file, not a photo", "not an image"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "not an image|damaged"),
+    ],
+)
 def test_bad_bytes_are_refused_with_a_reason(data, words):
     with pytest.raises(ImageLoadError, match=words):
         load_image(data, name="upload.png")
@@ -174,8 +177,16 @@ def matrix_profile(description: str, red: tuple, green: tuple, blue: tuple, gamm
     text = description.encode("ascii") + b"\0"
     desc = b"desc" + b"\0" * 4 + struct.pack(">I", len(text)) + text + b"\0" * 4 + b"\0" * 2 + b"\0" + b"\0" * 67
     curve = b"curv" + b"\0" * 4 + struct.pack(">I", 1) + struct.pack(">H", round(gamma * 256)) + b"\0\0"
-    tags = [(b"desc", desc), (b"wtpt", xyz((0.9642, 1.0, 0.8249))), (b"rXYZ", xyz(red)), (b"gXYZ", xyz(green)),
-            (b"bXYZ", xyz(blue)), (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)]
+    tags = [
+        (b"desc", desc),
+        (b"wtpt", xyz((0.9642, 1.0, 0.8249))),
+        (b"rXYZ", xyz(red)),
+        (b"gXYZ", xyz(green)),
+        (b"bXYZ", xyz(blue)),
+        (b"rTRC", curve),
+        (b"gTRC", curve),
+        (b"bTRC", curve),
+    ]
     offset = 128 + 4 + 12 * len(tags)
     table, body = b"", b""
     for signature, data in tags:
@@ -183,28 +194,42 @@ def matrix_profile(description: str, red: tuple, green: tuple, blue: tuple, gamm
         table += signature + struct.pack(">II", offset + len(body), len(data))
         body += data
     size = offset + len(body)
-    header = (struct.pack(">I", size) + b"none" + bytes([2, 0x10, 0, 0]) + b"mntr" + b"RGB " + b"XYZ "
-              + b"\0" * 12 + b"acsp" + b"\0" * 24 + struct.pack(">I", 0) + s15(0.9642) + s15(1.0) + s15(0.8249))
+    header = (
+        struct.pack(">I", size)
+        + b"none"
+        + bytes([2, 0x10, 0, 0])
+        + b"mntr"
+        + b"RGB "
+        + b"XYZ "
+        + b"\0" * 12
+        + b"acsp"
+        + b"\0" * 24
+        + struct.pack(">I", 0)
+        + s15(0.9642)
+        + s15(1.0)
+        + s15(0.8249)
+    )
     header += b"\0" * (128 - len(header))
     return header + struct.pack(">I", len(tags)) + table + body
 
 
-DISPLAY_P3 = matrix_profile("Display P3 (test)", (0.5151, 0.2412, -0.0011), (0.2920, 0.6922, 0.0419),
-                            (0.1571, 0.0666, 0.7841))
+DISPLAY_P3 = matrix_profile(
+    "Display P3 (test)", (0.5151, 0.2412, -0.0011), (0.2920, 0.6922, 0.0419), (0.1571, 0.0666, 0.7841)
+)
 
 
 def test_photos_in_another_colour_space_are_converted_to_srgb():
     """A phone's Display P3 photo: saturated colours move into sRGB's gamut, greys stay grey."""
     pixels = np.zeros((8, 24, 3), np.uint8)
-    pixels[:, :8] = (0, 200, 0)      # a P3 green, more saturated than sRGB can show
+    pixels[:, :8] = (0, 200, 0)  # a P3 green, more saturated than sRGB can show
     pixels[:, 8:16] = (128, 128, 128)
     pixels[:, 16:] = (200, 120, 60)
     tagged = encode(Image.fromarray(pixels), "PNG", icc_profile=DISPLAY_P3)
     rgb = load_image(tagged, "p3.png").rgb
     green, grey, orange = rgb[4, 4].astype(int), rgb[4, 12].astype(int), rgb[4, 20].astype(int)
-    assert green[0] < 10 and green[1] >= 204        # greener than the stored numbers, red clipped at 0
+    assert green[0] < 10 and green[1] >= 204  # greener than the stored numbers, red clipped at 0
     assert np.ptp(grey) <= 2 and abs(grey[0] - 128) <= 3
-    assert orange[0] >= 210 and orange[2] <= 45        # more saturated than the stored (200, 120, 60)
+    assert orange[0] >= 210 and orange[2] <= 45  # more saturated than the stored (200, 120, 60)
     # the same numbers untagged, or tagged sRGB, are taken as they are
     assert np.array_equal(load_image(encode(Image.fromarray(pixels), "PNG"), "plain.png").rgb, pixels)
     from PIL import ImageCms

@@ -94,13 +94,16 @@ def test_marks_undo_order_scaling_and_json():
     assert marks.cli_arguments() == "--keep 10,20 --keep 1,2 --remove 30,40 --box 5,6,50,60"
 
 
-@pytest.mark.parametrize("keep, remove, box, message", [
-    (["12"], [], None, "--keep '12': expected 2 numbers"),
-    (["a,b"], [], None, "--keep 'a,b': expected X,Y"),
-    ([], ["1,2,3"], None, "--remove '1,2,3': expected 2 numbers"),
-    ([], [], "1,2,3", "--box '1,2,3': expected 4 numbers"),
-    ([], [], "1,nan,3,4", "--box '1,nan,3,4': expected 4 numbers"),
-])
+@pytest.mark.parametrize(
+    "keep, remove, box, message",
+    [
+        (["12"], [], None, "--keep '12': expected 2 numbers"),
+        (["a,b"], [], None, "--keep 'a,b': expected X,Y"),
+        ([], ["1,2,3"], None, "--remove '1,2,3': expected 2 numbers"),
+        ([], [], "1,2,3", "--box '1,2,3': expected 4 numbers"),
+        ([], [], "1,nan,3,4", "--box '1,nan,3,4': expected 4 numbers"),
+    ],
+)
 def test_malformed_marks_are_one_line_errors(keep, remove, box, message):
     with pytest.raises(MarkError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
         marks_from_arguments(keep, remove, box)
@@ -184,12 +187,30 @@ def test_bench_clicks_reports_noc_per_method_and_set(tmp_path, capsys):
     assert "| threshold | real photos | 3 |" in (out / "clicks.md").read_text()
     assert main(["bench", "--clicks", "--methods", "threshold", "--real-data", str(root), "--out", str(out)]) == 2
     # --update redoes only the rows of --methods and keeps the others; measured otherwise, it refuses
-    assert main(["bench", "--clicks", "--methods", "kmeans", "--real-data", str(root), "--out", str(out), "--update"]) == 0
+    assert (
+        main(["bench", "--clicks", "--methods", "kmeans", "--real-data", str(root), "--out", str(out), "--update"]) == 0
+    )
     merged = json.loads((out / "clicks.json").read_text())["methods"]
     assert merged["threshold"] == report["methods"]["threshold"] and "real photos" in merged["kmeans"]
     assert "| kmeans | real photos | 3 |" in (out / "clicks.md").read_text()
-    assert main(["bench", "--clicks", "--methods", "kmeans", "--real-data", str(root), "--real-limit", "2",
-                 "--out", str(out), "--update"]) == 2
+    assert (
+        main(
+            [
+                "bench",
+                "--clicks",
+                "--methods",
+                "kmeans",
+                "--real-data",
+                str(root),
+                "--real-limit",
+                "2",
+                "--out",
+                str(out),
+                "--update",
+            ]
+        )
+        == 2
+    )
     assert main(["bench", "--clicks", "--methods", "threshold"]) == 2
     assert "--clicks needs --real-data" in capsys.readouterr().err
 

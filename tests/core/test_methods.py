@@ -80,7 +80,8 @@ def test_threshold_modes_follow_their_documented_meaning():
     gray = np.tile(np.arange(256, dtype=np.uint8), (8, 1))
     rgb = np.dstack([gray, gray, gray])
     run = lambda mode: get_method("threshold").run(  # noqa: E731
-        rgb, {"mode": mode, "threshold": 100, "channel": "gray", "blur": 1, "foreground": "as-is"})
+        rgb, {"mode": mode, "threshold": 100, "channel": "gray", "blur": 1, "foreground": "as-is"}
+    )
     binary, inverse = run("binary"), run("binary-inv")
     assert binary[0, 101] == 1 and binary[0, 100] == 0 and np.allclose(binary + inverse, 1)
     assert np.array_equal(run("tozero"), binary)
@@ -154,6 +155,7 @@ def test_default_method_is_auto_or_grabcut_without_it(monkeypatch):
     everything = registry.all_methods()
     assert registry.default_method() == "auto"  # auto runs everywhere: it falls back on what is installed
     # a front end that cannot offer auto (a trimmed list) still gets a method that needs no model
-    monkeypatch.setattr(registry, "all_methods", lambda: {n: m for n, m in everything.items()
-                                                          if n not in ("auto", "unet-product")})
+    monkeypatch.setattr(
+        registry, "all_methods", lambda: {n: m for n, m in everything.items() if n not in ("auto", "unet-product")}
+    )
     assert registry.default_method() == "grabcut"

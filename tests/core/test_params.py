@@ -16,14 +16,17 @@ def test_values_are_coerced_from_strings():
     assert LEVEL.coerce("0.25") == pytest.approx(0.25)
 
 
-@pytest.mark.parametrize("param,value,words", [
-    (KERNEL, "4", "must be odd"),
-    (KERNEL, "33", "out of range"),
-    (KERNEL, "2.5", "not valid"),
-    (MODE, "median", "otsu | binary"),
-    (FLAG, "maybe", "true | false"),
-    (LEVEL, "abc", "0..1"),
-])
+@pytest.mark.parametrize(
+    "param,value,words",
+    [
+        (KERNEL, "4", "must be odd"),
+        (KERNEL, "33", "out of range"),
+        (KERNEL, "2.5", "not valid"),
+        (MODE, "median", "otsu | binary"),
+        (FLAG, "maybe", "true | false"),
+        (LEVEL, "abc", "0..1"),
+    ],
+)
 def test_bad_values_name_the_allowed_ones(param, value, words):
     with pytest.raises(ParamError, match=words.replace("|", r"\|").replace(".", r"\.")):
         param.coerce(value)

@@ -60,6 +60,6 @@ def test_refinement_is_a_pipeline_step_that_can_be_switched_off(shots):
     inside = handle_hole.copy()
     inside[:, : scene.alpha.shape[1] // 2] = False
     ys, xs = np.nonzero(scene.alpha > 0.5)
-    inside[: ys.min()] = inside[ys.max():] = False
-    inside[:, xs.max():] = False
+    inside[: ys.min()] = inside[ys.max() :] = False
+    inside[:, xs.max() :] = False
     assert on.alpha[inside].mean() < 0.2

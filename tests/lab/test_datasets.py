@@ -124,8 +124,12 @@ def test_train_loader_reports_and_skips_a_bad_pair(tmp_path):
 def test_make_scenes_takes_its_real_objects_from_a_duts_folder(tmp_path):
     root = write_duts(tmp_path / "duts", train=3, test=1)
     out = tmp_path / "scenes"
-    assert main(["make-scenes", "--out", str(out), "--count", "3", "--seed", "5", "--objects", str(root),
-                 "--size", "96x72"]) == 0
+    assert (
+        main(
+            ["make-scenes", "--out", str(out), "--count", "3", "--seed", "5", "--objects", str(root), "--size", "96x72"]
+        )
+        == 0
+    )
     names = dataset.read_split(out, "trainval")
     assert len(names) == 3
     rgb, trimap = dataset.load_example(out, names[0])
@@ -140,8 +144,26 @@ def test_evaluate_holdout_scores_exactly_what_train_holds_out(tmp_path, capsys):
     names = [f"{i}/{p.name}" for i, r in enumerate(roots) for p in dataset.list_split(r, "trainval").pairs]
     _, val = dataset.split_holdout(names, 0.25, 3)  # what train does with the same folders
     assert held == {n[2:] for n in val if n.startswith("0/")} and held
-    assert main(["evaluate", "--method", "threshold", "--data", str(duts), "--holdout-of", str(duts), str(other),
-                 "--val-fraction", "0.25", "--seed", "3", "--json"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--method",
+                "threshold",
+                "--data",
+                str(duts),
+                "--holdout-of",
+                str(duts),
+                str(other),
+                "--val-fraction",
+                "0.25",
+                "--seed",
+                "3",
+                "--json",
+            ]
+        )
+        == 0
+    )
     import json
 
     summary = json.loads(capsys.readouterr().out)

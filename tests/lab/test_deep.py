@@ -106,8 +106,23 @@ def test_train_a_step_resume_export_and_segment(tmp_path, monkeypatch):
     pytest.importorskip("tensorflow")
     root = write_tiny_dataset(tmp_path / "set")
     out = tmp_path / "weights"
-    args = ["train", "--model", "unet-plain", "--data", str(root), "--epochs", "1", "--size", "64",
-            "--batch", "2", "--val-fraction", "0.25", "--out", str(out)]
+    args = [
+        "train",
+        "--model",
+        "unet-plain",
+        "--data",
+        str(root),
+        "--epochs",
+        "1",
+        "--size",
+        "64",
+        "--batch",
+        "2",
+        "--val-fraction",
+        "0.25",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     files = model_files("unet-plain", out)
     assert all(files[k].exists() for k in ("weights", "config", "card", "history"))
@@ -165,7 +180,9 @@ def test_onnx_export_equals_the_keras_network(name, tmp_path):
     from bgapp.lab.unet import build_unet
 
     keras.utils.set_random_seed(3)
-    model = build_unet(ModelConfig(**{**MODELS[name].config.to_json(), "size": 64, "decoder": MODELS[name].config.decoder}))
+    model = build_unet(
+        ModelConfig(**{**MODELS[name].config.to_json(), "size": 64, "decoder": MODELS[name].config.decoder})
+    )
     for layer in model.layers:  # random BatchNorm statistics, so the folding is really tested
         if isinstance(layer, keras.layers.BatchNormalization):
             shape = layer.moving_mean.shape
@@ -179,10 +196,12 @@ def test_onnx_export_equals_the_keras_network(name, tmp_path):
         probe = np.random.default_rng(size).uniform(0, 255, (1, size, size, 3)).astype(np.float32)
         feeds = {"rgb": probe}
         if guidance:
-            feeds["guide"] = (np.random.default_rng(size + 1).uniform(0, 1, (1, size, size, guidance)) > 0.7
-                              ).astype(np.float32)
-        keras_model = build_unet(ModelConfig(**{**MODELS[name].config.to_json(), "size": size,
-                                                "decoder": MODELS[name].config.decoder}))
+            feeds["guide"] = (np.random.default_rng(size + 1).uniform(0, 1, (1, size, size, guidance)) > 0.7).astype(
+                np.float32
+            )
+        keras_model = build_unet(
+            ModelConfig(**{**MODELS[name].config.to_json(), "size": size, "decoder": MODELS[name].config.decoder})
+        )
         keras_model.set_weights(model.get_weights())
         expected = np.asarray(keras_model(list(feeds.values()) if guidance else probe, training=False))
         got = session.run(None, feeds)[0]
@@ -210,16 +229,34 @@ def test_mix_draws_each_folder_by_its_weight():
 
 def test_mix_needs_one_weight_per_folder(tmp_path):
     root = write_tiny_dataset(tmp_path / "set")
-    assert main(["train", "--model", "unet-plain", "--data", str(root), "--epochs", "1", "--mix", "1", "2",
-                 "--out", str(tmp_path / "w")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "unet-plain",
+                "--data",
+                str(root),
+                "--epochs",
+                "1",
+                "--mix",
+                "1",
+                "2",
+                "--out",
+                str(tmp_path / "w"),
+            ]
+        )
+        == 2
+    )
 
 
 def test_evaluate_json_schema(tmp_path, capsys):
     root = write_tiny_dataset(tmp_path / "set")
     assert main(["evaluate", "--method", "threshold", "--data", str(root), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert {"method", "split", "images", "trimap_accuracy", "accuracy", "iou", "f1", "mae",
-            "ms_per_image"} <= set(summary)
+    assert {"method", "split", "images", "trimap_accuracy", "accuracy", "iou", "f1", "mae", "ms_per_image"} <= set(
+        summary
+    )
     assert summary["images"] == 2 and summary["split"] == "test" and summary["trimap_accuracy"] is None
     # the same figure by another road: the library call on each test photo, IoU counted by hand
     import bgapp
@@ -236,8 +273,12 @@ def test_evaluate_json_schema(tmp_path, capsys):
     worst = summary["worst"]
     assert len(worst) == 2 and [w["iou"] for w in worst] == sorted(w["iou"] for w in worst)
     assert worst[0]["iou"] == summary["iou_min"] and {w["name"] for w in worst} <= set(dataset.read_split(root, "test"))
-    assert main(["evaluate", "--method", "threshold", "--data", str(root), "--split", "trainval",
-                 "--limit", "1", "--json"]) == 0
+    assert (
+        main(
+            ["evaluate", "--method", "threshold", "--data", str(root), "--split", "trainval", "--limit", "1", "--json"]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["images"] == 1
 
 
@@ -250,27 +291,41 @@ def test_deep_methods_say_why_they_are_unavailable(tmp_path, monkeypatch, capsys
     from bgapp.core.external import REGISTRY
 
     for method in deep:  # ours: how to train it; a network that is not ours (u2net): how to fetch it
+        if method.name == "auto":  # runs on whatever is installed, GrabCut at the least
+            assert method.available() is None
+            continue
         why = method.available() or ""
         assert (f"python -m bgapp models fetch {method.name}" in why) if method.name in REGISTRY else ("train" in why)
     photo = tmp_path / "photo.png"
     Image.fromarray(synth.render_scene(3, (64, 48)).rgb).save(photo)
     # the method is known but cannot run here: one line saying why, before any photo, status 2
     assert main(["cut", str(photo), "--method", "unet-plain", "--out", str(tmp_path / "out")]) == 2
-    assert "unet-plain cannot run here: no weights file" in capsys.readouterr().err and not (tmp_path / "out" / "photo.png").exists()
+    assert (
+        "unet-plain cannot run here: no weights file" in capsys.readouterr().err
+        and not (tmp_path / "out" / "photo.png").exists()
+    )
 
 
 def test_classical_path_never_imports_tensorflow():
-    code = ("import sys; from bgapp.core.pipeline import resolve_settings, segment_working; from bgapp.lab import synth;"
-            "from bgapp.core.methods import all_methods; all_methods();"
-            "segment_working(synth.render_scene(1, (64, 48)).rgb, resolve_settings('kmeans'));"
-            "print('tensorflow' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            cwd=Path(__file__).resolve().parents[2])
+    code = (
+        "import sys; from bgapp.core.pipeline import resolve_settings, segment_working; from bgapp.lab import synth;"
+        "from bgapp.core.methods import all_methods; all_methods();"
+        "segment_working(synth.render_scene(1, (64, 48)).rgb, resolve_settings('kmeans'));"
+        "print('tensorflow' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert result.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("name", ["unet-mobilenetv2", "unet-mobilenetv3", "unet-plain", "unet-effnet-lite0",
-                                  "unet-product"])
+@pytest.mark.parametrize(
+    "name", ["unet-mobilenetv2", "unet-mobilenetv3", "unet-plain", "unet-effnet-lite0", "unet-product"]
+)
 def test_committed_weights_segment_a_photo(name):
     from bgapp.core.methods import get_method
 
@@ -374,8 +429,24 @@ def test_soft_targets_blend_the_truth_with_the_teacher():
 
 def test_teacher_folder_without_the_model_is_refused(tmp_path, capsys):
     root = write_tiny_dataset(tmp_path / "set")
-    assert main(["train", "--model", "unet-plain", "--data", str(root), "--epochs", "1",
-                 "--teacher", str(tmp_path), "--out", str(tmp_path / "w")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "unet-plain",
+                "--data",
+                str(root),
+                "--epochs",
+                "1",
+                "--teacher",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "w"),
+            ]
+        )
+        == 2
+    )
     assert "no unet-plain.onnx" in capsys.readouterr().err
 
 
@@ -385,11 +456,38 @@ def test_train_with_a_teacher(tmp_path):
     the true masks (its fg_iou is comparable with a run without a teacher)."""
     pytest.importorskip("tensorflow")
     root = write_tiny_dataset(tmp_path / "set")
-    common = ["--model", "unet-plain", "--data", str(root), "--epochs", "1", "--size", "64",
-              "--batch", "2", "--val-fraction", "0.25", "--loss", "ce+iou"]
+    common = [
+        "--model",
+        "unet-plain",
+        "--data",
+        str(root),
+        "--epochs",
+        "1",
+        "--size",
+        "64",
+        "--batch",
+        "2",
+        "--val-fraction",
+        "0.25",
+        "--loss",
+        "ce+iou",
+    ]
     assert main(["train", *common, "--out", str(tmp_path / "teacher")]) == 0
-    assert main(["train", *common, "--out", str(tmp_path / "student"), "--teacher", str(tmp_path / "teacher"),
-                 "--teacher-weight", "0.7"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                *common,
+                "--out",
+                str(tmp_path / "student"),
+                "--teacher",
+                str(tmp_path / "teacher"),
+                "--teacher-weight",
+                "0.7",
+            ]
+        )
+        == 0
+    )
     history = json.loads(model_files("unet-plain", tmp_path / "student")["history"].read_text())
     assert len(history) == 1 and np.isfinite(history[0]["loss"]) and 0.0 <= history[0]["val_fg_iou"] <= 1.0
     files = model_files("unet-plain", tmp_path / "student")

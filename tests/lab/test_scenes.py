@@ -19,7 +19,7 @@ def pets() -> list[scenes.Source]:
         rgb = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
         mask = np.zeros((120, 160), np.float32)
         yy, xx = np.mgrid[:120, :160]
-        mask[(yy - 60) ** 2 + (xx - 80 + 10 * index) ** 2 < 35 ** 2] = 1
+        mask[(yy - 60) ** 2 + (xx - 80 + 10 * index) ** 2 < 35**2] = 1
         sources.append(scenes.Source(rgb, dataset.trimap_from_mask(mask, border=2)))
     return sources
 
@@ -70,7 +70,9 @@ def test_make_scenes_command_writes_the_training_layout(tmp_path):
     rgb, trimap = dataset.load_example(out, names[0])
     assert rgb.shape == (64, 96, 3) and set(np.unique(trimap)) <= {1, 2, 3}
     assert main(["make-scenes", "--out", str(out), "--count", "3", "--seed", "1", "--size", "96x64"]) == 2
-    assert main(["make-scenes", "--out", str(out), "--count", "2", "--seed", "2", "--split", "test",
-                 "--size", "96x64"]) == 0
+    assert (
+        main(["make-scenes", "--out", str(out), "--count", "2", "--seed", "2", "--split", "test", "--size", "96x64"])
+        == 0
+    )
     assert set(dataset.read_split(out, "test")).isdisjoint(names)
     assert main(["make-scenes", "--out", str(out), "--count", "1", "--seed", "1", "--size", "big"]) == 2

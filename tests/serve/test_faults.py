@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -102,8 +103,9 @@ def test_a_stalled_upload_holds_no_slot_and_gets_408() -> None:
         async def record(into: list[Message], message: Message) -> None:
             into.append(message)
 
-        stalled = asyncio.ensure_future(gate(_scope(), messages(body(b"--B\r\n", more=True)),
-                                             lambda m: record(stalled_sent, m)))
+        stalled = asyncio.ensure_future(
+            gate(_scope(), messages(body(b"--B\r\n", more=True)), lambda m: record(stalled_sent, m))
+        )
         await asyncio.sleep(0.05)
         await gate(_scope(), messages(body(b"a whole body"), then_stall=False), lambda m: record(real_sent, m))
         assert not stalled.done()  # still waiting for its body while the real request was answered
@@ -192,17 +194,30 @@ def test_points_and_boxes_are_capped_before_they_are_parsed() -> None:
     forty = ";".join(f"{i},{i}" for i in range(40))
     marks = marks_from_fields({"keep": forty, "remove": "", "box": "1,2,30,40"}, 40)
     assert len(marks.keep) == 40 and marks.box == (1.0, 2.0, 30.0, 40.0)
-    for texts, words in [({"keep": forty, "remove": "5,5"}, "41 keep/remove points"),
-                         ({"keep": ";".join(["1,1"] * 20_000)}, "20000 keep/remove points"),
-                         ({"box": "1,1,5,5;2,2,6,6"}, "one box per request"),
-                         ({"keep": "1," + "1" * 500}, "too long")]:
+    for texts, words in [
+        ({"keep": forty, "remove": "5,5"}, "41 keep/remove points"),
+        ({"keep": ";".join(["1,1"] * 20_000)}, "20000 keep/remove points"),
+        ({"box": "1,1,5,5;2,2,6,6"}, "one box per request"),
+        ({"keep": "1," + "1" * 500}, "too long"),
+    ]:
         with pytest.raises(ApiError, match=words) as caught:
             marks_from_fields(texts, 40)
         assert caught.value.status == 400 and len(caught.value.title) < 200
 
 
-@pytest.mark.parametrize("url", ["http://a..b/", "http://.a/", f"http://{'a' * 64}.example/", "http://[zz]/",
-                                 "http://[::1/", "http://a b/", "http://-a.example/", f"http://{'a.' * 130}example/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://a..b/",
+        "http://.a/",
+        f"http://{'a' * 64}.example/",
+        "http://[zz]/",
+        "http://[::1/",
+        "http://a b/",
+        "http://-a.example/",
+        f"http://{'a.' * 130}example/",
+    ],
+)
 def test_malformed_hosts_are_refused_with_one_line(url: str) -> None:
     """Issue 38, defect 7: these raised ValueError or UnicodeError (a 500) before any address was checked."""
     with pytest.raises(UrlRefused, match="image_url: ") as caught:

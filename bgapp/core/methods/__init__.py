@@ -110,8 +110,9 @@ def all_methods() -> dict[str, Method]:
         if name in found:
             raise RuntimeError(f"a module and a network both declare the method {name!r}")
         found[name] = unet_method(name, entry.summary, entry.made_for, entry.licence, entry.rank)
-    order = sorted(found.values(), key=lambda m: (m.made_for != "product", m.family != "classical",
-                                                  _ORDER.get(m.name, 99), m.name))
+    order = sorted(
+        found.values(), key=lambda m: (m.made_for != "product", m.family != "classical", _ORDER.get(m.name, 99), m.name)
+    )
     return {m.name: m for m in order}
 
 

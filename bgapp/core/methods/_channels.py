@@ -11,12 +11,23 @@ from bgapp.core.params import Param
 CHANNELS = ("contrast", "gray", "red", "green", "blue", "saturation", "lightness")
 
 CHANNEL = Param(
-    "channel", "choice", "contrast", choices=CHANNELS,
+    "channel",
+    "choice",
+    "contrast",
+    choices=CHANNELS,
     help="What to threshold: contrast = colour difference from the photo's border (robust on "
-         "studio backdrops); gray; one colour channel; saturation; Lab lightness.")
+    "studio backdrops); gray; one colour channel; saturation; Lab lightness.",
+)
 BLUR = Param(
-    "blur", "int", 5, min=1, max=31, step=2, odd=True,
-    help="Gaussian blur before thresholding, kernel size in px; smooths noise and texture. 1 = off.")
+    "blur",
+    "int",
+    5,
+    min=1,
+    max=31,
+    step=2,
+    odd=True,
+    help="Gaussian blur before thresholding, kernel size in px; smooths noise and texture. 1 = off.",
+)
 
 
 def single_channel(rgb: np.ndarray, channel: str, blur: int) -> np.ndarray:

@@ -11,17 +11,33 @@ from bgapp.core.border import backdrop_relative_lab, background_labels, contrast
 from bgapp.core.params import Param, ParamValue
 
 COLOUR_SPACE = Param(
-    "colour_space", "choice", "lab", choices=("lab", "rgb", "hsv"),
+    "colour_space",
+    "choice",
+    "lab",
+    choices=("lab", "rgb", "hsv"),
     help="Colours to cluster in: lab = difference from the backdrop as people see it, with "
-         "shadows discounted; rgb; or hsv.")
+    "shadows discounted; rgb; or hsv.",
+)
 BACKDROP_TOLERANCE = Param(
-    "backdrop_tolerance", "float", 35.0, min=0.0, max=120.0, step=1.0,
+    "backdrop_tolerance",
+    "float",
+    35.0,
+    min=0.0,
+    max=120.0,
+    step=1.0,
     help="A colour group this close to the backdrop's colour (contrast units, 0-255) is "
-         "background too: catches shadows and light fall-off. 0 = off.")
+    "background too: catches shadows and light fall-off. 0 = off.",
+)
 BORDER_SHARE = Param(
-    "border_share", "float", 10.0, min=1.0, max=50.0, step=1.0,
+    "border_share",
+    "float",
+    10.0,
+    min=1.0,
+    max=50.0,
+    step=1.0,
     help="A colour group is background when it covers at least this much of the photo's "
-         "border (%). Raise it if parts of the product touching the edge vanish.")
+    "border (%). Raise it if parts of the product touching the edge vanish.",
+)
 
 
 def colour_features(rgb: np.ndarray, space: str) -> np.ndarray:
@@ -51,8 +67,9 @@ def nearest_centre(features: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return np.argmin(distance, axis=1).astype(np.int32).reshape(features.shape[:2])
 
 
-def mask_from_labels(labels: np.ndarray, count: int, params: Mapping[str, ParamValue],
-                     contrast: np.ndarray) -> np.ndarray:
+def mask_from_labels(
+    labels: np.ndarray, count: int, params: Mapping[str, ParamValue], contrast: np.ndarray
+) -> np.ndarray:
     """1 where a pixel's cluster is neither one of the border's clusters nor close to the backdrop's colour.
 
     The second rule catches a shadow or a lighting gradient that forms its own cluster without

@@ -16,10 +16,11 @@ ImageNet's mean instead of 0.5; min-max after BiRefNet's sigmoid): we follow the
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -121,8 +122,9 @@ def session(path: str) -> Any:
     if threads > 0:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
-                 if p in onnxruntime.get_available_providers()]
+    providers = [
+        p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in onnxruntime.get_available_providers()
+    ]
     return onnxruntime.InferenceSession(path, options, providers=providers)
 
 
@@ -168,6 +170,14 @@ def saliency_method(name: str, summary: str, decoding: Decoding, rank: int) -> M
         run = session(str(path))
         return Loaded(run, device_of(run))
 
-    return Method(name=name, summary=summary, params=PARAMS, segment=segment, family="deep",
-                  cleanup_defaults={"open_size": 1, "close_size": 1, "min_area": 0.0},
-                  available=lambda: external.missing(name), prepare=prepare, rank=rank)
+    return Method(
+        name=name,
+        summary=summary,
+        params=PARAMS,
+        segment=segment,
+        family="deep",
+        cleanup_defaults={"open_size": 1, "close_size": 1, "min_area": 0.0},
+        available=lambda: external.missing(name),
+        prepare=prepare,
+        rank=rank,
+    )

@@ -44,14 +44,18 @@ def _session(path: str, threads: int) -> OnnxSession:
     if threads > 0:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in onnxruntime.get_available_providers()]
+    providers = [
+        p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in onnxruntime.get_available_providers()
+    ]
     return onnxruntime.InferenceSession(path, options, providers=providers)
 
 
 def u2net_input(rgb: np.ndarray, side: int = SIDE) -> np.ndarray:
     """rembg's preprocessing, the one copy (the methods, the baselines and distillation's teachers use
     it): squashed to side x side, divided by the image's maximum, ImageNet mean/std, 1x3xHxW float32."""
-    small = cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA if min(rgb.shape[:2]) > side else cv2.INTER_LINEAR)
+    small = cv2.resize(
+        rgb, (side, side), interpolation=cv2.INTER_AREA if min(rgb.shape[:2]) > side else cv2.INTER_LINEAR
+    )
     x = small.astype(np.float32) / max(float(small.max()), 1e-6)
     return ((x - MEAN) / STD).transpose(2, 0, 1)[None].astype(np.float32)
 
@@ -78,17 +82,33 @@ def saliency(rgb: np.ndarray, path: Path) -> np.ndarray:
 
 
 PARAMS = (
-    Param("soft", "bool", True, label="Soft mask", expert=True,
-          help="Use the network's saliency itself as the mask (soft where it is unsure, as rembg does) "
-               "instead of cutting it at the threshold."),
-    Param("threshold", "float", 0.5, min=0.05, max=0.95, step=0.05, label="Cut-off",
-          help="A pixel is product when the saliency is above this.",
-          only_when=("soft", (False,)), why_inactive="a soft mask uses the saliency itself, no cut-off"),
+    Param(
+        "soft",
+        "bool",
+        True,
+        label="Soft mask",
+        expert=True,
+        help="Use the network's saliency itself as the mask (soft where it is unsure, as rembg does) "
+        "instead of cutting it at the threshold.",
+    ),
+    Param(
+        "threshold",
+        "float",
+        0.5,
+        min=0.05,
+        max=0.95,
+        step=0.05,
+        label="Cut-off",
+        help="A pixel is product when the saliency is above this.",
+        only_when=("soft", (False,)),
+        why_inactive="a soft mask uses the saliency itself, no cut-off",
+    ),
 )
 
 
-def rembg_method(name: str, summary: str, where: Callable[[], Path | None], unavailable: Callable[[], str | None],
-                 rank: int = 0) -> Method:
+def rembg_method(
+    name: str, summary: str, where: Callable[[], Path | None], unavailable: Callable[[], str | None], rank: int = 0
+) -> Method:
     """A U^2-Net file as a ``Method``: ``where`` finds the file, ``unavailable`` says why it cannot run."""
 
     def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
@@ -102,9 +122,17 @@ def rembg_method(name: str, summary: str, where: Callable[[], Path | None], unav
         path = where()
         return None if path is None else session(str(path))
 
-    return Method(name=name, summary=summary, params=PARAMS, segment=segment, family="deep",
-                  cleanup_defaults={"open_size": 1, "close_size": 1, "min_area": 0.0},
-                  available=unavailable, prepare=prepare, rank=rank)
+    return Method(
+        name=name,
+        summary=summary,
+        params=PARAMS,
+        segment=segment,
+        family="deep",
+        cleanup_defaults={"open_size": 1, "close_size": 1, "min_area": 0.0},
+        available=unavailable,
+        prepare=prepare,
+        rank=rank,
+    )
 
 
 def registry_method(name: str, summary: str, rank: int = 0) -> Method:

@@ -34,21 +34,50 @@ def unet_method(name: str, summary: str, made_for: str = "product", licence: str
     looked, mirror = card_look(meta, DEFAULT_SIZE)
     chosen = min(512, max(64, looked))
     params = (
-        Param("size", "int", chosen, min=64, max=512, step=32, label="Network input (px)",
-              help=f"Network input in px (the photo is squashed to a square). It was trained at {trained}"
-                   + (f" and runs at {chosen} by default (better on held-out photos)" if chosen != trained else "")
-                   + "; larger sees finer detail but costs time and may drift from what it learned. "
-                   "If a thin part (a strap, a cable, a handle) or a part at the photo's edge is missing, try 384 or 512."),
-        Param("threshold", "float", 0.5, min=0.05, max=0.95, step=0.05, label="Cut-off",
-              help="A pixel is product when the network's object+edge probability is above this. "
-                   "If part of the product is missing, lower it (try 0.3); if background is kept, raise it (try 0.7).",
-              only_when=("soft", (False,)), why_inactive="a soft mask uses the probability itself, no cut-off"),
-        Param("mirror", "bool", mirror, label="Also look mirrored", expert=True,
-              help="Run the network on the photo and on its mirror image and average the two: "
-                   "steadier edges and fewer missed parts, at twice the network's time."),
-        Param("soft", "bool", False, label="Soft mask", expert=True,
-              help="Use the probability itself as the mask (soft, semi-transparent where the network "
-                   "is unsure) instead of cutting at the threshold."),
+        Param(
+            "size",
+            "int",
+            chosen,
+            min=64,
+            max=512,
+            step=32,
+            label="Network input (px)",
+            help=f"Network input in px (the photo is squashed to a square). It was trained at {trained}"
+            + (f" and runs at {chosen} by default (better on held-out photos)" if chosen != trained else "")
+            + "; larger sees finer detail but costs time and may drift from what it learned. "
+            "If a thin part (a strap, a cable, a handle) or a part at the photo's edge is missing, try 384 or 512.",
+        ),
+        Param(
+            "threshold",
+            "float",
+            0.5,
+            min=0.05,
+            max=0.95,
+            step=0.05,
+            label="Cut-off",
+            help="A pixel is product when the network's object+edge probability is above this. "
+            "If part of the product is missing, lower it (try 0.3); if background is kept, raise it (try 0.7).",
+            only_when=("soft", (False,)),
+            why_inactive="a soft mask uses the probability itself, no cut-off",
+        ),
+        Param(
+            "mirror",
+            "bool",
+            mirror,
+            label="Also look mirrored",
+            expert=True,
+            help="Run the network on the photo and on its mirror image and average the two: "
+            "steadier edges and fewer missed parts, at twice the network's time.",
+        ),
+        Param(
+            "soft",
+            "bool",
+            False,
+            label="Soft mask",
+            expert=True,
+            help="Use the probability itself as the mask (soft, semi-transparent where the network "
+            "is unsure) instead of cutting at the threshold.",
+        ),
     )
 
     def prepare(params: Mapping[str, ParamValue]) -> Predictor:
@@ -61,8 +90,12 @@ def unet_method(name: str, summary: str, made_for: str = "product", licence: str
     last: dict[tuple, np.ndarray] = {}  # the last answer, so confidence() right after segment() costs a hash
 
     def probabilities(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
-        key = (hashlib.sha1(np.ascontiguousarray(rgb).data).hexdigest(), rgb.shape, int(params["size"]),
-               bool(params["mirror"]))
+        key = (
+            hashlib.sha1(np.ascontiguousarray(rgb).data).hexdigest(),
+            rgb.shape,
+            int(params["size"]),
+            bool(params["mirror"]),
+        )
         answer = last.get(key)
         if answer is None:  # sessions and download threads share this: never read back what another may clear
             answer = prepare(params).probabilities(rgb, bool(params["mirror"]))
@@ -89,6 +122,18 @@ def unet_method(name: str, summary: str, made_for: str = "product", licence: str
 
         return predictor_unavailable(name)
 
-    return Method(name=name, summary=summary, params=params, segment=segment, family="deep",
-                  cleanup_defaults={"open_size": 1, "close_size": 1}, trimap=trimap, available=available,
-                  prepare=prepare, made_for=made_for, confidence=confidence, licence=licence, rank=rank)
+    return Method(
+        name=name,
+        summary=summary,
+        params=params,
+        segment=segment,
+        family="deep",
+        cleanup_defaults={"open_size": 1, "close_size": 1},
+        trimap=trimap,
+        available=available,
+        prepare=prepare,
+        made_for=made_for,
+        confidence=confidence,
+        licence=licence,
+        rank=rank,
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -23,30 +23,65 @@ from bgapp.core.params import Param, ParamValue
 NAME = "auto"
 OURS = "unet-product"
 QUALITY_NETWORK = "u2net"  # what the studio offers to fetch where auto runs on the shipped network alone
-QUALITY_GAIN = ("On 1,000 real test photos (DUTS-TE) the default cut-out's overlap with the exact mask rises from "
-                "IoU 0.737 (shipped network) to 0.782 with it (u2net alone; more with ours beside it), for ~0.6 s "
-                "more per photo on 2 cores.")
+QUALITY_GAIN = (
+    "On 1,000 real test photos (DUTS-TE) the default cut-out's overlap with the exact mask rises from "
+    "IoU 0.737 (shipped network) to 0.782 with it (u2net alone; more with ours beside it), for ~0.6 s "
+    "more per photo on 2 cores."
+)
 NETWORKS = ("best", "shipped")
 
 PARAMS = (
-    Param("threshold", "float", 0.5, min=0.05, max=0.95, step=0.05, label="Cut-off",
-          help="A pixel is product when the combined answer is above this. If part of the product is missing, "
-               "lower it (try 0.3); if background is kept, raise it (try 0.7).",
-          only_when=("soft", (False,)), why_inactive="a soft mask uses the answer itself, no cut-off"),
-    Param("networks", "choice", "best", choices=NETWORKS, label="Networks",
-          help="best: the strongest network installed (u2net once fetched) with ours beside it; "
-               "shipped: only the network that ships with bgapp (fast, works offline)."),
-    Param("second_look", "bool", True, label="Second look", expert=True,
-          help="Where our network is the strongest one here, it looks again at a square crop around the product "
-               "and the two looks are averaged there: a small product is seen with more pixels (about 50 ms more)."),
-    Param("backdrop", "bool", False, label="Plain backdrop model", expert=True,
-          help="When the photo's border is a plain backdrop (a studio shot on white, grey or a colour), parts "
-               "that clearly differ from the backdrop and that the networks half-saw are kept (a dark strap on "
-               "white, every item of a flat-lay). Off by default: on our labelled photos it cost more than it "
-               "gained; a cut-out where it would add much is flagged 'check' either way."),
-    Param("soft", "bool", False, label="Soft mask", expert=True,
-          help="Use the combined answer itself as the mask (soft where the networks are unsure) instead of "
-               "cutting it at the Cut-off."),
+    Param(
+        "threshold",
+        "float",
+        0.5,
+        min=0.05,
+        max=0.95,
+        step=0.05,
+        label="Cut-off",
+        help="A pixel is product when the combined answer is above this. If part of the product is missing, "
+        "lower it (try 0.3); if background is kept, raise it (try 0.7).",
+        only_when=("soft", (False,)),
+        why_inactive="a soft mask uses the answer itself, no cut-off",
+    ),
+    Param(
+        "networks",
+        "choice",
+        "best",
+        choices=NETWORKS,
+        label="Networks",
+        help="best: the strongest network installed (u2net once fetched) with ours beside it; "
+        "shipped: only the network that ships with bgapp (fast, works offline).",
+    ),
+    Param(
+        "second_look",
+        "bool",
+        True,
+        label="Second look",
+        expert=True,
+        help="Where our network is the strongest one here, it looks again at a square crop around the product "
+        "and the two looks are averaged there: a small product is seen with more pixels (about 50 ms more).",
+    ),
+    Param(
+        "backdrop",
+        "bool",
+        False,
+        label="Plain backdrop model",
+        expert=True,
+        help="When the photo's border is a plain backdrop (a studio shot on white, grey or a colour), parts "
+        "that clearly differ from the backdrop and that the networks half-saw are kept (a dark strap on "
+        "white, every item of a flat-lay). Off by default: on our labelled photos it cost more than it "
+        "gained; a cut-out where it would add much is flagged 'check' either way.",
+    ),
+    Param(
+        "soft",
+        "bool",
+        False,
+        label="Soft mask",
+        expert=True,
+        help="Use the combined answer itself as the mask (soft where the networks are unsure) instead of "
+        "cutting it at the Cut-off.",
+    ),
 )
 
 
@@ -55,8 +90,11 @@ def plan(networks: str) -> tuple[Method | None, Method | None]:
     ``shipped`` only the networks that ship with bgapp count. (None, None) when no network runs."""
     from bgapp.core.models import MODELS
 
-    found = [m for m in all_methods().values()
-             if m.rank > 0 and m.name != NAME and m.available() is None and (networks == "best" or m.name in MODELS)]
+    found = [
+        m
+        for m in all_methods().values()
+        if m.rank > 0 and m.name != NAME and m.available() is None and (networks == "best" or m.name in MODELS)
+    ]
     if not found:
         return None, None
     base = max(found, key=lambda m: m.rank)
@@ -91,13 +129,20 @@ def combined(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> steps.Combine
     """The combined answer for ``rgb`` (kept for the last photo and settings: a Cut-off move or the
     download right after the preview costs no network run)."""
     base, ours = plan(str(params["networks"]))  # a network fetched meanwhile is used from the next photo on
-    key = (hashlib.sha1(np.ascontiguousarray(rgb)).hexdigest(), rgb.shape, base and base.name, ours and ours.name,
-           bool(params["second_look"]), bool(params["backdrop"]))
+    key = (
+        hashlib.sha1(np.ascontiguousarray(rgb).data).hexdigest(),
+        rgb.shape,
+        base and base.name,
+        ours and ours.name,
+        bool(params["second_look"]),
+        bool(params["backdrop"]),
+    )
     with _KEPT.lock:
         if _KEPT.key == key and _KEPT.run is not None:
             return _KEPT.run
-    run = steps.combine(rgb, base, ours, answer_of, second_look=bool(params["second_look"]),
-                        backdrop=bool(params["backdrop"]))
+    run = steps.combine(
+        rgb, base, ours, answer_of, second_look=bool(params["second_look"]), backdrop=bool(params["backdrop"])
+    )
     with _KEPT.lock:
         _KEPT.key, _KEPT.run = key, run
     return run
@@ -137,15 +182,23 @@ def shipped_only() -> Method:
     import dataclasses
 
     params = tuple(dataclasses.replace(p, default="shipped") if p.name == "networks" else p for p in PARAMS)
-    return dataclasses.replace(METHOD, name="auto-shipped", params=params,
-                               summary="auto with only the network that ships with bgapp (offline)")
+    return dataclasses.replace(
+        METHOD, name="auto-shipped", params=params, summary="auto with only the network that ships with bgapp (offline)"
+    )
 
 
 METHOD = Method(
     name=NAME,
     summary="The best cut-out this machine can make: the strongest network installed (u2net once fetched, else "
-            "our unet-product), our network beside it, a second look at the product and the backdrop's own "
-            "colours. The default.",
-    params=PARAMS, segment=segment, family="deep",
+    "our unet-product), our network beside it, a second look at the product and the backdrop's own "
+    "colours. The default.",
+    params=PARAMS,
+    segment=segment,
+    family="deep",
     cleanup_defaults={"open_size": 1, "close_size": 1, "min_area": 0.0},
-    available=available, prepare=prepare, explain=explain, doubts=doubts, confidence=confidence)
+    available=available,
+    prepare=prepare,
+    explain=explain,
+    doubts=doubts,
+    confidence=confidence,
+)

@@ -5,7 +5,10 @@ that is not ours, once fetched (``python -m bgapp models fetch birefnet-general`
 from bgapp.core.methods._onnx_saliency import BIREFNET, saliency_method
 
 METHOD = saliency_method(
-    "birefnet-general", "BiRefNet (Swin-L, 2024): the open state of the art, 1024 px, ~973 MB, fetched once "
-                        "(python -m bgapp models fetch birefnet-general); not ours, MIT; "
-                        "not run on our test machines",
-    BIREFNET, rank=50)
+    "birefnet-general",
+    "BiRefNet (Swin-L, 2024): the open state of the art, 1024 px, ~973 MB, fetched once "
+    "(python -m bgapp models fetch birefnet-general); not ours, MIT; "
+    "not run on our test machines",
+    BIREFNET,
+    rank=50,
+)

@@ -5,7 +5,10 @@ Ranked for ``auto`` by its authors' DIS-VD S-measure (0.882), not on a run here:
 from bgapp.core.methods._onnx_saliency import BIREFNET, saliency_method
 
 METHOD = saliency_method(
-    "birefnet-general-lite", "BiRefNet lite (Swin-T, 2024): the open state of the art, lighter, 1024 px, ~224 MB, "
-                             "fetched once (python -m bgapp models fetch birefnet-general-lite); not ours, MIT; "
-                             "not run on our test machines",
-    BIREFNET, rank=40)
+    "birefnet-general-lite",
+    "BiRefNet lite (Swin-T, 2024): the open state of the art, lighter, 1024 px, ~224 MB, "
+    "fetched once (python -m bgapp models fetch birefnet-general-lite); not ours, MIT; "
+    "not run on our test machines",
+    BIREFNET,
+    rank=40,
+)

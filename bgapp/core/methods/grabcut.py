@@ -30,8 +30,15 @@ def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
     cv2.setRNGSeed(12345)
     bgr = np.ascontiguousarray(small[..., ::-1])
     # rect is unused with a mask (None, as OpenCV documents); the stubs want a rectangle
-    cv2.grabCut(bgr, labels, None, bgd, fgd, int(params["iterations"]),  # type: ignore[call-overload]
-                cv2.GC_INIT_WITH_MASK)
+    cv2.grabCut(
+        bgr,
+        labels,
+        None,
+        bgd,
+        fgd,
+        int(params["iterations"]),  # type: ignore[call-overload]
+        cv2.GC_INIT_WITH_MASK,
+    )
     mask = ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).astype(np.float32)
     mask = resize_mask(mask, rgb.shape[:2]) if (height, width) != rgb.shape[:2] else mask
     return orient(mask, str(params["foreground"]))
@@ -44,7 +51,7 @@ def initial_labels(rgb: np.ndarray, init: str, margin: float) -> np.ndarray:
     if init == "rectangle":
         dy, dx = max(1, int(height * margin)), max(1, int(width * margin))
         labels[:] = cv2.GC_BGD
-        labels[dy:height - dy, dx:width - dx] = cv2.GC_PR_FGD
+        labels[dy : height - dy, dx : width - dx] = cv2.GC_PR_FGD
         return labels
     contrast = cv2.GaussianBlur(contrast_to_border(rgb), (5, 5), 0)
     _, likely = cv2.threshold(contrast, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
@@ -58,15 +65,42 @@ METHOD = Method(
     name="grabcut",
     summary="Graph-cut with colour models of product and background; slower, often the cleanest classical edge.",
     params=(
-        Param("iterations", "int", 4, min=1, max=10, step=1,
-              help="Refinement rounds: more can be cleaner, each costs time."),
-        Param("init", "choice", "contrast", choices=("contrast", "rectangle"),
-              help="Start from where colours differ from the border (contrast), or from a "
-                   "rectangle inside the margin (everything outside is background)."),
-        Param("margin", "float", 2.0, min=0.5, max=30.0, step=0.5, label="Border margin (%)",
-              help="Width of the frame's edge that is surely background (% of the photo)."),
-        Param("graph_size", "int", 512, min=128, max=1024, step=32,
-              help="GrabCut runs on a copy this many px on its longer side: smaller is faster."),
+        Param(
+            "iterations",
+            "int",
+            4,
+            min=1,
+            max=10,
+            step=1,
+            help="Refinement rounds: more can be cleaner, each costs time.",
+        ),
+        Param(
+            "init",
+            "choice",
+            "contrast",
+            choices=("contrast", "rectangle"),
+            help="Start from where colours differ from the border (contrast), or from a "
+            "rectangle inside the margin (everything outside is background).",
+        ),
+        Param(
+            "margin",
+            "float",
+            2.0,
+            min=0.5,
+            max=30.0,
+            step=0.5,
+            label="Border margin (%)",
+            help="Width of the frame's edge that is surely background (% of the photo).",
+        ),
+        Param(
+            "graph_size",
+            "int",
+            512,
+            min=128,
+            max=1024,
+            step=32,
+            help="GrabCut runs on a copy this many px on its longer side: smaller is faster.",
+        ),
         FOREGROUND,
     ),
     segment=segment,

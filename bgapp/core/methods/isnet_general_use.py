@@ -5,7 +5,10 @@ Ranked for ``auto`` above u2net (20) on its authors' word, not on a run here: do
 from bgapp.core.methods._onnx_saliency import ISNET, saliency_method
 
 METHOD = saliency_method(
-    "isnet-general-use", "DIS's IS-Net (general use, 2022): 1024 px, finer edges than U^2-Net by its authors, "
-                         "~179 MB, fetched once (python -m bgapp models fetch isnet-general-use); not ours, "
-                         "Apache-2.0; not run on our test machines",
-    ISNET, rank=30)
+    "isnet-general-use",
+    "DIS's IS-Net (general use, 2022): 1024 px, finer edges than U^2-Net by its authors, "
+    "~179 MB, fetched once (python -m bgapp models fetch isnet-general-use); not ours, "
+    "Apache-2.0; not run on our test machines",
+    ISNET,
+    rank=30,
+)

@@ -38,8 +38,14 @@ def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
     cv2.setRNGSeed(12345)  # the same photo and settings always give the same mask
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 30, 0.5)
     # bestLabels None: OpenCV makes them (as documented); the stubs want an array
-    _, _, centres = cv2.kmeans(np.ascontiguousarray(sample), k, None, criteria, 3,  # type: ignore[call-overload]
-                               cv2.KMEANS_PP_CENTERS)
+    _, _, centres = cv2.kmeans(
+        np.ascontiguousarray(sample),
+        k,
+        None,
+        criteria,
+        3,  # type: ignore[call-overload]
+        cv2.KMEANS_PP_CENTERS,
+    )
     labels = nearest_centre(features, centres)
     mask = mask_from_labels(labels, k, params, contrast)
     return orient(mask, str(params["foreground"]))
@@ -49,11 +55,26 @@ METHOD = Method(
     name="kmeans",
     summary="Groups pixels into k colours; the colours along the photo's border are background.",
     params=(
-        Param("k", "int", 3, min=2, max=8, step=1,
-              help="Number of colour groups: 2 for a plain backdrop, more for busy products."),
+        Param(
+            "k",
+            "int",
+            3,
+            min=2,
+            max=8,
+            step=1,
+            help="Number of colour groups: 2 for a plain backdrop, more for busy products.",
+        ),
         COLOUR_SPACE,
-        Param("blur", "int", 3, min=1, max=31, step=2, odd=True,
-              help="Gaussian blur before clustering (px, odd); calms texture and noise. 1 = off."),
+        Param(
+            "blur",
+            "int",
+            3,
+            min=1,
+            max=31,
+            step=2,
+            odd=True,
+            help="Gaussian blur before clustering (px, odd); calms texture and noise. 1 = off.",
+        ),
         BORDER_SHARE,
         BACKDROP_TOLERANCE,
         FOREGROUND,

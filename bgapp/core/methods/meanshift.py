@@ -44,8 +44,9 @@ def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
     centres, counts, _ = bin_samples(sample, bandwidth / 3.0)
     modes = weighted_mean_shift(centres, counts.astype(np.float32), bandwidth)
     cell_label, count = merge_modes(modes, counts, bandwidth / 2.0)
-    peaks = np.stack([np.average(modes[cell_label == i], axis=0, weights=counts[cell_label == i])
-                      for i in range(count)]).astype(np.float32)
+    peaks = np.stack(
+        [np.average(modes[cell_label == i], axis=0, weights=counts[cell_label == i]) for i in range(count)]
+    ).astype(np.float32)
     labels = nearest_centre(features, peaks)
     mask = mask_from_labels(labels, count, params, contrast)
     return orient(mask, str(params["foreground"]))
@@ -76,8 +77,9 @@ def bin_samples(samples: np.ndarray, cell: float) -> tuple[np.ndarray, np.ndarra
         counts = counts_all[occupied]
     else:
         _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    sums = np.stack([np.bincount(inverse, weights=samples[:, d], minlength=counts.size)
-                     for d in range(samples.shape[1])], axis=1)
+    sums = np.stack(
+        [np.bincount(inverse, weights=samples[:, d], minlength=counts.size) for d in range(samples.shape[1])], axis=1
+    )
     return (sums / counts[:, None]).astype(np.float32), counts, inverse
 
 
@@ -122,12 +124,26 @@ METHOD = Method(
     name="meanshift",
     summary="Finds the photo's natural colour groups by itself (no k to choose); border groups are background.",
     params=(
-        Param("bandwidth", "float", 24.0, min=4.0, max=80.0, step=1.0,
-              help="How different two colours must be to form separate groups: smaller = more groups."),
+        Param(
+            "bandwidth",
+            "float",
+            24.0,
+            min=4.0,
+            max=80.0,
+            step=1.0,
+            help="How different two colours must be to form separate groups: smaller = more groups.",
+        ),
         COLOUR_SPACE,
-        Param("spatial_weight", "float", 0.0, min=0.0, max=2.0, step=0.1,
-              help="Also group by position in the photo: 0 = colour only; 1 = the frame's width "
-                   "counts like a full colour range."),
+        Param(
+            "spatial_weight",
+            "float",
+            0.0,
+            min=0.0,
+            max=2.0,
+            step=0.1,
+            help="Also group by position in the photo: 0 = colour only; 1 = the frame's width "
+            "counts like a full colour range.",
+        ),
         BORDER_SHARE,
         BACKDROP_TOLERANCE,
         FOREGROUND,

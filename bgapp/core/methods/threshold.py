@@ -24,8 +24,13 @@ from bgapp.core.methods import Method
 from bgapp.core.methods._channels import BLUR, CHANNEL, single_channel
 from bgapp.core.params import Param, ParamValue
 
-_MODES = {"binary": cv2.THRESH_BINARY, "binary-inv": cv2.THRESH_BINARY_INV, "trunc": cv2.THRESH_TRUNC,
-          "tozero": cv2.THRESH_TOZERO, "tozero-inv": cv2.THRESH_TOZERO_INV}
+_MODES = {
+    "binary": cv2.THRESH_BINARY,
+    "binary-inv": cv2.THRESH_BINARY_INV,
+    "trunc": cv2.THRESH_TRUNC,
+    "tozero": cv2.THRESH_TOZERO,
+    "tozero-inv": cv2.THRESH_TOZERO_INV,
+}
 
 
 def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
@@ -53,12 +58,25 @@ METHOD = Method(
     params=(
         CHANNEL,
         BLUR,
-        Param("mode", "choice", "otsu", choices=("otsu", *_MODES),
-              help="otsu = pick the cut-off automatically; binary, binary-inv, trunc, tozero, "
-                   "tozero-inv = OpenCV's modes at the threshold below."),
-        Param("threshold", "int", 127, min=0, max=255, step=1,
-              help="The cut-off value on the channel (0-255); ignored in otsu mode.",
-              only_when=("mode", tuple(_MODES)), why_inactive="Otsu picks the cut-off itself: choose another mode to set it"),
+        Param(
+            "mode",
+            "choice",
+            "otsu",
+            choices=("otsu", *_MODES),
+            help="otsu = pick the cut-off automatically; binary, binary-inv, trunc, tozero, "
+            "tozero-inv = OpenCV's modes at the threshold below.",
+        ),
+        Param(
+            "threshold",
+            "int",
+            127,
+            min=0,
+            max=255,
+            step=1,
+            help="The cut-off value on the channel (0-255); ignored in otsu mode.",
+            only_when=("mode", tuple(_MODES)),
+            why_inactive="Otsu picks the cut-off itself: choose another mode to set it",
+        ),
         FOREGROUND,
     ),
     segment=segment,
