@@ -15,7 +15,6 @@ ImageNet's mean instead of 0.5; min-max after BiRefNet's sigmoid): we follow the
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -107,30 +106,16 @@ def decode(outputs: list[np.ndarray], decoding: Decoding, width: int, height: in
 def session(path: str) -> Any:
     """One ONNX Runtime session per file, whoever asks (``prepare`` and ``segment`` share it): a GPU
     where ONNX Runtime has one, else ``BGAPP_THREADS`` (or all) cores."""
-    try:
-        import onnxruntime
-    except ImportError as error:
-        raise ModelUnavailableError("these networks need onnxruntime: pip install -r requirements.txt") from error
-    from bgapp.core.runtime import THREADS_ENV
+    from bgapp.core.runtime import new_session
 
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
-    # ONNX Runtime's arena keeps every buffer of a run for the next: for u2net that is ~300 MB held
-    # for good (a 12 MP cut-out peaked at 1.08 GB with it, 0.78 GB without, at the same speed)
-    options.enable_cpu_mem_arena = False
-    threads = int(os.environ.get(THREADS_ENV, "0") or 0)
-    if threads > 0:
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-    providers = [
-        p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in onnxruntime.get_available_providers()
-    ]
-    return onnxruntime.InferenceSession(path, options, providers=providers)
+    return new_session(path, arena=False)
 
 
 def device_of(run: Any) -> str:
     """What runs a session, in ``runtime.Predictor.device``'s words: "GPU (CUDA)" or "CPU"."""
-    return "GPU (CUDA)" if run.get_providers()[0] == "CUDAExecutionProvider" else "CPU"
+    from bgapp.core import runtime
+
+    return runtime.device_of(run)
 
 
 @dataclass(frozen=True)

@@ -32,22 +32,9 @@ def session(path: str, threads: int = 0) -> OnnxSession:
 
 @lru_cache(maxsize=4)
 def _session(path: str, threads: int) -> OnnxSession:
-    try:
-        import onnxruntime
-    except ImportError as error:
-        raise ModelUnavailableError("U^2-Net needs onnxruntime: pip install -r requirements.txt") from error
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
-    # ONNX Runtime's arena keeps every buffer of a run for the next: for u2net that is ~300 MB held
-    # for good (a 12 MP cut-out peaked at 1.08 GB with it, 0.78 GB without, at the same speed)
-    options.enable_cpu_mem_arena = False
-    if threads > 0:
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-    providers = [
-        p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in onnxruntime.get_available_providers()
-    ]
-    return onnxruntime.InferenceSession(path, options, providers=providers)
+    from bgapp.core.runtime import new_session
+
+    return new_session(path, threads, arena=False, needs="U^2-Net")
 
 
 def u2net_input(rgb: np.ndarray, side: int = SIDE) -> np.ndarray:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -153,12 +154,25 @@ def segment(rgb: np.ndarray, params: Mapping[str, ParamValue]) -> np.ndarray:
     return answer if params["soft"] else (answer > float(params["threshold"])).astype(np.float32)
 
 
-def prepare(params: Mapping[str, ParamValue]) -> object:
-    """Load the networks ``auto`` will run, ahead of the first photo; returns the strongest one's loaded form."""
+@dataclass(frozen=True)
+class Ready:
+    """What ``prepare`` hands back: what runs the strongest network, for the caption ("network on the CPU")."""
+
+    device: str | None
+
+
+def prepare(params: Mapping[str, ParamValue]) -> Ready:
+    """Load the networks ``auto`` will run, ahead of the first photo."""
+    from bgapp.core.runtime import device_of
+
     base, ours = plan(str(params["networks"]))
     if ours is not None:
         ours.prepare(ours.resolve({}))
-    return None if base is None else base.prepare(base.resolve({}))
+    loaded = None if base is None else base.prepare(base.resolve({}))
+    device = getattr(loaded, "device", None)
+    if device is None and hasattr(loaded, "get_providers"):  # a bare ONNX Runtime session (rembg's networks)
+        device = device_of(loaded)
+    return Ready(device)
 
 
 def available() -> str | None:
