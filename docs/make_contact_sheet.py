@@ -1,8 +1,8 @@
 """Renders docs/contact-sheet.png: one row per photo (the app's samples, then any photo files given),
 the photo and each method's cut-out on a checkerboard beside it, with the IoU where an exact mask
-exists. It is how a cut-out is judged by eye against rembg's u2net (issue 28). Run from the
-repository root, with u2net fetched (`python -m bgapp models fetch u2net`):
-    PYTHONPATH=. python docs/make_contact_sheet.py [--methods unet-product u2net] [PHOTO ...]"""
+exists. It is how a cut-out is judged by eye: the shipped network, auto offline and the default with
+u2net (issue 37). Run from the repository root, with u2net fetched (`python -m bgapp models fetch u2net`):
+    PYTHONPATH=. python docs/make_contact_sheet.py [--methods unet-product auto-shipped auto] [PHOTO ...]"""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _fit(image: np.ndarray, fill: int = 255) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("photos", nargs="*", type=Path, help="more photo files (real product photos)")
-    parser.add_argument("--methods", nargs="+", default=["unet-product", "u2net"])
+    parser.add_argument("--methods", nargs="+", default=["unet-product", "auto-shipped", "auto"])
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     rows = [(p.name.replace("sample: ", ""), photo_image(p), photo_truth(p)) for p in sample_photos()]
@@ -51,7 +51,10 @@ def main() -> None:
     draw = ImageDraw.Draw(sheet)
     for col, title in enumerate(["photo", *args.methods]):
         draw.text((label_w + col * TILE + 4, 3), title, fill=(0, 0, 0))
-    settings = {method: resolve_settings(method) for method in args.methods}
+    from bgapp.core.methods.auto import shipped_only
+
+    named = {"auto-shipped": shipped_only()}  # auto offline: not in the registry, a bench row of its own
+    settings = {method: resolve_settings(named.get(method, method)) for method in args.methods}
     for method in args.methods:  # one untimed run each, so a caption's time is not the model's loading
         cut_out(rows[0][1], settings[method])
     for row, (name, loaded, truth) in enumerate(rows):

@@ -293,8 +293,13 @@ def method_picker(label: str = "Method") -> Method:
     if runnable[name].licence:
         st.sidebar.caption(runnable[name].licence)
     missing = {n: why for n, why in reasons.items() if why is not None}
-    if missing:
-        st.sidebar.caption("Not available here: " + "; ".join(f"{n} ({why})" for n, why in missing.items()))
+    if missing:  # names only: the why and the command are one click away, not half the sidebar
+        fetchable = [n for n, why in missing.items() if "models fetch" in why]
+        other = [f"{n} ({why})" for n, why in missing.items() if "models fetch" not in why]
+        if fetchable:
+            st.sidebar.caption("Not installed: " + ", ".join(fetchable) + " (fetch them on the Models page)")
+        if other:
+            st.sidebar.caption("Not available here: " + "; ".join(other))
     return runnable[name]
 
 

