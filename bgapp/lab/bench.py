@@ -169,7 +169,8 @@ def run_cli(args: argparse.Namespace) -> int:
     registry = all_methods()
     from bgapp.core.methods.auto import shipped_only
 
-    baselines = {m.name: m for m in (u2netp_method(args.u2netp), u2net_method(args.u2net), shipped_only())}
+    rows = (u2netp_method(args.u2netp), u2net_method(args.u2net), *([shipped_only()] if "auto" in registry else ()))
+    baselines = {m.name: m for m in rows}  # auto-shipped: auto offline, a row where auto is a method
     if args.methods:  # exactly the rows asked for; the baselines are rows like any other
         names = list(args.methods)
     else:

@@ -39,7 +39,9 @@ clock = time.perf_counter()
 work = preview(photos[0])
 shown["first_cutout_s"] = time.perf_counter() - clock
 shown["import_s"] = clock - start
-moved = prepare(method, {"threshold": 0.4}).settings  # the studio keeps the working copy: no decode
+cutoff = next((p for p in prepare(method).settings.method.params if p.name == "threshold"), None)
+value = None if cutoff is None else cutoff.default + (cutoff.max - cutoff.min) / 10
+moved = prepare(method, {} if cutoff is None else {"threshold": round(value) if cutoff.kind == "int" else value}).settings
 clock = time.perf_counter()
 segment_working(work, moved)
 shown["cutoff_move_ms"] = (time.perf_counter() - clock) * 1000.0
