@@ -173,3 +173,23 @@ def parse_assignments(items: Sequence[str]) -> dict[str, str]:
             raise ParamError(f"--param expects key=value, got {item!r}")
         result[key.strip().replace("-", "_")] = value.strip()
     return result
+
+
+def cutoff_param(answer: str, noun: str, advice: bool = True) -> Param:
+    """The Cut-off every network method declares (``threshold``, 0.05..0.95, default 0.5, idle with a soft
+    mask): one declaration, so the studio's slider, the CLI's range and their help agree. ``answer`` is
+    what is cut ("the network's object+edge probability"), ``noun`` what a soft mask uses instead ("the
+    probability"); ``advice`` adds which way to move it."""
+    advise = " If part of the product is missing, lower it (try 0.3); if background is kept, raise it (try 0.7)."
+    return Param(
+        "threshold",
+        "float",
+        0.5,
+        min=0.05,
+        max=0.95,
+        step=0.05,
+        label="Cut-off",
+        help=f"A pixel is product when {answer} is above this." + (advise if advice else ""),
+        only_when=("soft", (False,)),
+        why_inactive=f"a soft mask uses {noun} itself, no cut-off",
+    )

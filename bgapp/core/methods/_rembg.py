@@ -13,7 +13,7 @@ import numpy as np
 
 from bgapp.core.errors import ModelUnavailableError
 from bgapp.core.methods import Method
-from bgapp.core.params import Param, ParamValue
+from bgapp.core.params import Param, ParamValue, cutoff_param
 from bgapp.core.runtime import OnnxSession
 
 SIDE = 320
@@ -78,18 +78,7 @@ PARAMS = (
         help="Use the network's saliency itself as the mask (soft where it is unsure, as rembg does) "
         "instead of cutting it at the threshold.",
     ),
-    Param(
-        "threshold",
-        "float",
-        0.5,
-        min=0.05,
-        max=0.95,
-        step=0.05,
-        label="Cut-off",
-        help="A pixel is product when the saliency is above this.",
-        only_when=("soft", (False,)),
-        why_inactive="a soft mask uses the saliency itself, no cut-off",
-    ),
+    cutoff_param("the saliency", "the saliency", advice=False),
 )
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from bgapp.core.methods import Method
 from bgapp.core.models import card_look, read_config
-from bgapp.core.params import Param, ParamValue
+from bgapp.core.params import Param, ParamValue, cutoff_param
 from bgapp.core.runtime import Predictor
 
 DEFAULT_SIZE = 160
@@ -47,19 +47,7 @@ def unet_method(name: str, summary: str, made_for: str = "product", licence: str
             + "; larger sees finer detail but costs time and may drift from what it learned. "
             "If a thin part (a strap, a cable, a handle) or a part at the photo's edge is missing, try 384 or 512.",
         ),
-        Param(
-            "threshold",
-            "float",
-            0.5,
-            min=0.05,
-            max=0.95,
-            step=0.05,
-            label="Cut-off",
-            help="A pixel is product when the network's object+edge probability is above this. "
-            "If part of the product is missing, lower it (try 0.3); if background is kept, raise it (try 0.7).",
-            only_when=("soft", (False,)),
-            why_inactive="a soft mask uses the probability itself, no cut-off",
-        ),
+        cutoff_param("the network's object+edge probability", "the probability"),
         Param(
             "mirror",
             "bool",

@@ -19,7 +19,7 @@ import numpy as np
 
 from bgapp.core import auto as steps
 from bgapp.core.methods import Method, all_methods
-from bgapp.core.params import Param, ParamValue
+from bgapp.core.params import Param, ParamValue, cutoff_param
 
 NAME = "auto"
 OURS = "unet-product"
@@ -32,19 +32,7 @@ QUALITY_GAIN = (
 NETWORKS = ("best", "shipped")
 
 PARAMS = (
-    Param(
-        "threshold",
-        "float",
-        0.5,
-        min=0.05,
-        max=0.95,
-        step=0.05,
-        label="Cut-off",
-        help="A pixel is product when the combined answer is above this. If part of the product is missing, "
-        "lower it (try 0.3); if background is kept, raise it (try 0.7).",
-        only_when=("soft", (False,)),
-        why_inactive="a soft mask uses the answer itself, no cut-off",
-    ),
+    cutoff_param("the combined answer", "the answer"),
     Param(
         "networks",
         "choice",
