@@ -384,7 +384,9 @@ def _networks_here(method: Method) -> tuple[str, ...]:
     so a mask kept from before the fetch is not reused); empty for every other method."""
     if method.name != "auto":
         return ()
-    return tuple(sorted(n for n, m in all_methods().items() if m.rank > 0 and m.available() is None))
+    from bgapp.core.methods.auto import plan  # auto's own choice, not a second copy of its rule
+
+    return tuple(m.name for m in plan("best") if m is not None)
 
 
 def full_resolution(

@@ -192,8 +192,8 @@ def shipped_only() -> Method:
 METHOD = Method(
     name=NAME,
     summary="The best cut-out this machine can make: the strongest network installed (u2net once fetched, else "
-    "our unet-product), our network beside it, a second look at the product and the backdrop's own "
-    "colours. The default.",
+    "our unet-product), our network beside it or a second look at the product, and 'check' where its "
+    "looks disagree. The default.",
     params=PARAMS,
     segment=segment,
     family="deep",
